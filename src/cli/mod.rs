@@ -1,0 +1,3 @@
+//! One module per subcommand, each with its own `Args` and `run` (xsv style).
+pub mod features;
+pub mod score;

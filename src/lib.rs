@@ -1,0 +1,5 @@
+pub mod audio;
+pub mod error;
+pub mod matrix;
+pub mod text;
+pub use error::{Error, Result};
