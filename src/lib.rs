@@ -1,4 +1,5 @@
 pub mod audio;
+pub mod corpus;
 pub mod error;
 pub mod matrix;
 pub mod text;

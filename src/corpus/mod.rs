@@ -1,0 +1,4 @@
+//! Corpora: the manifest every recogniser reads, importers, the synthetic
+//! corpus generator and nested training subsets.
+pub mod manifest;
+pub use manifest::{Corpus, Split, Utterance, MANIFEST_FILE};
