@@ -2,5 +2,6 @@ pub mod audio;
 pub mod corpus;
 pub mod error;
 pub mod matrix;
+pub mod shared;
 pub mod text;
 pub use error::{Error, Result};
