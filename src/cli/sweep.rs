@@ -1,0 +1,198 @@
+//! `crossover sweep`: the main job. Trains every pipeline on nested subsets,
+//! scores all on one test set, and writes results.csv, plots and report.md.
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+use crossover::corpus::Corpus;
+use crossover::pipeline::DeviceChoice;
+use crossover::sweep::{self, results::CellResult, Cell, SweepProgress, SweepSpec};
+
+const DEFAULT_CORPUS: &str = "corpora/synth-default";
+const QUICK_CORPUS: &str = "corpora/synth-quick";
+const DEFAULT_PIPELINES: &str = "pipelines/classical.toml,pipelines/phone-ctc.toml,pipelines/char-ctc.toml";
+const QUICK_PIPELINES: &str = "pipelines/quick/classical.toml,pipelines/quick/phone-ctc.toml,pipelines/quick/char-ctc.toml";
+const DEFAULT_HOURS: &str = "0.05,0.1,0.2,0.5,1,2";
+const QUICK_HOURS: &str = "0.05,0.1,0.2";
+
+#[derive(clap::Args)]
+#[command(after_help = "Cells are cached under OUT/cells/: running the same command again redoes no finished cell. \
+Split work across machines with --plan (job list), --cell K (one job) and --collect (merge results and render the report).")]
+pub struct Args {
+    /// Corpus folder (with manifest.tsv). The default synthetic corpus is generated if absent.
+    #[arg(long)]
+    pub corpus: Option<PathBuf>,
+    /// Comma-separated pipeline config files; each file's stem names its curve.
+    #[arg(long, value_delimiter = ',')]
+    pub pipelines: Option<Vec<PathBuf>>,
+    /// Comma-separated training-set sizes in hours (nested subsets of the train split).
+    #[arg(long, value_delimiter = ',')]
+    pub hours: Option<Vec<f64>>,
+    /// Comma-separated seeds; each seed draws its own nested subsets and initialisations.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub seeds: Vec<u64>,
+    /// Output folder for cells, results.csv, plots and report.md.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// A first look in at most about 5 minutes: a small synthetic corpus, hours 0.05,0.1,0.2 and
+    /// time-budgeted pipeline presets (pipelines/quick/). Explicit flags still win.
+    #[arg(long)]
+    pub quick: bool,
+    /// Threads for training and decoding (one cell runs at a time).
+    #[arg(long, default_value_t = default_threads())]
+    pub threads: usize,
+    /// Device for the neural pipelines.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// Bootstrap replicates for the WER and crossover confidence intervals.
+    #[arg(long, default_value_t = 1000)]
+    pub bootstrap: usize,
+    /// Print the cells as a job list (index, cell id, command) and exit.
+    #[arg(long, conflicts_with_all = ["cell", "collect"])]
+    pub plan: bool,
+    /// Run only cell K of the plan (0-based), then exit without writing the report.
+    #[arg(long, value_name = "K")]
+    pub cell: Option<usize>,
+    /// Merge the finished cells' results into results.csv, plots and report.md without training.
+    #[arg(long)]
+    pub collect: bool,
+    /// Do not show progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+struct Bars {
+    overall: ProgressBar,
+    stage: ProgressBar,
+}
+
+impl SweepProgress for Bars {
+    fn cell_started(&self, cell: &Cell, total: usize) {
+        self.overall.set_length(total as u64);
+        self.overall.set_message(cell.id());
+        self.stage.set_message(format!("{}: starting", cell.id()));
+    }
+    fn stage(&self, msg: &str) {
+        self.stage.set_message(msg.to_string());
+    }
+    fn cell_finished(&self, cell: &Cell, r: &CellResult, cached: bool) {
+        let what = if !r.ok() {
+            format!("FAILED: {}", r.error)
+        } else {
+            format!("WER {:.1}% (CI {:.1}-{:.1}){}", r.wer, r.wer_lo, r.wer_hi, if cached { ", cached" } else { "" })
+        };
+        self.overall.println(format!("[{}/{}] {} {}", cell.index + 1, self.overall.length().unwrap_or(0), cell.id(), what));
+        self.overall.inc(1);
+    }
+}
+
+fn spec_from_args(a: &Args) -> anyhow::Result<(SweepSpec, PathBuf)> {
+    let corpus = a.corpus.clone().unwrap_or_else(|| PathBuf::from(if a.quick { QUICK_CORPUS } else { DEFAULT_CORPUS }));
+    let pipelines = a.pipelines.clone().unwrap_or_else(|| {
+        (if a.quick { QUICK_PIPELINES } else { DEFAULT_PIPELINES }).split(',').map(PathBuf::from).collect()
+    });
+    let hours = a.hours.clone().unwrap_or_else(|| {
+        (if a.quick { QUICK_HOURS } else { DEFAULT_HOURS }).split(',').map(|h| h.parse().unwrap()).collect()
+    });
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(if a.quick { "reports/quick" } else { "reports/default" }));
+    let command = std::env::args().map(|s| if s.contains(' ') { format!("'{s}'") } else { s }).collect::<Vec<_>>().join(" ");
+    let spec = SweepSpec {
+        corpus,
+        pipelines,
+        hours,
+        seeds: a.seeds.clone(),
+        threads: a.threads.max(1),
+        device: a.device,
+        bootstrap: a.bootstrap,
+        command,
+        corpus_note: String::new(),
+    };
+    Ok((spec, out))
+}
+
+/// The default synthetic corpora are generated on first use.
+fn ensure_corpus(spec: &mut SweepSpec, quick: bool) -> anyhow::Result<()> {
+    let manifest = spec.corpus.join(crossover::corpus::MANIFEST_FILE);
+    let is_default = spec.corpus == Path::new(DEFAULT_CORPUS) || spec.corpus == Path::new(QUICK_CORPUS);
+    if !manifest.exists() {
+        if !is_default {
+            bail!("{}: no corpus here (expected {}); make one with `crossover corpus import` or `crossover corpus synth`", spec.corpus.display(), manifest.display());
+        }
+        let hours = if quick { super::corpus_synth::QUICK_TRAIN_HOURS } else { super::corpus_synth::DEFAULT_TRAIN_HOURS };
+        eprintln!("crossover: generating the synthetic corpus {} ({hours} h of training audio, once)", spec.corpus.display());
+        super::corpus_synth::generate_default(&spec.corpus, hours, quick)?;
+    }
+    spec.corpus_note = super::corpus_synth::describe(&spec.corpus).unwrap_or_default();
+    Ok(())
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let (mut spec, out) = spec_from_args(&a)?;
+    if a.collect {
+        let prior = SweepSpec::load(&out).with_context(|| format!("--collect needs a sweep folder with sweep.json: {}", out.display()))?;
+        let report = sweep::report::render(&out, None)?;
+        println!("{} cells collected; report: {}", prior.cells().len(), report.display());
+        return Ok(());
+    }
+    spec.validate()?;
+    let cells = spec.cells();
+    if a.plan {
+        let me = std::env::args().next().unwrap_or_else(|| "crossover".into());
+        let base: Vec<String> = std::env::args().skip(1).filter(|s| s != "--plan").collect();
+        for c in &cells {
+            println!("{}\t{}\t{} {} --cell {}", c.index, c.id(), me, base.join(" "), c.index);
+        }
+        return Ok(());
+    }
+    ensure_corpus(&mut spec, a.quick)?;
+    let corpus = Corpus::load(&spec.corpus)?;
+    spec.save(&out)?;
+
+    let mp = MultiProgress::new();
+    if a.no_progress {
+        mp.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let overall = mp.add(ProgressBar::new(cells.len() as u64));
+    overall.set_style(ProgressStyle::with_template("cells {pos}/{len} [{bar:30}] elapsed {elapsed_precise} ETA {eta} {msg}").unwrap().progress_chars("=> "));
+    let stage = mp.add(ProgressBar::new_spinner());
+    stage.set_style(ProgressStyle::with_template("  {spinner} {msg}").unwrap());
+    stage.enable_steady_tick(Duration::from_millis(200));
+    let bars = Bars { overall, stage };
+
+    let t0 = Instant::now();
+    let todo: Vec<&Cell> = match a.cell {
+        Some(k) => vec![cells.get(k).with_context(|| format!("--cell {k}: the plan has {} cells (0..{})", cells.len(), cells.len().saturating_sub(1)))?],
+        None => cells.iter().collect(),
+    };
+    let mut failures = 0;
+    for c in todo {
+        bars.cell_started(c, cells.len());
+        let (r, cached) = sweep::run_cell(&spec, &corpus, &out, c, &bars)?;
+        if !r.ok() {
+            failures += 1;
+        }
+        bars.cell_finished(c, &r, cached);
+        if a.cell.is_none() {
+            // Keep results.csv and the report current so an interrupted sweep loses nothing.
+            sweep::report::render(&out, None)?;
+        }
+    }
+    bars.stage.finish_and_clear();
+    bars.overall.finish();
+    if a.cell.is_some() {
+        println!("cell done; merge with: crossover sweep --out {} --collect", out.display());
+        return Ok(());
+    }
+    let report = sweep::report::render(&out, Some(t0.elapsed().as_secs_f64()))?;
+    println!("report: {}", report.display());
+    if failures > 0 {
+        eprintln!("crossover: {failures} cell(s) failed; see the report's 'Failed cells' section and OUT/cells/*/error.txt");
+    }
+    Ok(())
+}

@@ -1,0 +1,29 @@
+//! Pipeline kinds -> recognisers. The only place that knows every recogniser;
+//! the sweep and the `train`/`decode` subcommands go through it.
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::pipeline::{pipeline_kind, Recogniser, TrainContext};
+
+pub const KINDS: &str = "classical, phone-ctc or char-ctc";
+
+fn unknown(path: &Path, kind: &str) -> Error {
+    Error::Config(format!("{}: unknown pipeline kind {kind:?} (expected {KINDS})", path.display()))
+}
+
+/// Train the recogniser a pipeline config file describes.
+pub fn train(pipeline: &Path, ctx: &TrainContext) -> Result<Box<dyn Recogniser>> {
+    let (kind, _table) = pipeline_kind(pipeline)?;
+    match kind.as_str() {
+        other => Err(unknown(pipeline, other)),
+    }
+}
+
+/// Load a trained model folder (its `pipeline.toml` says which recogniser).
+pub fn load(model_dir: &Path) -> Result<Box<dyn Recogniser>> {
+    let cfg = model_dir.join("pipeline.toml");
+    let (kind, _table) = pipeline_kind(&cfg)?;
+    match kind.as_str() {
+        other => Err(unknown(&cfg, other)),
+    }
+}

@@ -1,0 +1,335 @@
+//! The sweep: every (pipeline, hours, seed) cell trains a recogniser on the
+//! nested training subset, decodes dev and test, and is scored by the one
+//! evaluator. Cells are independent folders under `OUT/cells/<id>/`; a cell
+//! whose `result.json` says `ok` with the same config hash is never redone,
+//! so a killed sweep resumes where it stopped. After every cell `results.csv`,
+//! the plots and `report.md` are rewritten, so nothing finished is lost.
+pub mod crossover;
+pub mod plots;
+pub mod report;
+pub mod results;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+
+use crate::corpus::{subset, Corpus, Split, Utterance};
+use crate::error::{Error, Result};
+use crate::pipeline::{DeviceChoice, TrainContext, Transcript};
+use crate::score::{self, AlignMode, Level};
+use results::CellResult;
+
+/// What to sweep. Stored as `OUT/sweep.json` so `crossover report` and
+/// `--cell`/`--collect` runs see the same grid.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SweepSpec {
+    pub corpus: PathBuf,
+    pub pipelines: Vec<PathBuf>,
+    pub hours: Vec<f64>,
+    pub seeds: Vec<u64>,
+    pub threads: usize,
+    pub device: DeviceChoice,
+    /// Bootstrap replicates for CIs.
+    pub bootstrap: usize,
+    /// The command line that reproduces this sweep.
+    pub command: String,
+    /// Free text describing the corpus (e.g. the synthetic difficulty), shown in the report.
+    #[serde(default)]
+    pub corpus_note: String,
+}
+
+/// One (pipeline, hours, seed) job.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub index: usize,
+    pub pipeline: PathBuf,
+    pub pipeline_name: String,
+    pub hours: f64,
+    pub seed: u64,
+}
+
+impl Cell {
+    pub fn id(&self) -> String {
+        format!("{}_h{}_s{}", self.pipeline_name, self.hours, self.seed)
+    }
+}
+
+pub fn pipeline_name(p: &Path) -> String {
+    p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
+}
+
+impl SweepSpec {
+    /// Cells in run order: small subsets first so early results come early.
+    pub fn cells(&self) -> Vec<Cell> {
+        let mut hours = self.hours.clone();
+        hours.sort_by(|a, b| a.total_cmp(b));
+        let mut out = Vec::new();
+        for &h in &hours {
+            for &s in &self.seeds {
+                for p in &self.pipelines {
+                    out.push(Cell { index: out.len(), pipeline: p.clone(), pipeline_name: pipeline_name(p), hours: h, seed: s });
+                }
+            }
+        }
+        out
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.pipelines.is_empty() || self.hours.is_empty() || self.seeds.is_empty() {
+            return Err(Error::Config("a sweep needs at least one pipeline, one hours value and one seed".into()));
+        }
+        if let Some(h) = self.hours.iter().find(|h| !(h.is_finite() && **h > 0.0)) {
+            return Err(Error::Config(format!("hours must be positive, got {h}")));
+        }
+        let mut names = std::collections::HashSet::new();
+        for p in &self.pipelines {
+            crate::pipeline::pipeline_kind(p)?;
+            if !names.insert(pipeline_name(p)) {
+                return Err(Error::Config(format!("two pipelines share the name {}", pipeline_name(p))));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn save(&self, out: &Path) -> Result<()> {
+        std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        let p = out.join("sweep.json");
+        let s = serde_json::to_string_pretty(self).map_err(|e| Error::Invalid(e.to_string()))?;
+        std::fs::write(&p, s).map_err(|e| Error::io(&p, e))
+    }
+
+    pub fn load(out: &Path) -> Result<Self> {
+        let p = out.join("sweep.json");
+        let s = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+        serde_json::from_str(&s).map_err(|e| Error::parse(&p, e.to_string()))
+    }
+}
+
+fn file_hash(p: &Path) -> Result<String> {
+    let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
+    Ok(hex::encode(Sha256::digest(&bytes)))
+}
+
+/// The cache key of a cell: pipeline config, manifest, hours, seed, tool version.
+pub fn cell_hash(spec: &SweepSpec, cell: &Cell) -> Result<String> {
+    let mut h = Sha256::new();
+    h.update(file_hash(&cell.pipeline)?);
+    h.update(file_hash(&spec.corpus.join(crate::corpus::MANIFEST_FILE))?);
+    h.update(format!("{}|{}|{}", cell.hours, cell.seed, env!("CARGO_PKG_VERSION")));
+    Ok(hex::encode(&h.finalize()[..8]))
+}
+
+pub fn cell_dir(out: &Path, cell: &Cell) -> PathBuf {
+    out.join("cells").join(cell.id())
+}
+
+fn read_result(dir: &Path) -> Option<CellResult> {
+    let s = std::fs::read_to_string(dir.join("result.json")).ok()?;
+    serde_json::from_str(&s).ok()
+}
+
+fn write_atomic(path: &Path, contents: &str) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, contents).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+fn write_text_file(path: &Path, rows: &[(String, String)]) -> Result<()> {
+    let mut s = String::new();
+    for (id, text) in rows {
+        s.push_str(id);
+        if !text.is_empty() {
+            s.push(' ');
+            s.push_str(text);
+        }
+        s.push('\n');
+    }
+    write_atomic(path, &s)
+}
+
+/// Progress callbacks so the CLI can show one view over the whole sweep.
+pub trait SweepProgress {
+    fn cell_started(&self, cell: &Cell, total: usize);
+    fn stage(&self, msg: &str);
+    fn cell_finished(&self, cell: &Cell, result: &CellResult, cached: bool);
+}
+
+/// A finished cell, cached or not, is returned as is; a failing cell returns
+/// a `failed` result carrying the error instead of an `Err`.
+pub fn run_cell(spec: &SweepSpec, corpus: &Corpus, out: &Path, cell: &Cell, progress: &dyn SweepProgress) -> Result<(CellResult, bool)> {
+    let dir = cell_dir(out, cell);
+    let hash = cell_hash(spec, cell)?;
+    if let Some(r) = read_result(&dir) {
+        if r.ok() && r.config_hash == hash {
+            return Ok((r, true));
+        }
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| train_and_score(spec, corpus, &dir, cell, &hash, progress)));
+    let result = match started {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => failed(spec, corpus, cell, &hash, format!("{e}")),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".into());
+            failed(spec, corpus, cell, &hash, format!("panicked: {msg}"))
+        }
+    };
+    let json = serde_json::to_string_pretty(&result).map_err(|e| Error::Invalid(e.to_string()))?;
+    write_atomic(&dir.join("result.json"), &json)?;
+    if !result.ok() {
+        write_atomic(&dir.join("error.txt"), &format!("{}\n", result.error))?;
+    }
+    Ok((result, false))
+}
+
+fn corpus_name(corpus: &Corpus) -> String {
+    corpus.root.canonicalize().unwrap_or(corpus.root.clone()).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+fn failed(spec: &SweepSpec, corpus: &Corpus, cell: &Cell, hash: &str, error: String) -> CellResult {
+    CellResult {
+        corpus: corpus_name(corpus),
+        pipeline: cell.pipeline_name.clone(),
+        config_hash: hash.to_string(),
+        target_hours: cell.hours,
+        seed: cell.seed,
+        threads: spec.threads,
+        version: env!("CARGO_PKG_VERSION").into(),
+        status: "failed".into(),
+        error: format!("cell {}: {error}", cell.id()),
+        ..Default::default()
+    }
+}
+
+/// Score transcripts of `utts` at word and character level.
+fn score_split(utts: &[&Utterance], hyps: &[Transcript]) -> Result<(score::ScoreReport, score::ScoreReport)> {
+    let refs: BTreeMap<String, String> = utts.iter().map(|u| (u.id.clone(), u.norm_text.clone())).collect();
+    let hyp: BTreeMap<String, String> = hyps.iter().map(|t| (t.id.clone(), t.words.clone())).collect();
+    let w = score::score(&refs, &hyp, Level::Word, AlignMode::Levenshtein)?;
+    let c = score::score(&refs, &hyp, Level::Char, AlignMode::Levenshtein)?;
+    Ok((w, c))
+}
+
+fn phone_error_rate(utts: &[&Utterance], hyps: &[Transcript]) -> Result<Option<f64>> {
+    if hyps.iter().any(|h| h.phones.is_none()) || utts.iter().any(|u| u.phonemes.trim().is_empty()) {
+        return Ok(None);
+    }
+    // Only meaningful when the reference phones are in the recogniser's phone set;
+    // recognisers that output phones map references themselves via `phones`.
+    let refs: BTreeMap<String, String> = utts.iter().map(|u| (u.id.clone(), u.phonemes.clone())).collect();
+    let hyp: BTreeMap<String, String> = hyps.iter().map(|t| (t.id.clone(), t.phones.clone().unwrap_or_default())).collect();
+    let r = score::score_normalised(&refs, &hyp, Level::Phone, AlignMode::Levenshtein)?;
+    Ok(Some(r.rate()))
+}
+
+fn train_and_score(spec: &SweepSpec, corpus: &Corpus, dir: &Path, cell: &Cell, hash: &str, progress: &dyn SweepProgress) -> Result<CellResult> {
+    let train_all = corpus.split(Split::Train);
+    if train_all.is_empty() {
+        return Err(Error::Invalid(format!("corpus {} has no training utterances", corpus.root.display())));
+    }
+    let sub = subset::subset(&train_all, cell.hours, cell.seed);
+    let dev = corpus.split(Split::Dev);
+    let test = corpus.split(Split::Test);
+    if test.is_empty() {
+        return Err(Error::Invalid(format!("corpus {} has no test utterances", corpus.root.display())));
+    }
+    let model_dir = dir.join("model");
+    std::fs::create_dir_all(&model_dir).map_err(|e| Error::io(&model_dir, e))?;
+    let ctx = TrainContext {
+        corpus,
+        train: sub.utterances.clone(),
+        dev: dev.clone(),
+        seed: cell.seed,
+        threads: spec.threads,
+        device: spec.device,
+        out_dir: model_dir.clone(),
+        progress: false,
+    };
+    progress.stage(&format!("training on {:.3} h ({} utterances)", sub.hours, sub.utterances.len()));
+    let t0 = Instant::now();
+    let model = crate::registry::train(&cell.pipeline, &ctx)?;
+    let train_seconds = t0.elapsed().as_secs_f64();
+    model.save(&model_dir)?;
+
+    progress.stage("decoding test");
+    let t1 = Instant::now();
+    let hyp_test = model.transcribe(corpus, &test, spec.threads)?;
+    let decode_seconds = t1.elapsed().as_secs_f64();
+    let test_audio: f64 = test.iter().map(|u| u.duration).sum();
+    progress.stage("decoding dev");
+    let hyp_dev = if dev.is_empty() { Vec::new() } else { model.transcribe(corpus, &dev, spec.threads)? };
+
+    write_text_file(&dir.join("hyp_test.txt"), &hyp_test.iter().map(|t| (t.id.clone(), t.words.clone())).collect::<Vec<_>>())?;
+    write_text_file(&dir.join("hyp_dev.txt"), &hyp_dev.iter().map(|t| (t.id.clone(), t.words.clone())).collect::<Vec<_>>())?;
+    if hyp_test.iter().all(|t| t.phones.is_some()) {
+        write_text_file(&dir.join("phones_test.txt"), &hyp_test.iter().map(|t| (t.id.clone(), t.phones.clone().unwrap_or_default())).collect::<Vec<_>>())?;
+    }
+
+    progress.stage("scoring");
+    let (w, c) = score_split(&test, &hyp_test)?;
+    let per_utt: Vec<(u64, u64)> = w.per_utt.iter().map(|u| (u.counts.errors(), u.counts.ref_len)).collect();
+    let mut tsv = String::from("id\terrors\tref_words\n");
+    for (u, (e, n)) in w.per_utt.iter().zip(&per_utt) {
+        tsv.push_str(&format!("{}\t{}\t{}\n", u.id, e, n));
+    }
+    write_atomic(&dir.join("per_utt.tsv"), &tsv)?;
+    let (lo, hi) = score::bootstrap_ci(&per_utt, spec.bootstrap, cell.seed, 0.95);
+    let dev_wer = if dev.is_empty() { f64::NAN } else { score_split(&dev, &hyp_dev)?.0.rate() };
+    let per = phone_error_rate(&test, &hyp_test).unwrap_or(None);
+    let summary = model.summary();
+    let t = w.totals();
+    Ok(CellResult {
+        corpus: corpus_name(corpus),
+        pipeline: cell.pipeline_name.clone(),
+        config_hash: hash.to_string(),
+        target_hours: cell.hours,
+        actual_hours: sub.hours,
+        seed: cell.seed,
+        utterances: sub.utterances.len(),
+        test_utterances: test.len(),
+        wer: w.rate(),
+        wer_lo: 100.0 * lo,
+        wer_hi: 100.0 * hi,
+        cer: c.rate(),
+        per,
+        dev_wer,
+        sub: t.sub,
+        del: t.del,
+        ins: t.ins,
+        ref_words: t.ref_len,
+        train_seconds,
+        decode_rtf: decode_seconds / test_audio.max(1e-9),
+        threads: spec.threads,
+        model_size: summary.size,
+        size_unit: summary.size_unit,
+        device: summary.device,
+        version: env!("CARGO_PKG_VERSION").into(),
+        status: "ok".into(),
+        error: String::new(),
+    })
+}
+
+/// Read every cell's result (finished or failed) in plan order; missing cells are skipped.
+pub fn collect_results(spec: &SweepSpec, out: &Path) -> Vec<CellResult> {
+    spec.cells().iter().filter_map(|c| read_result(&cell_dir(out, c))).collect()
+}
+
+/// Per-utterance test errors of a finished cell, for the crossover bootstrap.
+pub fn read_per_utt(out: &Path, cell_id: &str) -> Option<crossover::UttErrors> {
+    let s = std::fs::read_to_string(out.join("cells").join(cell_id).join("per_utt.tsv")).ok()?;
+    let mut v = Vec::new();
+    for line in s.lines().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() != 3 {
+            return None;
+        }
+        v.push((f[1].parse().ok()?, f[2].parse().ok()?));
+    }
+    Some(v)
+}

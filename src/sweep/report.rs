@@ -1,0 +1,164 @@
+//! `results.csv`, plots and `report.md` for a sweep folder, from the cells'
+//! results alone (no retraining): `crossover report DIR` calls [`render`].
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::crossover::{self, Crossing, Curve, OrderedHours};
+use super::plots::{self, Marker};
+use super::results::{self, CellResult};
+use super::{collect_results, read_per_utt, SweepSpec};
+use crate::error::{Error, Result};
+
+/// A crossover statement for one pair of pipelines.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PairStatement {
+    /// The pipeline that starts worse and may overtake.
+    pub challenger: String,
+    pub incumbent: String,
+    pub crossing: Crossing,
+    pub text: String,
+}
+
+fn curves(out: &Path, rows: &[CellResult]) -> BTreeMap<String, Curve> {
+    let mut curves: BTreeMap<String, Curve> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.ok()) {
+        let id = format!("{}_h{}_s{}", r.pipeline, r.target_hours, r.seed);
+        if let Some(pu) = read_per_utt(out, &id) {
+            curves.entry(r.pipeline.clone()).or_default().points.entry(OrderedHours(r.target_hours)).or_default().push(pu);
+        }
+    }
+    curves
+}
+
+/// Crossover statements for every pair of pipelines. In each pair the
+/// challenger is the one with the higher WER at the smallest common size.
+pub fn statements(out: &Path, rows: &[CellResult], replicates: usize, seed: u64) -> Vec<PairStatement> {
+    let curves = curves(out, rows);
+    let names: Vec<&String> = curves.keys().collect();
+    let mut res = Vec::new();
+    for i in 0..names.len() {
+        for j in i + 1..names.len() {
+            let (a, b) = (names[i], names[j]);
+            let (hours, wa, wb) = crossover::mean_curves(&curves[a], &curves[b]);
+            if hours.is_empty() {
+                continue;
+            }
+            let (ch, inc) = if wa[0] >= wb[0] { (a, b) } else { (b, a) };
+            let c = crossover::estimate(&curves[ch], &curves[inc], replicates, seed);
+            let text = crossover::statement(ch, inc, &c);
+            res.push(PairStatement { challenger: ch.clone(), incumbent: inc.clone(), crossing: c, text });
+        }
+    }
+    res
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let os = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("PRETTY_NAME=")).map(|l| l[12..].trim_matches('"').to_string()))
+        .unwrap_or_default();
+    format!("{cores} cores ({cpu}), {os}")
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.1}")).unwrap_or_else(|| "-".into())
+}
+
+/// Write results.csv, the plots and report.md into `out`. Returns the report path.
+pub fn render(out: &Path, wall_seconds: Option<f64>) -> Result<PathBuf> {
+    let spec = SweepSpec::load(out)?;
+    let rows = collect_results(&spec, out);
+    results::write_csv(&out.join("results.csv"), &rows)?;
+    let stmts = statements(out, &rows, spec.bootstrap.max(100), 1);
+    let markers: Vec<Marker> = stmts
+        .iter()
+        .filter_map(|s| match s.crossing {
+            Crossing::At { hours, .. } => Some(Marker { hours, label: format!("{} < {}", s.challenger, s.incumbent) }),
+            _ => None,
+        })
+        .collect();
+    let corpus = rows.first().map(|r| r.corpus.clone()).unwrap_or_else(|| spec.corpus.display().to_string());
+    let title = format!("WER vs training hours on {corpus}");
+    let pngs = if rows.iter().any(|r| r.ok()) { plots::render_all(out, &title, &rows, &markers)? } else { Vec::new() };
+    let json = serde_json::to_string_pretty(&stmts).map_err(|e| Error::Invalid(e.to_string()))?;
+    std::fs::write(out.join("crossover.json"), json).map_err(|e| Error::io(out.join("crossover.json"), e))?;
+
+    let mut md = String::new();
+    let _ = writeln!(md, "# crossover report: {corpus}\n");
+    let _ = writeln!(md, "## Where the curves cross\n");
+    if stmts.is_empty() {
+        let _ = writeln!(md, "No pair of pipelines has finished cells at common sizes yet.\n");
+    }
+    for s in &stmts {
+        let _ = writeln!(md, "- {}", s.text);
+    }
+    let _ = writeln!(md);
+    let _ = writeln!(md, "## What was run\n");
+    let _ = writeln!(md, "- Corpus: `{}` ({corpus})", spec.corpus.display());
+    if !spec.corpus_note.is_empty() {
+        let _ = writeln!(md, "- Corpus settings: {}", spec.corpus_note);
+    }
+    let _ = writeln!(md, "- Pipelines: {}", spec.pipelines.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(", "));
+    let _ = writeln!(md, "- Training hours (targets): {}", spec.hours.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(", "));
+    let _ = writeln!(md, "- Seeds: {}", spec.seeds.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(", "));
+    let _ = writeln!(md, "- Threads: {}, device: {:?}, bootstrap replicates: {}", spec.threads, spec.device, spec.bootstrap);
+    let _ = writeln!(md, "- Machine: {}", machine());
+    let _ = writeln!(md, "- crossover version {}", env!("CARGO_PKG_VERSION"));
+    if let Some(w) = wall_seconds {
+        let _ = writeln!(md, "- Wall time of this run: {:.0} s ({:.1} min)", w, w / 60.0);
+    }
+    let done = rows.iter().filter(|r| r.ok()).count();
+    let failed = rows.iter().filter(|r| !r.ok()).count();
+    let total = spec.cells().len();
+    let _ = writeln!(md, "- Cells: {done} finished, {failed} failed, {} not run, of {total}\n", total - done - failed);
+    let _ = writeln!(md, "Reproduce:\n\n```\n{}\n```\n", spec.command);
+
+    let _ = writeln!(md, "## Plots\n");
+    for p in &pngs {
+        let name = p.file_name().unwrap().to_string_lossy();
+        let _ = writeln!(md, "![{name}]({name})\n");
+    }
+    let _ = writeln!(md, "## Results (test set)\n");
+    let _ = writeln!(md, "| pipeline | target h | actual h | seed | train utts | WER % | 95% CI | CER % | PER % | S | D | I | ref words | train s | decode RTF | size |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for r in rows.iter().filter(|r| r.ok()) {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.3} | {} | {} | {:.1} | {:.1}-{:.1} | {:.1} | {} | {} | {} | {} | {} | {:.0} | {:.3} | {} {} |",
+            r.pipeline,
+            r.target_hours,
+            r.actual_hours,
+            r.seed,
+            r.utterances,
+            r.wer,
+            r.wer_lo,
+            r.wer_hi,
+            r.cer,
+            fmt_opt(r.per),
+            r.sub,
+            r.del,
+            r.ins,
+            r.ref_words,
+            r.train_seconds,
+            r.decode_rtf,
+            r.model_size,
+            r.size_unit
+        );
+    }
+    if failed > 0 {
+        let _ = writeln!(md, "\n## Failed cells\n");
+        for r in rows.iter().filter(|r| !r.ok()) {
+            let _ = writeln!(md, "- {}", r.error.replace('\n', " "));
+        }
+    }
+    let _ = writeln!(md, "\nPer-cell hypotheses, per-utterance errors and models: `cells/<pipeline>_h<hours>_s<seed>/`. Columns are described in the README (results.csv).");
+    let path = out.join("report.md");
+    std::fs::write(&path, md).map_err(|e| Error::io(&path, e))?;
+    Ok(path)
+}

@@ -1,0 +1,92 @@
+//! One row of `results.csv` per sweep cell (schema in the README, "results.csv").
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct CellResult {
+    /// Corpus folder name.
+    pub corpus: String,
+    /// Pipeline name (the config file's stem, e.g. `char-ctc`).
+    pub pipeline: String,
+    /// Hash of pipeline config + corpus manifest + hours + seed + tool version.
+    pub config_hash: String,
+    pub target_hours: f64,
+    /// Hours of audio in the nested subset actually used.
+    pub actual_hours: f64,
+    pub seed: u64,
+    /// Training utterances.
+    pub utterances: usize,
+    /// Test utterances scored.
+    pub test_utterances: usize,
+    /// Test WER (%), and its 95% bootstrap CI over test utterances.
+    pub wer: f64,
+    pub wer_lo: f64,
+    pub wer_hi: f64,
+    /// Test CER (%), characters of the normalised text.
+    pub cer: f64,
+    /// Test PER (%) where the recogniser outputs phones and the corpus has phone references.
+    pub per: Option<f64>,
+    /// Dev WER (%).
+    pub dev_wer: f64,
+    pub sub: u64,
+    pub del: u64,
+    pub ins: u64,
+    pub ref_words: u64,
+    pub train_seconds: f64,
+    /// Decoding wall time / test audio duration, with `threads` threads.
+    pub decode_rtf: f64,
+    pub threads: usize,
+    /// Parameters (neural) or Gaussians (GMM).
+    pub model_size: u64,
+    pub size_unit: String,
+    pub device: String,
+    pub version: String,
+    /// `ok` or `failed`.
+    pub status: String,
+    /// The error, for failed cells.
+    pub error: String,
+}
+
+impl CellResult {
+    pub fn ok(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+pub fn write_csv(path: &Path, rows: &[CellResult]) -> Result<()> {
+    let tmp = path.with_extension("csv.tmp");
+    {
+        let mut w = csv::Writer::from_path(&tmp).map_err(|e| Error::parse(&tmp, e.to_string()))?;
+        for r in rows {
+            w.serialize(r).map_err(|e| Error::parse(&tmp, e.to_string()))?;
+        }
+        w.flush().map_err(|e| Error::io(&tmp, e))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+pub fn read_csv(path: &Path) -> Result<Vec<CellResult>> {
+    let mut r = csv::Reader::from_path(path).map_err(|e| Error::parse(path, e.to_string()))?;
+    let mut out = Vec::new();
+    for (i, row) in r.deserialize().enumerate() {
+        out.push(row.map_err(|e| Error::parse(path, format!("row {}: {e}", i + 2)))?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn csv_round_trip_keeps_missing_per() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("results.csv");
+        let a = CellResult { pipeline: "classical".into(), wer: 12.5, per: Some(20.0), status: "ok".into(), ..Default::default() };
+        let b = CellResult { pipeline: "char-ctc".into(), wer: 40.0, per: None, status: "failed".into(), error: "boom, with comma".into(), ..Default::default() };
+        write_csv(&p, &[a.clone(), b.clone()]).unwrap();
+        assert_eq!(read_csv(&p).unwrap(), vec![a, b]);
+    }
+}
