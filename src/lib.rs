@@ -3,6 +3,7 @@ pub mod corpus;
 pub mod error;
 pub mod matrix;
 pub mod pipeline;
+pub mod score;
 pub mod shared;
 pub mod text;
 pub use error::{Error, Result};
