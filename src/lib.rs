@@ -1,6 +1,8 @@
 pub mod audio;
 pub mod corpus;
 pub mod error;
+pub mod features;
+pub mod kaldi_io;
 pub mod matrix;
 pub mod pipeline;
 pub mod shared;
