@@ -1,6 +1,9 @@
 pub mod audio;
 pub mod corpus;
 pub mod error;
+pub mod features;
+pub mod kaldi_io;
+pub mod loader;
 pub mod matrix;
 pub mod pipeline;
 pub mod score;

@@ -17,6 +17,8 @@ enum Command {
     Features(cli::features::Args),
     /// Score hypotheses against references (WER/CER/SER, Kaldi and sclite alignments, bootstrap CIs).
     Score(cli::score::Args),
+    /// Corpora: import (fsdd, textdir, librispeech, kaldi), export to Kaldi, nested subsets, stats.
+    Corpus(cli::corpus::Args),
 }
 
 fn main() {
@@ -24,6 +26,7 @@ fn main() {
     let result = match cli.command {
         Command::Features(a) => cli::features::run(a),
         Command::Score(a) => cli::score::run(a),
+        Command::Corpus(a) => cli::corpus::run(a),
     };
     if let Err(e) = result {
         eprintln!("crossover: error: {e:#}");
