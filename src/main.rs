@@ -19,6 +19,10 @@ enum Command {
     Score(cli::score::Args),
     /// Corpora: import (fsdd, textdir, librispeech, kaldi), export to Kaldi, nested subsets, stats.
     Corpus(cli::corpus::Args),
+    /// The main job: train every pipeline on nested subsets, score, find the crossover, write the report.
+    Sweep(cli::sweep::Args),
+    /// Re-render results.csv, plots and report.md of a sweep folder without retraining.
+    Report(cli::report::Args),
 }
 
 fn main() {
@@ -27,6 +31,8 @@ fn main() {
         Command::Features(a) => cli::features::run(a),
         Command::Score(a) => cli::score::run(a),
         Command::Corpus(a) => cli::corpus::run(a),
+        Command::Sweep(a) => cli::sweep::run(a),
+        Command::Report(a) => cli::report::run(a),
     };
     if let Err(e) = result {
         eprintln!("crossover: error: {e:#}");

@@ -2,3 +2,5 @@
 pub mod features;
 pub mod score;
 pub mod corpus;
+pub mod report;
+pub mod sweep;

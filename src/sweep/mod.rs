@@ -210,7 +210,7 @@ fn failed(spec: &SweepSpec, corpus: &Corpus, cell: &Cell, hash: &str, error: Str
 /// Score transcripts of `utts` at word and character level.
 fn score_split(utts: &[&Utterance], hyps: &[Transcript]) -> Result<(score::ScoreReport, score::ScoreReport)> {
     let refs: BTreeMap<String, String> = utts.iter().map(|u| (u.id.clone(), u.norm_text.clone())).collect();
-    let hyp: BTreeMap<String, String> = hyps.iter().map(|t| (t.id.clone(), t.words.clone())).collect();
+    let hyp: BTreeMap<String, String> = hyps.iter().map(|t| (t.id.clone(), crate::text::normalise(&t.words))).collect();
     let w = score::score(&refs, &hyp, Level::Word, AlignMode::Levenshtein)?;
     let c = score::score(&refs, &hyp, Level::Char, AlignMode::Levenshtein)?;
     Ok((w, c))
@@ -224,8 +224,8 @@ fn phone_error_rate(utts: &[&Utterance], hyps: &[Transcript]) -> Result<Option<f
     // recognisers that output phones map references themselves via `phones`.
     let refs: BTreeMap<String, String> = utts.iter().map(|u| (u.id.clone(), u.phonemes.clone())).collect();
     let hyp: BTreeMap<String, String> = hyps.iter().map(|t| (t.id.clone(), t.phones.clone().unwrap_or_default())).collect();
-    let r = score::score_normalised(&refs, &hyp, Level::Phone, AlignMode::Levenshtein)?;
-    Ok(Some(r.rate()))
+    let r = score::score(&refs, &hyp, Level::Phone, AlignMode::Levenshtein)?;
+    Ok(Some(100.0 * r.rate()))
 }
 
 fn train_and_score(spec: &SweepSpec, corpus: &Corpus, dir: &Path, cell: &Cell, hash: &str, progress: &dyn SweepProgress) -> Result<CellResult> {
@@ -273,17 +273,17 @@ fn train_and_score(spec: &SweepSpec, corpus: &Corpus, dir: &Path, cell: &Cell, h
 
     progress.stage("scoring");
     let (w, c) = score_split(&test, &hyp_test)?;
-    let per_utt: Vec<(u64, u64)> = w.per_utt.iter().map(|u| (u.counts.errors(), u.counts.ref_len)).collect();
+    let per_utt = w.per_utt_errors();
     let mut tsv = String::from("id\terrors\tref_words\n");
-    for (u, (e, n)) in w.per_utt.iter().zip(&per_utt) {
+    for (u, (e, n)) in w.utterances.iter().zip(&per_utt) {
         tsv.push_str(&format!("{}\t{}\t{}\n", u.id, e, n));
     }
     write_atomic(&dir.join("per_utt.tsv"), &tsv)?;
     let (lo, hi) = score::bootstrap_ci(&per_utt, spec.bootstrap, cell.seed, 0.95);
-    let dev_wer = if dev.is_empty() { f64::NAN } else { score_split(&dev, &hyp_dev)?.0.rate() };
+    let dev_wer = if dev.is_empty() { f64::NAN } else { 100.0 * score_split(&dev, &hyp_dev)?.0.rate() };
     let per = phone_error_rate(&test, &hyp_test).unwrap_or(None);
     let summary = model.summary();
-    let t = w.totals();
+    let t = &w.totals;
     Ok(CellResult {
         corpus: corpus_name(corpus),
         pipeline: cell.pipeline_name.clone(),
@@ -293,10 +293,10 @@ fn train_and_score(spec: &SweepSpec, corpus: &Corpus, dir: &Path, cell: &Cell, h
         seed: cell.seed,
         utterances: sub.utterances.len(),
         test_utterances: test.len(),
-        wer: w.rate(),
+        wer: 100.0 * w.rate(),
         wer_lo: 100.0 * lo,
         wer_hi: 100.0 * hi,
-        cer: c.rate(),
+        cer: 100.0 * c.rate(),
         per,
         dev_wer,
         sub: t.sub,
