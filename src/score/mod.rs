@@ -310,6 +310,8 @@ mod tests {
         let c = score(&refs, &hyps, Level::Char, AlignMode::Levenshtein).unwrap();
         assert!(c.kaldi_line().starts_with("%CER "));
         assert_eq!(c.totals.ref_len, 11 + 10 + 5);
+        let p = score(&map(&[("u", "h @ l oU")]), &map(&[("u", "h @ oU w")]), Level::Phone, AlignMode::Levenshtein).unwrap();
+        assert_eq!(p.kaldi_line(), "%PER 50.00 [ 2 / 4, 1 ins, 1 del, 0 sub ]");
     }
 
     #[test]
