@@ -54,7 +54,9 @@ def make_pairs(rng: random.Random):
         else:
             ref = [rng.choice(VOCAB) for _ in range(rng.randint(1, 18))]
         style = rng.random()
-        if style < 0.08:
+        if not ref and style < 0.7:
+            hyp = [rng.choice(VOCAB) for _ in range(rng.randint(1, 10))]  # insertions only
+        elif style < 0.08:
             hyp = []  # empty hypothesis
         elif style < 0.30:
             hyp = [rng.choice(VOCAB) for _ in range(rng.randint(0, 18))]  # unrelated

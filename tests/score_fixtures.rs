@@ -75,6 +75,13 @@ fn fixtures_cover_the_edge_cases() {
     assert!(t["pairs"].as_u64().unwrap() >= 1000);
     assert!(t["empty_refs"].as_u64().unwrap() > 10);
     assert!(t["empty_hyps"].as_u64().unwrap() > 10);
+    // Both kinds of one-sided emptiness, and both sides empty, are present.
+    let refs = score::read_kaldi_text(fixture("ref.txt")).unwrap();
+    let hyps = score::read_kaldi_text(fixture("hyp.txt")).unwrap();
+    let count = |f: &dyn Fn(&str, &str) -> bool| refs.iter().filter(|(k, r)| f(r, &hyps[*k])).count();
+    assert!(count(&|r, h| r.is_empty() && h.is_empty()) >= 10);
+    assert!(count(&|r, h| r.is_empty() && !h.is_empty()) >= 30);
+    assert!(count(&|r, h| !r.is_empty() && h.is_empty()) >= 30);
 }
 
 #[test]
