@@ -19,7 +19,8 @@
 use super::ErrorCounts;
 
 /// How reference and hypothesis are aligned (see the module docs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum AlignMode {
     /// Unit-cost Levenshtein, like Kaldi `compute-wer` and jiwer.
     Levenshtein,

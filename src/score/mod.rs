@@ -25,7 +25,8 @@ pub use bootstrap::{bootstrap_ci, paired_bootstrap, paired_bootstrap_ci, PairedC
 pub use kaldi_text::{parse_kaldi_text, read_kaldi_text};
 
 /// The unit errors are counted in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Whitespace-separated words (WER).
     Word,
@@ -74,7 +75,7 @@ pub fn tokens(text: &str, level: Level) -> Vec<String> {
 }
 
 /// Substitution, deletion and insertion counts with the lengths they refer to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ErrorCounts {
     pub sub: u64,
     pub del: u64,
