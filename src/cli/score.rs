@@ -33,7 +33,8 @@ pub struct Args {
     /// Reference transcripts (Kaldi `text` file).
     #[arg(long = "ref", value_name = "REF")]
     pub reference: PathBuf,
-    /// Hypothesis transcripts (Kaldi `text` file).
+    /// Hypothesis transcripts (Kaldi `text` file). A reference id with no line here counts as
+    /// an empty hypothesis (all deletions); a hypothesis id with no reference is an error.
     #[arg(long = "hyp", value_name = "HYP")]
     pub hypothesis: PathBuf,
     /// Unit of scoring.

@@ -19,7 +19,8 @@
 use super::ErrorCounts;
 
 /// How reference and hypothesis are aligned (see the module docs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum AlignMode {
     /// Unit-cost Levenshtein, like Kaldi `compute-wer` and jiwer.
     Levenshtein,
@@ -99,8 +100,8 @@ fn cost_matrix(r: &[&str], h: &[&str], sub: u32, del: u32, ins: u32) -> Vec<u32>
     let (n, m) = (r.len(), h.len());
     let w = m + 1;
     let mut d = vec![0u32; (n + 1) * w];
-    for j in 0..=m {
-        d[j] = j as u32 * ins;
+    for (j, cell) in d[..w].iter_mut().enumerate() {
+        *cell = j as u32 * ins;
     }
     for i in 1..=n {
         d[i * w] = i as u32 * del;
@@ -145,13 +146,13 @@ fn levenshtein_ops(r: &[&str], h: &[&str]) -> Vec<EditOp> {
             }
         }
     }
-    rev.extend(std::iter::repeat(EditOp::Del).take(i));
-    rev.extend(std::iter::repeat(EditOp::Ins).take(j));
+    rev.extend(std::iter::repeat_n(EditOp::Del, i));
+    rev.extend(std::iter::repeat_n(EditOp::Ins, j));
 
     let mut ops = Vec::with_capacity(prefix + rev.len() + suffix);
-    ops.extend(std::iter::repeat(EditOp::Match).take(prefix));
+    ops.extend(std::iter::repeat_n(EditOp::Match, prefix));
     ops.extend(rev.into_iter().rev());
-    ops.extend(std::iter::repeat(EditOp::Match).take(suffix));
+    ops.extend(std::iter::repeat_n(EditOp::Match, suffix));
     ops
 }
 

@@ -25,7 +25,8 @@ pub use bootstrap::{bootstrap_ci, paired_bootstrap, paired_bootstrap_ci, PairedC
 pub use kaldi_text::{parse_kaldi_text, read_kaldi_text};
 
 /// The unit errors are counted in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Whitespace-separated words (WER).
     Word,
@@ -74,7 +75,7 @@ pub fn tokens(text: &str, level: Level) -> Vec<String> {
 }
 
 /// Substitution, deletion and insertion counts with the lengths they refer to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ErrorCounts {
     pub sub: u64,
     pub del: u64,
@@ -310,6 +311,8 @@ mod tests {
         let c = score(&refs, &hyps, Level::Char, AlignMode::Levenshtein).unwrap();
         assert!(c.kaldi_line().starts_with("%CER "));
         assert_eq!(c.totals.ref_len, 11 + 10 + 5);
+        let p = score(&map(&[("u", "h @ l oU")]), &map(&[("u", "h @ oU w")]), Level::Phone, AlignMode::Levenshtein).unwrap();
+        assert_eq!(p.kaldi_line(), "%PER 50.00 [ 2 / 4, 0 ins, 0 del, 2 sub ]");
     }
 
     #[test]
