@@ -425,8 +425,7 @@ fn feature_cache_hits_recovers_and_normalises_per_speaker() {
     std::fs::write(&f, b"junk").unwrap();
     assert_eq!(again.get(&c.utterances[2]).unwrap(), m);
     // Another config gets its own folder.
-    let mut cfg2 = FeatureConfig::default();
-    cfg2.cmvn = CmvnMode::Speaker;
+    let cfg2 = FeatureConfig { cmvn: CmvnMode::Speaker, ..FeatureConfig::default() };
     let spk = FeatureCache::new(&c, &cfg2).unwrap();
     assert_ne!(spk.dir(), cache.dir());
     spk.precompute(&refs, false).unwrap();
