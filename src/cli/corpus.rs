@@ -24,6 +24,8 @@ pub enum CorpusCommand {
     Subset(SubsetArgs),
     /// Hours, utterances, speakers, vocabulary, OOV rates and split overlap (leakage) checks.
     Stats(StatsArgs),
+    /// Compute and cache features (DIR/.cache/features/<config hash>/) for the given splits, in parallel.
+    Cache(CacheArgs),
 }
 
 #[derive(clap::Args)]
@@ -181,6 +183,21 @@ pub struct StatsArgs {
     pub json: bool,
 }
 
+#[derive(clap::Args)]
+pub struct CacheArgs {
+    /// The corpus folder.
+    pub dir: PathBuf,
+    /// Feature config (TOML listing only non-default values, as for `crossover features`); default: Kaldi MFCC.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Splits to cache, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "train,dev,test")]
+    pub splits: Vec<Split>,
+    /// Do not draw a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
 pub fn run(a: Args) -> anyhow::Result<()> {
     match a.command {
         CorpusCommand::Import(i) => run_import(i.kind),
@@ -216,6 +233,29 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                     if sub.truncated { "  (all of train: less than the target is available)" } else { "" }
                 );
             }
+            Ok(())
+        }
+        CorpusCommand::Cache(a) => {
+            let c = Corpus::load(&a.dir)?;
+            let cfg = match &a.config {
+                Some(p) => crossover::features::FeatureConfig::from_toml_file(p)?,
+                None => crossover::features::FeatureConfig::default(),
+            };
+            let cache = crossover::loader::FeatureCache::new(&c, &cfg)?;
+            let utts: Vec<&corpus::Utterance> = c.utterances.iter().filter(|u| a.splits.contains(&u.split)).collect();
+            let hours: f64 = utts.iter().map(|u| u.duration).sum::<f64>() / 3600.0;
+            let t0 = std::time::Instant::now();
+            cache.precompute(&utts, !a.no_progress)?;
+            let secs = t0.elapsed().as_secs_f64();
+            println!(
+                "{}: {} utterances ({hours:.3} h), {} computed, {} already cached, {} corrupt files recomputed, {secs:.1} s ({:.0}x real time)",
+                cache.dir().display(),
+                utts.len(),
+                cache.computed(),
+                utts.len() - cache.computed(),
+                cache.recovered(),
+                hours * 3600.0 / secs.max(1e-9)
+            );
             Ok(())
         }
         CorpusCommand::Stats(s) => {

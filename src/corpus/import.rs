@@ -268,6 +268,8 @@ pub fn check_audio(path: &Path, opts: &ImportOptions) -> std::result::Result<f64
                 Error::Audio { what, .. } => what.clone(),
                 other => other.to_string(),
             };
+            // hound reports a WAV cut inside a sample frame as "Failed to read enough bytes".
+            let what = if what.contains("Failed to read enough bytes") { format!("truncated WAV: {what}") } else { what };
             let reason = if what.contains("unrecognised header") {
                 BadReason::NotAudio
             } else if what.contains("truncated") {
@@ -325,13 +327,21 @@ fn check_one(c: Candidate, opts: &ImportOptions) -> std::result::Result<Utteranc
     })
 }
 
-/// Make a path absolute: canonical (symlinks and `..` resolved) if it exists,
-/// else against the current directory.
+/// Make a path absolute (against the current directory) and resolve `.` and
+/// `..` lexically; symlinks are kept as they are (the user's path is the path).
 pub fn absolute(p: &Path) -> Result<PathBuf> {
-    match std::fs::canonicalize(p) {
-        Ok(c) => Ok(c),
-        Err(_) => std::path::absolute(p).map_err(|e| Error::io(p, e)),
+    let abs = std::path::absolute(p).map_err(|e| Error::io(p, e))?;
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
     }
+    Ok(out)
 }
 
 /// Files directly in or below `dir`, sorted, recursively.
