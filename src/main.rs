@@ -17,6 +17,8 @@ enum Command {
     Features(cli::features::Args),
     /// Score hypotheses against references (WER/CER/SER, Kaldi and sclite alignments, bootstrap CIs).
     Score(cli::score::Args),
+    /// TEMPORARY (synth branch only; the lead wires it under `corpus synth`): make a synthetic corpus.
+    CorpusSynth(cli::corpus_synth::Args),
 }
 
 fn main() {
@@ -24,6 +26,7 @@ fn main() {
     let result = match cli.command {
         Command::Features(a) => cli::features::run(a),
         Command::Score(a) => cli::score::run(a),
+        Command::CorpusSynth(a) => cli::corpus_synth::run(a),
     };
     if let Err(e) = result {
         eprintln!("crossover: error: {e:#}");

@@ -2,3 +2,4 @@
 //! corpus generator and nested training subsets.
 pub mod manifest;
 pub use manifest::{Corpus, Split, Utterance, MANIFEST_FILE};
+pub mod synth;
