@@ -24,6 +24,8 @@ pub enum CorpusCommand {
     Subset(SubsetArgs),
     /// Hours, utterances, speakers, vocabulary, OOV rates and split overlap (leakage) checks.
     Stats(StatsArgs),
+    /// Generate the synthetic multi-voice corpus (espeak-ng + flite voices, grammar text, augmentation).
+    Synth(super::corpus_synth::Args),
     /// Compute and cache features (DIR/.cache/features/<config hash>/) for the given splits, in parallel.
     Cache(CacheArgs),
 }
@@ -258,6 +260,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        CorpusCommand::Synth(a) => super::corpus_synth::run(a),
         CorpusCommand::Stats(s) => {
             let c = Corpus::load(&s.dir)?;
             let st = corpus::stats(&c);

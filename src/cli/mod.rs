@@ -1,4 +1,5 @@
 //! One module per subcommand, each with its own `Args` and `run` (xsv style).
+pub mod corpus_synth;
 pub mod features;
 pub mod score;
 pub mod corpus;

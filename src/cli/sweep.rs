@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
+use crossover::corpus::synth::{self, SynthConfig};
 use crossover::corpus::Corpus;
 use crossover::pipeline::DeviceChoice;
 use crossover::sweep::{self, results::CellResult, Cell, SweepProgress, SweepSpec};
@@ -116,7 +117,12 @@ fn spec_from_args(a: &Args) -> anyhow::Result<(SweepSpec, PathBuf)> {
     Ok((spec, out))
 }
 
-/// The default synthetic corpora are generated on first use.
+/// Training hours of the generated default corpora (enough for the largest default grid point).
+const DEFAULT_TRAIN_HOURS: f64 = 2.0;
+const QUICK_TRAIN_HOURS: f64 = 0.2;
+
+/// The default synthetic corpora are generated on first use, with the
+/// default difficulty (`SynthConfig::default()`), stated in every report.
 fn ensure_corpus(spec: &mut SweepSpec, quick: bool) -> anyhow::Result<()> {
     let manifest = spec.corpus.join(crossover::corpus::MANIFEST_FILE);
     let is_default = spec.corpus == Path::new(DEFAULT_CORPUS) || spec.corpus == Path::new(QUICK_CORPUS);
@@ -124,10 +130,42 @@ fn ensure_corpus(spec: &mut SweepSpec, quick: bool) -> anyhow::Result<()> {
         if !is_default {
             bail!("{}: no corpus here (expected {}); make one with `crossover corpus import` or `crossover corpus synth`", spec.corpus.display(), manifest.display());
         }
-        let _ = quick;
-        bail!("synthetic corpus generation is not wired yet");
+        let mut cfg = SynthConfig::default();
+        cfg.hours = if quick { QUICK_TRAIN_HOURS } else { DEFAULT_TRAIN_HOURS };
+        if quick {
+            cfg.eval_hours = 0.05;
+        }
+        eprintln!("crossover: generating the synthetic corpus {} ({} h of training audio, once)", spec.corpus.display(), cfg.hours);
+        synth::generate(&cfg, &spec.corpus, true)?;
     }
+    spec.corpus_note = describe_synth(&spec.corpus);
     Ok(())
+}
+
+/// One line stating a synthetic corpus's difficulty (empty for other corpora).
+fn describe_synth(dir: &Path) -> String {
+    let Ok(text) = std::fs::read_to_string(dir.join(synth::SETTINGS_FILE)) else { return String::new() };
+    let table: toml::Table = match text.parse() {
+        Ok(t) => t,
+        Err(_) => return String::new(),
+    };
+    let cfg = table.get("config").cloned().map(|c| c.try_into::<SynthConfig>());
+    match cfg {
+        Some(Ok(c)) => format!(
+            "synthetic (espeak-ng + flite), seed {}, {} training voices (dev/test voices held out), {} words per grammar category, \
+             noise on {:.0}% of utterances at {}-{} dB SNR, reverberation on {:.0}%, speed {}-{}",
+            c.seed,
+            c.train_voices,
+            c.vocab_per_category,
+            100.0 * c.augment.noise_prob,
+            c.augment.snr_db[0],
+            c.augment.snr_db[1],
+            100.0 * c.augment.reverb_prob,
+            c.augment.speed[0],
+            c.augment.speed[1]
+        ),
+        _ => "synthetic (settings in synth.toml)".to_string(),
+    }
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {

@@ -7,6 +7,7 @@ pub mod librispeech;
 pub mod manifest;
 pub mod stats;
 pub mod subset;
+pub mod synth;
 pub mod textdir;
 pub use manifest::{Corpus, Split, Utterance, MANIFEST_FILE};
 pub use stats::{stats, CorpusStats};
