@@ -424,6 +424,10 @@ fn feature_cache_hits_recovers_and_normalises_per_speaker() {
     again.precompute(&refs, false).unwrap();
     assert_eq!(again.get(&c.utterances[2]).unwrap(), m);
     assert_eq!(again.computed(), 0);
+    // The CLI finds the same cache from another process.
+    c.save().unwrap();
+    let out = run_ok(bin().args(["corpus", "cache", "--no-progress"]).arg(&c.root));
+    assert!(out.contains("6 utterances") && out.contains("0 computed, 6 already cached"), "{out}");
     // A corrupted cache file is recomputed, not trusted.
     let f = again.cache_file(&c.utterances[2]).unwrap();
     let mut bytes = std::fs::read(&f).unwrap();
