@@ -232,6 +232,16 @@ impl FeatureCache {
         Ok(s)
     }
 
+    /// Frame counts of `utts` (headers only, in parallel; computing misses), for [`length_buckets`].
+    pub fn lengths(&self, utts: &[&Utterance]) -> Result<Vec<usize>> {
+        utts.par_iter().map(|u| self.frames(u)).collect()
+    }
+
+    /// Features of one batch (e.g. the utterances of one [`length_buckets`] batch), read in parallel.
+    pub fn batch(&self, utts: &[&Utterance]) -> Result<Vec<Matrix>> {
+        utts.par_iter().map(|u| self.get(u)).collect()
+    }
+
     /// Per-(split, speaker) CMVN statistics over the given utterances (from the cache).
     pub fn speaker_stats(&self, utts: &[&Utterance]) -> Result<HashMap<(Split, String), CmvnStats>> {
         let mut out: HashMap<(Split, String), CmvnStats> = HashMap::new();

@@ -241,6 +241,10 @@ fn kaldi_import_rejects_pipes_and_segments_and_checks_utt2dur() {
     std::fs::write(d.join("utt2dur"), "s1-u1 1.0\n").unwrap();
     let (u, _) = validate(kaldi_dir::rows(&d, Split::Train).unwrap(), &opts(false)).unwrap();
     assert_eq!((u[0].text.as_str(), u[0].norm_text.as_str()), ("HELLO WORLD", "hello world"));
+    // An utt2spk entry without audio is a bad row, not silently ignored.
+    std::fs::write(d.join("utt2spk"), "s1-u1 s1\ns1-u2 s1\n").unwrap();
+    let e = validate(kaldi_dir::rows(&d, Split::Train).unwrap(), &opts(false)).unwrap_err().to_string();
+    assert!(e.contains("utt2spk") && e.contains("s1-u2") && e.contains("not in wav.scp"), "{e}");
     std::fs::write(d.join("segments"), "s1-u1 rec 0 1\n").unwrap();
     let e = kaldi_dir::rows(&d, Split::Train).unwrap_err().to_string();
     assert!(e.contains("segments"), "{e}");
@@ -409,11 +413,21 @@ fn feature_cache_hits_recovers_and_normalises_per_speaker() {
     let m = cache.get(&c.utterances[2]).unwrap();
     assert_eq!(m, compute_file(&files[2], &cfg).unwrap());
     assert_eq!(cache.frames(&c.utterances[2]).unwrap(), m.rows);
+    let lengths = cache.lengths(&refs).unwrap();
+    assert_eq!(lengths[2], m.rows);
+    let batches = crossover::loader::length_buckets(&lengths, 2000, 4, 0);
+    let first: Vec<&Utterance> = batches[0].iter().map(|&i| refs[i]).collect();
+    let loaded = cache.batch(&first).unwrap();
+    assert!(loaded.iter().zip(&batches[0]).all(|(m, &i)| m.rows == lengths[i]));
     // A second cache on the same corpus and config only reads.
     let again = FeatureCache::new(&c, &cfg).unwrap();
     again.precompute(&refs, false).unwrap();
     assert_eq!(again.get(&c.utterances[2]).unwrap(), m);
     assert_eq!(again.computed(), 0);
+    // The CLI finds the same cache from another process.
+    c.save().unwrap();
+    let out = run_ok(bin().args(["corpus", "cache", "--no-progress"]).arg(&c.root));
+    assert!(out.contains("6 utterances") && out.contains("0 computed, 6 already cached"), "{out}");
     // A corrupted cache file is recomputed, not trusted.
     let f = again.cache_file(&c.utterances[2]).unwrap();
     let mut bytes = std::fs::read(&f).unwrap();

@@ -235,10 +235,13 @@ pub fn rows(src: &Path, single: Split) -> Result<Vec<std::result::Result<Candida
                 text_source: text_p.clone(),
             }));
         }
-        let mut orphans: Vec<&String> = texts.keys().filter(|k| !in_wav.contains(*k)).collect();
-        orphans.sort();
-        for id in orphans {
-            rows.push(Err(BadRow::new(BadReason::MissingAudio, &wav_scp, format!("utterance {id} is in text but not in wav.scp"))));
+        for (table, path) in [(&texts, &text_p), (&u2s, &u2s_p)] {
+            let mut orphans: Vec<&String> = table.keys().filter(|k| !in_wav.contains(*k)).collect();
+            orphans.sort();
+            for id in orphans {
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                rows.push(Err(BadRow::new(BadReason::MissingAudio, path, format!("utterance {id} is in {name} but not in wav.scp"))));
+            }
         }
     }
     Ok(rows)

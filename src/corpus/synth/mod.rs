@@ -484,6 +484,8 @@ pub fn generate(cfg: &SynthConfig, out: &Path, progress: bool) -> Result<SynthRe
                 }
             };
             next += chunk_rows.len();
+            let n_rows = chunk_rows.len();
+            let mut kept = 0;
             for u in chunk_rows {
                 if total >= target {
                     break;
@@ -491,7 +493,14 @@ pub fn generate(cfg: &SynthConfig, out: &Path, progress: bool) -> Result<SynthRe
                 total += u.duration;
                 bar.inc(u.duration.round() as u64);
                 count += 1;
+                kept += 1;
                 rows.push(u);
+            }
+            if kept < n_rows {
+                // The target was reached inside this chunk: journal only the rows
+                // kept, so the WAVs of the rest can go and a resumed or extended
+                // run carries on from the next index.
+                write_journal(&jpath, &rows[rows.len() - kept..])?;
             }
             if count > 0 {
                 mean_dur = total / count as f64;
