@@ -1,6 +1,8 @@
 pub mod audio;
+pub mod classical;
 pub mod corpus;
 pub mod error;
+pub mod features;
 pub mod matrix;
 pub mod pipeline;
 pub mod shared;

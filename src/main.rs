@@ -17,6 +17,12 @@ enum Command {
     Features(cli::features::Args),
     /// Score hypotheses against references (WER/CER/SER, Kaldi and sclite alignments, bootstrap CIs).
     Score(cli::score::Args),
+    /// Train a recogniser (pipeline config `kind` picks which) on a corpus.
+    Train(cli::train::Args),
+    /// Transcribe a corpus split with a trained model into a Kaldi text file.
+    Decode(cli::decode::Args),
+    /// Force-align a corpus split with a classical model (word and phone CTMs).
+    Align(cli::align::Args),
 }
 
 fn main() {
@@ -24,6 +30,9 @@ fn main() {
     let result = match cli.command {
         Command::Features(a) => cli::features::run(a),
         Command::Score(a) => cli::score::run(a),
+        Command::Train(a) => cli::train::run(a),
+        Command::Decode(a) => cli::decode::run(a),
+        Command::Align(a) => cli::align::run(a),
     };
     if let Err(e) = result {
         eprintln!("crossover: error: {e:#}");
