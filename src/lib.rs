@@ -1,4 +1,5 @@
 pub mod audio;
+pub mod classical;
 pub mod corpus;
 pub mod error;
 pub mod features;

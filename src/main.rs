@@ -23,6 +23,12 @@ enum Command {
     Sweep(cli::sweep::Args),
     /// Re-render results.csv, plots and report.md of a sweep folder without retraining.
     Report(cli::report::Args),
+    /// Train a recogniser (pipeline config `kind` picks which) on a corpus.
+    Train(cli::train::Args),
+    /// Transcribe a corpus split with a trained model into a Kaldi text file.
+    Decode(cli::decode::Args),
+    /// Force-align a corpus split with a classical model (word and phone CTMs).
+    Align(cli::align::Args),
 }
 
 fn main() {
@@ -33,6 +39,9 @@ fn main() {
         Command::Corpus(a) => cli::corpus::run(a),
         Command::Sweep(a) => cli::sweep::run(a),
         Command::Report(a) => cli::report::run(a),
+        Command::Train(a) => cli::train::run(a),
+        Command::Decode(a) => cli::decode::run(a),
+        Command::Align(a) => cli::align::run(a),
     };
     if let Err(e) = result {
         eprintln!("crossover: error: {e:#}");

@@ -83,3 +83,17 @@ pub fn pipeline_kind(path: &Path) -> Result<(String, toml::Table)> {
         .to_string();
     Ok((kind, table))
 }
+
+/// Rebuild a trained recogniser from its model folder, dispatching on the
+/// `kind` in its `pipeline.toml`.
+pub fn load_model(dir: &Path) -> Result<Box<dyn Recogniser>> {
+    let cfg = dir.join("pipeline.toml");
+    if !cfg.exists() {
+        return Err(Error::parse(&cfg, "not a model folder (no pipeline.toml; train one with `crossover train`)"));
+    }
+    let (kind, _) = pipeline_kind(&cfg)?;
+    match kind.as_str() {
+        crate::classical::KIND => Ok(Box::new(crate::classical::ClassicalModel::load(dir)?)),
+        other => Err(Error::parse(&cfg, format!("unknown pipeline kind {other:?} (known: {})", crate::classical::KIND))),
+    }
+}

@@ -5,3 +5,6 @@ pub mod score;
 pub mod corpus;
 pub mod report;
 pub mod sweep;
+pub mod align;
+pub mod decode;
+pub mod train;

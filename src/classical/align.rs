@@ -1,0 +1,213 @@
+//! Forced alignment: Viterbi through the linear HMM of a known transcript,
+//! with optional silence at the start, between words and at the end.
+//! Used by training (realignment) and by `crossover align` (CTM output).
+use super::hmm::{ChainState, FrameScorer, PhoneTopology};
+
+/// One phone of the transcript's linear HMM.
+#[derive(Debug, Clone)]
+pub struct AlignUnit {
+    pub phone: usize,
+    /// Index of the word in the transcript (`None` for silence).
+    pub word: Option<usize>,
+    /// May be skipped (optional silence).
+    pub optional: bool,
+    pub chain: Vec<ChainState>,
+}
+
+/// The units of a transcript: `prons[i]` is word i's pronunciation.
+/// Triphone context stops at word edges (word-internal triphones).
+pub fn transcript_units(topo: &dyn PhoneTopology, prons: &[&[usize]], optional_silence: bool) -> Vec<AlignUnit> {
+    let mut units = Vec::new();
+    let sil = topo.silence();
+    let push_sil = |units: &mut Vec<AlignUnit>| {
+        if let (Some(s), true) = (sil, optional_silence) {
+            units.push(AlignUnit { phone: s, word: None, optional: true, chain: topo.chain(None, s, None) });
+        }
+    };
+    push_sil(&mut units);
+    for (w, p) in prons.iter().enumerate() {
+        for i in 0..p.len() {
+            let l = if i > 0 { Some(p[i - 1]) } else { None };
+            let r = p.get(i + 1).copied();
+            units.push(AlignUnit { phone: p[i], word: Some(w), optional: false, chain: topo.chain(l, p[i], r) });
+        }
+        push_sil(&mut units);
+    }
+    units
+}
+
+/// A frame-level alignment: for each frame, the unit and the state within it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alignment {
+    pub unit: Vec<u32>,
+    pub state: Vec<u8>,
+    pub pdf: Vec<u32>,
+    /// Frames where the state was entered from another (not a self loop).
+    pub log_likelihood: f32,
+}
+
+/// A segment of frames `[start, end)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub index: usize,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Alignment {
+    /// Phone segments: (unit index, start, end).
+    pub fn unit_segments(&self) -> Vec<Segment> {
+        let mut out: Vec<Segment> = Vec::new();
+        for (t, &u) in self.unit.iter().enumerate() {
+            match out.last_mut() {
+                Some(s) if s.index == u as usize => s.end = t + 1,
+                _ => out.push(Segment { index: u as usize, start: t, end: t + 1 }),
+            }
+        }
+        out
+    }
+    /// Word segments (word index in the transcript).
+    pub fn word_segments(&self, units: &[AlignUnit]) -> Vec<Segment> {
+        let mut out: Vec<Segment> = Vec::new();
+        for s in self.unit_segments() {
+            if let Some(w) = units[s.index].word {
+                match out.last_mut() {
+                    Some(x) if x.index == w => x.end = s.end,
+                    _ => out.push(Segment { index: w, start: s.start, end: s.end }),
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Viterbi alignment; retries with a wider beam (Kaldi's retry-beam) when
+/// the first beam loses the path. `None` when no path exists (too few frames).
+pub fn align(units: &[AlignUnit], scorer: &mut dyn FrameScorer, beam: f32) -> Option<Alignment> {
+    for b in [beam, beam * 4.0, f32::INFINITY] {
+        if let Some(a) = viterbi(units, scorer, b) {
+            return Some(a);
+        }
+    }
+    None
+}
+
+fn viterbi(units: &[AlignUnit], scorer: &mut dyn FrameScorer, beam: f32) -> Option<Alignment> {
+    let t_len = scorer.num_frames();
+    let mut first = Vec::with_capacity(units.len());
+    let mut flat: Vec<(u32, u8, ChainState)> = Vec::new();
+    for (u, unit) in units.iter().enumerate() {
+        first.push(flat.len());
+        for (k, c) in unit.chain.iter().enumerate() {
+            flat.push((u as u32, k as u8, *c));
+        }
+    }
+    let s_len = flat.len();
+    if t_len == 0 || s_len == 0 {
+        return None;
+    }
+    let last_of = |u: usize| first[u] + units[u].chain.len() - 1;
+    // Entry predecessors of each unit's first state.
+    let mut entry: Vec<Vec<usize>> = vec![vec![]; units.len()];
+    for u in 1..units.len() {
+        entry[u].push(last_of(u - 1));
+        if u >= 2 && units[u - 1].optional {
+            entry[u].push(last_of(u - 2));
+        }
+    }
+    let ninf = f32::NEG_INFINITY;
+    let mut prev = vec![ninf; s_len];
+    let mut cur = vec![ninf; s_len];
+    let mut bp = vec![u32::MAX; t_len * s_len];
+    let mut starts = vec![first[0]];
+    if units[0].optional && units.len() > 1 {
+        starts.push(first[1]);
+    }
+    for &s in &starts {
+        prev[s] = scorer.score(0, flat[s].2.pdf as usize);
+    }
+    let mut prev_max = prev.iter().cloned().fold(ninf, f32::max);
+    for t in 1..t_len {
+        let mut cur_max = ninf;
+        for s in 0..s_len {
+            let (u, k, c) = flat[s];
+            let mut best = prev[s] + c.self_lp;
+            let mut arg = s;
+            if k > 0 {
+                let v = prev[s - 1] + flat[s - 1].2.next_lp;
+                if v > best {
+                    best = v;
+                    arg = s - 1;
+                }
+            } else {
+                for &p in &entry[u as usize] {
+                    let v = prev[p] + flat[p].2.next_lp;
+                    if v > best {
+                        best = v;
+                        arg = p;
+                    }
+                }
+            }
+            if best == ninf || best < prev_max - beam {
+                cur[s] = ninf;
+                continue;
+            }
+            let v = best + scorer.score(t, c.pdf as usize);
+            cur[s] = v;
+            bp[t * s_len + s] = arg as u32;
+            cur_max = cur_max.max(v);
+        }
+        if cur_max == ninf {
+            return None;
+        }
+        for v in cur.iter_mut() {
+            if *v < cur_max - beam {
+                *v = ninf;
+            }
+        }
+        std::mem::swap(&mut prev, &mut cur);
+        prev_max = cur_max;
+    }
+    let mut ends = vec![last_of(units.len() - 1)];
+    if units[units.len() - 1].optional && units.len() > 1 {
+        ends.push(last_of(units.len() - 2));
+    }
+    let (mut s, ll) = ends.iter().map(|&e| (e, prev[e] + flat[e].2.next_lp)).max_by(|a, b| a.1.total_cmp(&b.1))?;
+    if ll == ninf {
+        return None;
+    }
+    let mut unit = vec![0u32; t_len];
+    let mut state = vec![0u8; t_len];
+    let mut pdf = vec![0u32; t_len];
+    for t in (0..t_len).rev() {
+        unit[t] = flat[s].0;
+        state[t] = flat[s].1;
+        pdf[t] = flat[s].2.pdf;
+        if t > 0 {
+            s = bp[t * s_len + s] as usize;
+        }
+    }
+    Some(Alignment { unit, state, pdf, log_likelihood: ll })
+}
+
+/// Equal alignment (flat start): the frames split evenly over the
+/// non-optional units' states. `None` when there are fewer frames than states.
+pub fn equal_alignment(units: &[AlignUnit], frames: usize) -> Option<Alignment> {
+    let states: Vec<(u32, u8, u32)> = units
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| !u.optional)
+        .flat_map(|(i, u)| u.chain.iter().enumerate().map(move |(k, c)| (i as u32, k as u8, c.pdf)))
+        .collect();
+    if states.is_empty() || frames < states.len() {
+        return None;
+    }
+    let mut a = Alignment { unit: vec![], state: vec![], pdf: vec![], log_likelihood: 0.0 };
+    for t in 0..frames {
+        let (u, k, p) = states[t * states.len() / frames];
+        a.unit.push(u);
+        a.state.push(k);
+        a.pdf.push(p);
+    }
+    Some(a)
+}

@@ -1,0 +1,305 @@
+//! Time-synchronous Viterbi beam search over a lexicon prefix tree with an
+//! n-gram LM: token passing where a token's identity is (tree node, state in
+//! the node's chain, LM state), so hypotheses with different LM histories
+//! never merge. The LM score is applied at word ends; optional silence may
+//! sit between words. Generic over the phone topology (GMM-HMM chains or
+//! CTC-style chains) and over the frame scorer.
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use serde::{Deserialize, Serialize};
+
+use super::hmm::{ChainState, FrameScorer, PhoneTopology};
+use super::lexicon::Lexicon;
+use super::lm::NgramLm;
+
+/// Search options. Scores are natural-log acoustic likelihoods plus
+/// `lm_weight * (ln P_lm - word_penalty)` plus HMM transition log-probs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DecodeConfig {
+    pub beam: f32,
+    pub max_active: usize,
+    pub lm_weight: f32,
+    /// Per-word penalty in LM log units (positive: fewer words).
+    pub word_penalty: f32,
+    /// Cost of entering silence between words (LM log units).
+    pub silence_penalty: f32,
+}
+
+impl Default for DecodeConfig {
+    fn default() -> Self {
+        DecodeConfig { beam: 160.0, max_active: 7000, lm_weight: 10.0, word_penalty: 0.0, silence_penalty: 0.0 }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct TreeNode {
+    unit: u32,
+    children: Vec<u32>,
+    /// LM word ids ending after this node.
+    words: Vec<u32>,
+}
+
+/// The pronunciation lexicon as a prefix tree of phone units (units are
+/// state chains from a [`PhoneTopology`]; triphone context is word-internal).
+#[derive(Debug, Clone)]
+pub struct LexiconTree {
+    units: Vec<Vec<ChainState>>,
+    nodes: Vec<TreeNode>,
+    /// The silence node (not reachable from the root's children).
+    sil: Option<u32>,
+    /// Lexicon words with no LM id (left out of the tree).
+    pub skipped: Vec<String>,
+}
+
+const ROOT: u32 = 0;
+
+impl LexiconTree {
+    pub fn build(lex: &Lexicon, topo: &dyn PhoneTopology, lm: &NgramLm) -> Self {
+        let mut t = LexiconTree { units: vec![], nodes: vec![TreeNode { unit: u32::MAX, children: vec![], words: vec![] }], sil: None, skipped: vec![] };
+        let mut unit_ids: HashMap<Vec<(u32, u32, u32, bool)>, u32> = HashMap::new();
+        let mut unit_of = |chain: Vec<ChainState>, units: &mut Vec<Vec<ChainState>>| -> u32 {
+            let key: Vec<(u32, u32, u32, bool)> = chain.iter().map(|c| (c.pdf, c.self_lp.to_bits(), c.next_lp.to_bits(), c.skippable)).collect();
+            *unit_ids.entry(key).or_insert_with(|| {
+                units.push(chain);
+                (units.len() - 1) as u32
+            })
+        };
+        // child lookup: (parent, unit) -> node
+        let mut child: HashMap<(u32, u32), u32> = HashMap::new();
+        for (word, prons) in lex.iter() {
+            let Some(wid) = lm.word_id(word) else {
+                t.skipped.push(word.to_string());
+                continue;
+            };
+            for p in prons {
+                let mut node = ROOT;
+                for i in 0..p.len() {
+                    let l = if i > 0 { Some(p[i - 1]) } else { None };
+                    let r = p.get(i + 1).copied();
+                    let u = unit_of(topo.chain(l, p[i], r), &mut t.units);
+                    node = match child.get(&(node, u)) {
+                        Some(&n) => n,
+                        None => {
+                            let n = t.nodes.len() as u32;
+                            t.nodes.push(TreeNode { unit: u, children: vec![], words: vec![] });
+                            t.nodes[node as usize].children.push(n);
+                            child.insert((node, u), n);
+                            n
+                        }
+                    };
+                }
+                if !t.nodes[node as usize].words.contains(&wid) {
+                    t.nodes[node as usize].words.push(wid);
+                }
+            }
+        }
+        if let Some(s) = topo.silence() {
+            let u = unit_of(topo.chain(None, s, None), &mut t.units);
+            t.sil = Some(t.nodes.len() as u32);
+            t.nodes.push(TreeNode { unit: u, children: vec![], words: vec![] });
+        }
+        t
+    }
+    pub fn num_nodes(&self) -> usize {
+        self.nodes.len()
+    }
+}
+
+#[derive(Default)]
+struct IdHasher(u64);
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64 keys")
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (x ^ (x >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+type TokMap = HashMap<u64, Tok, BuildHasherDefault<IdHasher>>;
+
+#[derive(Debug, Clone, Copy)]
+struct Tok {
+    score: f32,
+    bp: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    word: u32,
+    prev: u32,
+    frame: u32,
+}
+
+/// A recognised word with the frame where it ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WordHyp {
+    pub word: String,
+    pub end_frame: usize,
+}
+
+/// Decoding result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodeResult {
+    pub words: Vec<WordHyp>,
+    pub score: f32,
+    /// False when no token finished a word at the last frame (partial result).
+    pub complete: bool,
+}
+
+fn key(node: u32, state: usize, lm: u32) -> u64 {
+    ((lm as u64) << 32) | ((node as u64) << 4) | state as u64
+}
+
+/// Decode one utterance.
+pub fn decode(tree: &LexiconTree, lm: &NgramLm, scorer: &mut dyn FrameScorer, cfg: &DecodeConfig) -> DecodeResult {
+    let t_len = scorer.num_frames();
+    let mut trace: Vec<Link> = Vec::new();
+    let mut cur: TokMap = TokMap::default();
+    let mut next: TokMap = TokMap::default();
+    let none = u32::MAX;
+    let relax = |m: &mut TokMap, k: u64, score: f32, bp: u32| {
+        m.entry(k).and_modify(|t| {
+            if score > t.score {
+                *t = Tok { score, bp };
+            }
+        })
+        .or_insert(Tok { score, bp });
+    };
+    let sil_cost = -cfg.lm_weight * cfg.silence_penalty;
+    let enter_root = |m: &mut TokMap, score: f32, lm_state: u32, bp: u32| {
+        for &c in &tree.nodes[ROOT as usize].children {
+            relax(m, key(c, 0, lm_state), score, bp);
+        }
+        if let Some(s) = tree.sil {
+            relax(m, key(s, 0, lm_state), score + sil_cost, bp);
+        }
+    };
+    if t_len == 0 {
+        return DecodeResult { words: vec![], score: 0.0, complete: false };
+    }
+    enter_root(&mut next, 0.0, lm.start_state(), none);
+    let mut keys: Vec<(u64, Tok)> = Vec::new();
+    for t in 0..t_len {
+        // Add acoustic scores to the tokens that just entered frame t; prune.
+        keys.clear();
+        let mut best = f32::NEG_INFINITY;
+        for (&k, tok) in next.iter() {
+            let node = ((k >> 4) & 0x0fff_ffff) as usize;
+            let s = (k & 0xf) as usize;
+            let pdf = tree.units[tree.nodes[node].unit as usize][s].pdf as usize;
+            let sc = tok.score + scorer.score(t, pdf);
+            best = best.max(sc);
+            keys.push((k, Tok { score: sc, bp: tok.bp }));
+        }
+        next.clear();
+        let mut thr = best - cfg.beam;
+        if keys.len() > cfg.max_active {
+            let mut sc: Vec<f32> = keys.iter().map(|x| x.1.score).collect();
+            let kth = sc.len() - cfg.max_active;
+            sc.select_nth_unstable_by(kth, |a, b| a.total_cmp(b));
+            thr = thr.max(sc[kth]);
+        }
+        cur.clear();
+        for &(k, tok) in &keys {
+            if tok.score >= thr {
+                cur.insert(k, tok);
+            }
+        }
+        if t + 1 == t_len {
+            break;
+        }
+        // Transitions into frame t+1.
+        for (&k, &tok) in cur.iter() {
+            let lm_state = (k >> 32) as u32;
+            let node = ((k >> 4) & 0x0fff_ffff) as u32;
+            let s = (k & 0xf) as usize;
+            let n = &tree.nodes[node as usize];
+            let chain = &tree.units[n.unit as usize];
+            let c = chain[s];
+            relax(&mut next, k, tok.score + c.self_lp, tok.bp);
+            let mut sc = tok.score + c.next_lp;
+            let mut s2 = s + 1;
+            // Skippable states may be passed over without emitting.
+            loop {
+                if s2 < chain.len() {
+                    relax(&mut next, key(node, s2, lm_state), sc, tok.bp);
+                    if chain[s2].skippable {
+                        sc += chain[s2].next_lp;
+                        s2 += 1;
+                        continue;
+                    }
+                    break;
+                }
+                // Leaving the node.
+                for &ch in &n.children {
+                    relax(&mut next, key(ch, 0, lm_state), sc, tok.bp);
+                }
+                for &w in &n.words {
+                    let (lp, lm2) = lm.score(lm_state, w);
+                    let ws = sc + cfg.lm_weight * (lp - cfg.word_penalty);
+                    if ws < thr - 0.0 + c.next_lp - cfg.beam {
+                        continue;
+                    }
+                    trace.push(Link { word: w, prev: tok.bp, frame: t as u32 });
+                    enter_root(&mut next, ws, lm2, (trace.len() - 1) as u32);
+                }
+                if Some(node) == tree.sil {
+                    enter_root(&mut next, sc, lm_state, tok.bp);
+                }
+                break;
+            }
+        }
+    }
+    // Final: tokens leaving a word (or silence) at the last frame, plus </s>.
+    let mut best: Option<(f32, u32)> = None;
+    let mut fallback: Option<(f32, u32)> = None;
+    for (&k, &tok) in cur.iter() {
+        let lm_state = (k >> 32) as u32;
+        let node = ((k >> 4) & 0x0fff_ffff) as u32;
+        let s = (k & 0xf) as usize;
+        let n = &tree.nodes[node as usize];
+        let chain = &tree.units[n.unit as usize];
+        if fallback.map_or(true, |f| tok.score > f.0) {
+            fallback = Some((tok.score, tok.bp));
+        }
+        let at_end = chain[s + 1..].iter().all(|c| c.skippable);
+        if !at_end {
+            continue;
+        }
+        let sc = tok.score + chain[s].next_lp;
+        let mut finish = |sc: f32, lm_state: u32, bp: u32| {
+            let (lp, _) = lm.score(lm_state, lm.eos());
+            let f = sc + cfg.lm_weight * lp;
+            if best.map_or(true, |b| f > b.0) {
+                best = Some((f, bp));
+            }
+        };
+        for &w in &n.words {
+            let (lp, lm2) = lm.score(lm_state, w);
+            let ws = sc + cfg.lm_weight * (lp - cfg.word_penalty);
+            trace.push(Link { word: w, prev: tok.bp, frame: t_len as u32 - 1 });
+            let id = (trace.len() - 1) as u32;
+            finish(ws, lm2, id);
+        }
+        if Some(node) == tree.sil {
+            finish(sc, lm_state, tok.bp);
+        }
+    }
+    let (complete, (score, mut bp)) = match best {
+        Some(b) => (true, b),
+        None => (false, fallback.unwrap_or((f32::NEG_INFINITY, none))),
+    };
+    let mut words = Vec::new();
+    while bp != none {
+        let l = trace[bp as usize];
+        words.push(WordHyp { word: lm.vocab[l.word as usize].clone(), end_frame: l.frame as usize });
+        bp = l.prev;
+    }
+    words.reverse();
+    DecodeResult { words, score, complete }
+}

@@ -1,0 +1,64 @@
+//! `crossover train`: train a recogniser from a pipeline config on a corpus.
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use crossover::corpus::{Corpus, Split};
+use crossover::pipeline::{pipeline_kind, DeviceChoice, Recogniser, TrainContext};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Pipeline config (pipelines/*.toml); its `kind` picks the recogniser.
+    #[arg(long)]
+    pub pipeline: PathBuf,
+    /// Corpus folder (with manifest.tsv).
+    #[arg(long)]
+    pub corpus: PathBuf,
+    /// Train on the nested subset of this many hours (all training data when absent).
+    #[arg(long)]
+    pub hours: Option<f64>,
+    /// Seed for every random choice.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Threads for numeric work.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Device for neural pipelines (classical ignores it).
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// Model folder to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// No progress output.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let (kind, table) = pipeline_kind(&a.pipeline)?;
+    let corpus = Corpus::load(&a.corpus)?;
+    let mut train = corpus.split(Split::Train);
+    if let Some(h) = a.hours {
+        if h <= 0.0 {
+            bail!("--hours must be positive, got {h}");
+        }
+        bail!("--hours needs the nested-subset module (crate::corpus::subset), not merged on this branch yet");
+    }
+    if train.is_empty() {
+        bail!("{}: no training utterances", a.corpus.display());
+    }
+    train.sort_by(|x, y| x.id.cmp(&y.id));
+    let dev = corpus.split(Split::Dev);
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let ctx = TrainContext { corpus: &corpus, train, dev, seed: a.seed, threads: a.threads, device: a.device, out_dir: a.out.clone(), progress: !a.quiet };
+    let model: Box<dyn Recogniser> = match kind.as_str() {
+        crossover::classical::KIND => {
+            let cfg = crossover::classical::ClassicalConfig::from_table(table, &a.pipeline)?;
+            Box::new(crossover::classical::train_classical(&cfg, &ctx)?)
+        }
+        other => bail!("{}: unknown pipeline kind {other:?} (known: {})", a.pipeline.display(), crossover::classical::KIND),
+    };
+    model.save(&a.out)?;
+    let s = model.summary();
+    eprintln!("saved {} model ({} {}) to {}", s.kind, s.size, s.size_unit, a.out.display());
+    Ok(())
+}
