@@ -17,6 +17,8 @@ enum Command {
     Features(cli::features::Args),
     /// Score hypotheses against references (WER/CER/SER, Kaldi and sclite alignments, bootstrap CIs).
     Score(cli::score::Args),
+    /// Benchmarks: `bench ctc` times CTC training steps (peer: scripts/bench_ctc_pytorch.py).
+    Bench(cli::bench::Args),
 }
 
 fn main() {
@@ -24,6 +26,7 @@ fn main() {
     let result = match cli.command {
         Command::Features(a) => cli::features::run(a),
         Command::Score(a) => cli::score::run(a),
+        Command::Bench(a) => cli::bench::run(a),
     };
     if let Err(e) = result {
         eprintln!("crossover: error: {e:#}");

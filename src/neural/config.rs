@@ -120,6 +120,10 @@ pub struct TrainConfig {
     pub spec_augment: SpecAugmentConfig,
     /// Training utterances longer than this are skipped (seconds).
     pub max_utterance_seconds: f64,
+    /// End this run after this many epochs in total (0 = off) while the
+    /// schedule still plans for `max_epochs`; a later run with the same
+    /// config resumes from the checkpoint. For training in chunks.
+    pub stop_after_epochs: usize,
 }
 
 impl Default for TrainConfig {
@@ -138,6 +142,7 @@ impl Default for TrainConfig {
             patience: 10,
             spec_augment: SpecAugmentConfig::default(),
             max_utterance_seconds: 30.0,
+            stop_after_epochs: 0,
         }
     }
 }

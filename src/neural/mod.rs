@@ -148,8 +148,14 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
             cfg.kind, model_cfg.encoder, model_cfg.layers, model_cfg.hidden, model_cfg.subsampling, params, train.len(), dev.len(), device_name(device)
         );
     }
+    // Settings that only say when to stop may change between a run and its resumption.
+    let mut fp_cfg = cfg.clone();
+    fp_cfg.train.max_train_seconds = 0.0;
+    fp_cfg.train.patience = 0;
+    fp_cfg.train.stop_after_epochs = 0;
+    fp_cfg.decode = Default::default();
     let mut h = Sha256::new();
-    h.update(cfg.to_toml());
+    h.update(fp_cfg.to_toml());
     h.update(serde_json::to_string(&model_cfg).expect("serialisable"));
     h.update(tokens.symbols.join("\n"));
     for e in &train {

@@ -360,7 +360,11 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
     let budget = c.max_train_seconds;
     let mut last_msg = String::new();
 
-    while st.epochs_done < c.max_epochs && st.stopped.is_none() {
+    let stop_at = if c.stop_after_epochs > 0 { c.stop_after_epochs.min(c.max_epochs) } else { c.max_epochs };
+    if st.stopped.as_deref().is_some_and(|s| s.starts_with("time budget")) && budget > st.train_seconds {
+        st.stopped = None; // a larger budget continues a run that ran out of time
+    }
+    while st.epochs_done < stop_at && st.stopped.is_none() {
         let epoch = st.epochs_done;
         let epoch_start = Instant::now();
         tch::manual_seed((job.seed as i64).wrapping_mul(1_000_003).wrapping_add(epoch as i64 + 1));
@@ -429,7 +433,9 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
         if let Some(e) = dev_error {
             last_msg = format!(", dev err {:.1}% (best {:.1}% @{})", 100.0 * e, 100.0 * st.best_dev_error.unwrap_or(e), st.best_epoch);
         }
-        if c.patience > 0 && st.epochs_since_best >= c.patience {
+        if dev_error == Some(0.0) {
+            st.stopped = Some("dev error reached 0".into());
+        } else if c.patience > 0 && st.epochs_since_best >= c.patience {
             st.stopped = Some(format!("early stop: no dev improvement for {} epochs", c.patience));
         } else if out_of_time {
             st.stopped = Some(format!("time budget of {budget} s used up"));
