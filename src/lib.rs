@@ -6,6 +6,7 @@ pub mod features;
 pub mod kaldi_io;
 pub mod loader;
 pub mod matrix;
+pub mod neural;
 pub mod pipeline;
 pub mod registry;
 pub mod score;

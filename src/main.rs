@@ -29,6 +29,8 @@ enum Command {
     Decode(cli::decode::Args),
     /// Force-align a corpus split with a classical model (word and phone CTMs).
     Align(cli::align::Args),
+    /// Benchmarks: `bench ctc` times CTC training steps (peer: scripts/bench_ctc_pytorch.py).
+    Bench(cli::bench::Args),
 }
 
 fn main() {
@@ -42,6 +44,7 @@ fn main() {
         Command::Train(a) => cli::train::run(a),
         Command::Decode(a) => cli::decode::run(a),
         Command::Align(a) => cli::align::run(a),
+        Command::Bench(a) => cli::bench::run(a),
     };
     if let Err(e) = result {
         eprintln!("crossover: error: {e:#}");

@@ -8,3 +8,4 @@ pub mod sweep;
 pub mod align;
 pub mod decode;
 pub mod train;
+pub mod bench;

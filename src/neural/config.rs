@@ -1,0 +1,317 @@
+//! Pipeline configs for the CTC recognisers (`pipelines/char-ctc.toml`,
+//! `pipelines/phone-ctc.toml`). Every field has a default stated in the
+//! `Default` impls below, so a pipeline file lists only what differs.
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Which sequence encoder follows the convolutional subsampling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EncoderKind {
+    /// Bidirectional GRU layers (`hidden` units per direction).
+    Gru,
+    /// Bidirectional LSTM layers (`hidden` units per direction).
+    Lstm,
+    /// Pre-norm Transformer encoder blocks (`hidden` = model width).
+    Transformer,
+    /// Conformer blocks: half-step FFN, self-attention, convolution module, half-step FFN.
+    Conformer,
+}
+
+/// The network. Defaults: the 3-layer BiGRU-256 with x4 subsampling of the
+/// PyTorch reference in issue 5 (about 3.4 M parameters with 29 outputs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    pub encoder: EncoderKind,
+    /// Log-mel bins of the input.
+    pub num_mel_bins: i64,
+    /// Time subsampling of the convolutional front end: 2 or 4.
+    pub subsampling: i64,
+    /// Channels of the two 3x3 convolutions.
+    pub conv_channels: i64,
+    /// Units per direction (RNN) or model width (Transformer/Conformer).
+    pub hidden: i64,
+    pub layers: i64,
+    /// Attention heads (Transformer/Conformer).
+    pub heads: i64,
+    /// Feed-forward width (Transformer/Conformer).
+    pub ff_dim: i64,
+    /// Depthwise convolution kernel of the Conformer convolution module (odd).
+    pub conv_kernel: i64,
+    pub dropout: f64,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            encoder: EncoderKind::Gru,
+            num_mel_bins: 80,
+            subsampling: 4,
+            conv_channels: 32,
+            hidden: 256,
+            layers: 3,
+            heads: 4,
+            ff_dim: 1024,
+            conv_kernel: 15,
+            dropout: 0.1,
+        }
+    }
+}
+
+/// A model size chosen by the amount of training audio: the first preset
+/// whose `max_hours` is at least the training set's hours overrides
+/// `hidden` and `layers` (and `conv_channels` when given).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SizePreset {
+    pub name: String,
+    pub max_hours: f64,
+    pub hidden: i64,
+    pub layers: i64,
+    #[serde(default)]
+    pub conv_channels: Option<i64>,
+}
+
+/// SpecAugment (Park et al. 2019) without time warping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpecAugmentConfig {
+    pub freq_masks: usize,
+    /// Maximum width of a frequency mask, in mel bins.
+    pub freq_width: usize,
+    pub time_masks: usize,
+    /// Maximum width of a time mask, in frames (10 ms) ...
+    pub time_width: usize,
+    /// ... and at most this fraction of the utterance.
+    pub time_ratio: f64,
+}
+
+impl Default for SpecAugmentConfig {
+    fn default() -> Self {
+        SpecAugmentConfig { freq_masks: 2, freq_width: 15, time_masks: 2, time_width: 40, time_ratio: 0.1 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    pub max_epochs: usize,
+    /// Stop after this much training time (seconds; 0 = no limit). When set,
+    /// the learning-rate decay follows the fraction of the budget used.
+    pub max_train_seconds: f64,
+    /// Audio per batch, in seconds (batches are length-bucketed).
+    pub batch_seconds: f64,
+    /// Peak learning rate of AdamW.
+    pub lr: f64,
+    /// Final learning rate as a fraction of the peak (cosine decay).
+    pub final_lr_ratio: f64,
+    pub warmup_steps: usize,
+    pub weight_decay: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    /// Global gradient-norm clipping threshold.
+    pub grad_clip: f64,
+    /// Stop when dev CER has not improved for this many epochs (0 = never).
+    pub patience: usize,
+    pub spec_augment: SpecAugmentConfig,
+    /// Training utterances longer than this are skipped (seconds).
+    pub max_utterance_seconds: f64,
+    /// End this run after this many epochs in total (0 = off) while the
+    /// schedule still plans for `max_epochs`; a later run with the same
+    /// config resumes from the checkpoint. For training in chunks.
+    pub stop_after_epochs: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            max_epochs: 60,
+            max_train_seconds: 0.0,
+            batch_seconds: 160.0,
+            lr: 2e-3,
+            final_lr_ratio: 0.05,
+            warmup_steps: 100,
+            weight_decay: 1e-2,
+            beta1: 0.9,
+            beta2: 0.98,
+            grad_clip: 5.0,
+            patience: 10,
+            spec_augment: SpecAugmentConfig::default(),
+            max_utterance_seconds: 30.0,
+            stop_after_epochs: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DecodeMethod {
+    Greedy,
+    Beam,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DecodeConfig {
+    pub method: DecodeMethod,
+    pub beam: usize,
+    /// Prune symbols whose log posterior in a frame is below this (beam search).
+    pub prune_logp: f32,
+}
+
+impl Default for DecodeConfig {
+    fn default() -> Self {
+        DecodeConfig { method: DecodeMethod::Greedy, beam: 8, prune_logp: -12.0 }
+    }
+}
+
+/// A whole CTC pipeline file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CtcConfig {
+    /// "char-ctc" or "phone-ctc".
+    pub kind: String,
+    pub model: ModelConfig,
+    pub presets: Vec<SizePreset>,
+    pub train: TrainConfig,
+    pub decode: DecodeConfig,
+}
+
+impl Default for CtcConfig {
+    fn default() -> Self {
+        CtcConfig {
+            kind: "char-ctc".into(),
+            model: ModelConfig::default(),
+            // Small subsets are not judged with an oversized network.
+            presets: vec![
+                SizePreset { name: "tiny".into(), max_hours: 0.2, hidden: 128, layers: 2, conv_channels: Some(16) },
+                SizePreset { name: "small".into(), max_hours: 0.5, hidden: 192, layers: 2, conv_channels: None },
+            ],
+            train: TrainConfig::default(),
+            decode: DecodeConfig::default(),
+        }
+    }
+}
+
+pub const KINDS: [&str; 2] = ["char-ctc", "phone-ctc"];
+
+impl CtcConfig {
+    /// Parse and validate a pipeline file; errors name the file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_toml(&text).map_err(|e| match e {
+            Error::Config(what) => Error::parse(path, what),
+            other => other,
+        })
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let cfg: CtcConfig = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("config serialises")
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if !KINDS.contains(&self.kind.as_str()) {
+            return Err(Error::Config(format!("kind = {:?}: a CTC pipeline is \"char-ctc\" or \"phone-ctc\"", self.kind)));
+        }
+        self.model.validate()?;
+        for p in &self.presets {
+            if p.hidden <= 0 || p.layers <= 0 || !(p.max_hours > 0.0) {
+                return Err(Error::Config(format!("preset {:?}: hidden, layers and max_hours must be positive", p.name)));
+            }
+        }
+        let t = &self.train;
+        if t.max_epochs == 0 || !(t.batch_seconds > 0.0) || !(t.lr > 0.0) || !(t.grad_clip > 0.0) {
+            return Err(Error::Config("train: max_epochs, batch_seconds, lr and grad_clip must be positive".into()));
+        }
+        if self.decode.beam == 0 {
+            return Err(Error::Config("decode.beam must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The model actually built for `hours` of training audio, and the preset name used.
+    pub fn model_for_hours(&self, hours: f64) -> (ModelConfig, String) {
+        let mut m = self.model.clone();
+        for p in &self.presets {
+            if hours <= p.max_hours {
+                m.hidden = p.hidden;
+                m.layers = p.layers;
+                if let Some(c) = p.conv_channels {
+                    m.conv_channels = c;
+                }
+                return (m, format!("preset {} (<= {} h; training set {hours:.3} h)", p.name, p.max_hours));
+            }
+        }
+        (m, format!("full model (training set {hours:.3} h above every preset)"))
+    }
+}
+
+impl ModelConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.subsampling != 2 && self.subsampling != 4 {
+            return Err(Error::Config(format!(
+                "model.subsampling = {}: the convolutional front end subsamples time by 2 or 4",
+                self.subsampling
+            )));
+        }
+        if self.num_mel_bins < 8 || self.conv_channels <= 0 || self.hidden <= 0 || self.layers <= 0 {
+            return Err(Error::Config("model: num_mel_bins >= 8, conv_channels, hidden and layers > 0".into()));
+        }
+        if matches!(self.encoder, EncoderKind::Transformer | EncoderKind::Conformer) {
+            if self.heads <= 0 || self.hidden % self.heads != 0 {
+                return Err(Error::Config(format!("model.hidden = {} must be divisible by model.heads = {}", self.hidden, self.heads)));
+            }
+            if self.conv_kernel % 2 == 0 {
+                return Err(Error::Config(format!("model.conv_kernel = {} must be odd", self.conv_kernel)));
+            }
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Error::Config(format!("model.dropout = {} must be in [0, 1)", self.dropout)));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_configs_have_clear_errors() {
+        let e = CtcConfig::from_toml("[model]\nencoder = \"wavenet\"\n").unwrap_err().to_string();
+        assert!(e.contains("wavenet") && e.contains("gru") && e.contains("conformer"), "{e}");
+        let e = CtcConfig::from_toml("[model]\nsubsampling = 3\n").unwrap_err().to_string();
+        assert!(e.contains("subsampling = 3") && e.contains("2 or 4"), "{e}");
+        let e = CtcConfig::from_toml("kind = \"char-ctc\"\n[model]\nlayerz = 3\n").unwrap_err().to_string();
+        assert!(e.contains("layerz"), "{e}");
+        let e = CtcConfig::from_toml("kind = \"classical\"\n").unwrap_err().to_string();
+        assert!(e.contains("char-ctc"), "{e}");
+        let e = CtcConfig::from_toml("[model]\nencoder = \"transformer\"\nhidden = 100\nheads = 3\n").unwrap_err().to_string();
+        assert!(e.contains("divisible"), "{e}");
+    }
+
+    #[test]
+    fn pipeline_files_parse_and_presets_apply() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
+        for (f, kind) in [("char-ctc.toml", "char-ctc"), ("phone-ctc.toml", "phone-ctc")] {
+            let c = CtcConfig::load(&dir.join(f)).unwrap();
+            assert_eq!(c.kind, kind);
+        }
+        let c = CtcConfig::default();
+        assert_eq!(c.model_for_hours(0.1).0.hidden, 128);
+        assert_eq!(c.model_for_hours(0.4).0.hidden, 192);
+        assert_eq!(c.model_for_hours(1.12).0, c.model);
+        // Round trip through TOML.
+        assert_eq!(CtcConfig::from_toml(&c.to_toml()).unwrap(), c);
+    }
+}

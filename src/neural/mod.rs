@@ -1,0 +1,284 @@
+//! Neural recognisers with tch (libtorch): one CTC encoder, two heads.
+//! - `char-ctc`: audio -> characters, decoded greedily or by prefix beam
+//!   search with no lexicon and no LM (the pure end-to-end system).
+//! - `phone-ctc`: audio -> phones; the phones are meant to be turned into
+//!   words by the classical lexicon tree and LM (see [`CtcModel::transcribe`]
+//!   for what is wired up so far).
+//!
+//! Data flow: manifest utterances -> log-mel fbank + utterance CMVN
+//! ([`fbank`]) -> [`model::CtcNet`] -> CTC loss ([`train`]) or log posteriors
+//! -> [`ctc_decode`] -> text.
+pub mod config;
+pub mod ctc_decode;
+pub mod fbank;
+pub mod model;
+pub mod tokens;
+pub mod train;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tch::{nn, Device};
+
+pub use config::{CtcConfig, DecodeMethod, EncoderKind, ModelConfig};
+pub use model::CtcNet;
+pub use tokens::{TokenKind, TokenSet};
+
+use crate::corpus::{Corpus, Utterance};
+use crate::error::{Error, Result};
+use crate::matrix::Matrix;
+use crate::pipeline::{DeviceChoice, ModelSummary, Recogniser, TrainContext, Transcript};
+use train::Example;
+
+const WEIGHTS_FILE: &str = "model.ot";
+const MODEL_FILE: &str = "model.json";
+const TOKENS_FILE: &str = "tokens.txt";
+const PIPELINE_FILE: &str = "pipeline.toml";
+
+/// Resolve `--device`: `auto` takes CUDA when libtorch sees it.
+pub fn resolve_device(choice: DeviceChoice) -> Result<Device> {
+    match choice {
+        DeviceChoice::Cpu => Ok(Device::Cpu),
+        DeviceChoice::Auto => Ok(Device::cuda_if_available()),
+        DeviceChoice::Cuda if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
+        DeviceChoice::Cuda => Err(Error::Config("--device cuda: libtorch sees no CUDA device on this machine".into())),
+    }
+}
+
+fn device_name(d: Device) -> String {
+    match d {
+        Device::Cpu => "cpu".into(),
+        Device::Cuda(i) => format!("cuda:{i}"),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| Error::Invalid(format!("thread pool: {e}")))
+}
+
+/// Features (and targets, when `tokens` is given) for utterances, in parallel.
+pub fn load_examples(corpus: &Corpus, utts: &[&Utterance], tokens: Option<&TokenSet>, num_mel_bins: usize, threads: usize) -> Result<Vec<Example>> {
+    let fb = fbank::Fbank::new(num_mel_bins);
+    thread_pool(threads)?.install(|| {
+        utts.par_iter()
+            .map(|u| {
+                let feats = fbank::utterance_features(&fb, &corpus.audio_path(u))?;
+                let target = match tokens {
+                    Some(t) => t.encode(u)?,
+                    None => Vec::new(),
+                };
+                Ok(Example { id: u.id.clone(), feats, target })
+            })
+            .collect()
+    })
+}
+
+/// What `model.json` holds besides the weights.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SavedModel {
+    model: ModelConfig,
+    summary: ModelSummary,
+    training: Option<train::TrainState>,
+}
+
+/// A trained char-ctc or phone-ctc recogniser.
+pub struct CtcModel {
+    pub cfg: CtcConfig,
+    pub model_cfg: ModelConfig,
+    pub tokens: TokenSet,
+    summary: ModelSummary,
+    training: Option<train::TrainState>,
+    /// tch tensors are `Send` but not `Sync`; the net is used by one thread at a time.
+    net: Mutex<(nn::VarStore, CtcNet)>,
+}
+
+fn token_kind(kind: &str) -> TokenKind {
+    if kind == "phone-ctc" {
+        TokenKind::Phones
+    } else {
+        TokenKind::Chars
+    }
+}
+
+/// Train a CTC recogniser on `ctx.train`, selecting the checkpoint by dev error.
+/// Checkpoints go to `ctx.out_dir/checkpoints`; an interrupted run resumes there.
+pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
+    cfg.validate()?;
+    if ctx.train.is_empty() {
+        return Err(Error::Invalid("no training utterances".into()));
+    }
+    let device = resolve_device(ctx.device)?;
+    tch::set_num_threads(ctx.threads.max(1) as i32);
+    let tokens = match token_kind(&cfg.kind) {
+        TokenKind::Chars => TokenSet::chars(),
+        TokenKind::Phones => TokenSet::phones_from(&ctx.train)?,
+    };
+    let max_dur = cfg.train.max_utterance_seconds;
+    let train_utts: Vec<&Utterance> = ctx.train.iter().copied().filter(|u| u.duration <= max_dur || u.duration <= 0.0).collect();
+    let skipped_long = ctx.train.len() - train_utts.len();
+    let hours = train_utts.iter().map(|u| u.duration).sum::<f64>() / 3600.0;
+    let (model_cfg, preset_note) = cfg.model_for_hours(hours);
+    let mel = model_cfg.num_mel_bins as usize;
+
+    let mut train = load_examples(ctx.corpus, &train_utts, Some(&tokens), mel, ctx.threads)?;
+    // CTC needs at least as many output frames as targets (plus blanks between repeats).
+    let before = train.len();
+    train.retain(|e| {
+        let repeats = e.target.windows(2).filter(|w| w[0] == w[1]).count() as i64;
+        model::subsampled_len(e.feats.rows as i64, model_cfg.subsampling) >= e.target.len() as i64 + repeats
+    });
+    let skipped_short = before - train.len();
+    if train.is_empty() {
+        return Err(Error::Invalid("every training utterance is too short for its transcript at this subsampling".into()));
+    }
+    let dev_utts: Vec<&Utterance> = ctx.dev.to_vec();
+    let dev = if dev_utts.is_empty() { Vec::new() } else { load_examples(ctx.corpus, &dev_utts, Some(&tokens), mel, ctx.threads)? };
+
+    tch::manual_seed(ctx.seed as i64);
+    let mut vs = nn::VarStore::new(device);
+    let net = CtcNet::new(&vs.root(), &model_cfg, tokens.len() as i64);
+    let params = model::parameter_count(&vs);
+    if ctx.progress {
+        eprintln!(
+            "{}: {:?} encoder, {} layers x {}, x{} subsampling, {} parameters ({preset_note}); {} training utterances ({hours:.3} h), {} dev, device {}",
+            cfg.kind, model_cfg.encoder, model_cfg.layers, model_cfg.hidden, model_cfg.subsampling, params, train.len(), dev.len(), device_name(device)
+        );
+    }
+    // Settings that only say when to stop may change between a run and its resumption.
+    let mut fp_cfg = cfg.clone();
+    fp_cfg.train.max_train_seconds = 0.0;
+    fp_cfg.train.patience = 0;
+    fp_cfg.train.stop_after_epochs = 0;
+    fp_cfg.decode = Default::default();
+    let mut h = Sha256::new();
+    h.update(fp_cfg.to_toml());
+    h.update(serde_json::to_string(&model_cfg).expect("serialisable"));
+    h.update(tokens.symbols.join("\n"));
+    for e in &train {
+        h.update(&e.id);
+        h.update(b"\n");
+    }
+    h.update(ctx.seed.to_le_bytes());
+    let job = train::TrainJob {
+        cfg: &cfg.train,
+        tokens: &tokens,
+        train: &train,
+        dev: &dev,
+        seed: ctx.seed,
+        device,
+        checkpoint_dir: ctx.out_dir.join("checkpoints"),
+        fingerprint: hex::encode(h.finalize()),
+        progress: ctx.progress,
+    };
+    let st = train::train_loop(&job, &mut vs, &net)?;
+    let speed = if st.train_seconds > 0.0 { st.audio_seconds_trained / st.train_seconds } else { 0.0 };
+    let notes = format!(
+        "{preset_note}; encoder {:?} {}x{}, x{} subsampling; {} epochs ({}), best epoch {} dev {} {}; {:.0} s training, {:.0} audio-s/s; skipped {} over {} s and {} too short for their transcript",
+        model_cfg.encoder,
+        model_cfg.layers,
+        model_cfg.hidden,
+        model_cfg.subsampling,
+        st.epochs_done,
+        st.stopped.clone().unwrap_or_else(|| "max_epochs reached".into()),
+        st.best_epoch,
+        if tokens.kind == TokenKind::Chars { "CER" } else { "PER" },
+        st.best_dev_error.map_or("n/a".to_string(), |e| format!("{:.2}%", 100.0 * e)),
+        st.train_seconds,
+        speed,
+        skipped_long,
+        max_dur,
+        skipped_short,
+    );
+    let summary = ModelSummary { kind: cfg.kind.clone(), size: params, size_unit: "parameters".into(), device: device_name(device), notes };
+    Ok(CtcModel { cfg: cfg.clone(), model_cfg, tokens, summary, training: Some(st), net: Mutex::new((vs, net)) })
+}
+
+impl CtcModel {
+    /// Load a model folder written by [`Recogniser::save`], onto the CPU.
+    pub fn load(dir: &Path) -> Result<Self> {
+        Self::load_on(dir, Device::Cpu)
+    }
+
+    pub fn load_on(dir: &Path, device: Device) -> Result<Self> {
+        let cfg = CtcConfig::load(&dir.join(PIPELINE_FILE))?;
+        let mpath = dir.join(MODEL_FILE);
+        let text = std::fs::read_to_string(&mpath).map_err(|e| Error::io(&mpath, e))?;
+        let saved: SavedModel = serde_json::from_str(&text).map_err(|e| Error::parse(&mpath, e.to_string()))?;
+        saved.model.validate().map_err(|e| Error::parse(&mpath, e.to_string()))?;
+        let tokens = TokenSet::load(&dir.join(TOKENS_FILE), token_kind(&cfg.kind))?;
+        let mut vs = nn::VarStore::new(device);
+        let net = CtcNet::new(&vs.root(), &saved.model, tokens.len() as i64);
+        let wpath = dir.join(WEIGHTS_FILE);
+        vs.load(&wpath).map_err(|source| Error::Torch { context: format!("loading weights {}", wpath.display()), source })?;
+        Ok(CtcModel { cfg, model_cfg: saved.model, tokens, summary: saved.summary, training: saved.training, net: Mutex::new((vs, net)) })
+    }
+
+    /// Per-epoch training log (loss, dev error, learning rate), when known.
+    pub fn training_state(&self) -> Option<&train::TrainState> {
+        self.training.as_ref()
+    }
+
+    /// Log posteriors (frames x tokens) of one utterance's features.
+    pub fn posteriors(&self, feats: &Matrix) -> Matrix {
+        let guard = self.net.lock().expect("model lock");
+        train::posteriors(&guard.1, feats, guard.0.device())
+    }
+
+    /// Decode posteriors into token ids with the configured method.
+    pub fn decode_ids(&self, logp: &Matrix) -> Vec<usize> {
+        let d = &self.cfg.decode;
+        match d.method {
+            DecodeMethod::Greedy => ctc_decode::greedy(logp, tokens::BLANK),
+            DecodeMethod::Beam => ctc_decode::prefix_beam_search(logp, tokens::BLANK, d.beam, d.prune_logp, None),
+        }
+    }
+
+    /// Switch decoding method (e.g. from a `--method` flag) without retraining.
+    pub fn set_decode(&mut self, method: DecodeMethod, beam: Option<usize>) {
+        self.cfg.decode.method = method;
+        if let Some(b) = beam {
+            self.cfg.decode.beam = b.max(1);
+        }
+    }
+}
+
+impl Recogniser for CtcModel {
+    fn summary(&self) -> ModelSummary {
+        self.summary.clone()
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let ppath = dir.join(PIPELINE_FILE);
+        std::fs::write(&ppath, self.cfg.to_toml()).map_err(|e| Error::io(&ppath, e))?;
+        let saved = SavedModel { model: self.model_cfg.clone(), summary: self.summary.clone(), training: self.training.clone() };
+        let mpath = dir.join(MODEL_FILE);
+        std::fs::write(&mpath, serde_json::to_string_pretty(&saved).expect("serialisable")).map_err(|e| Error::io(&mpath, e))?;
+        self.tokens.save(&dir.join(TOKENS_FILE))?;
+        let wpath = dir.join(WEIGHTS_FILE);
+        let guard = self.net.lock().expect("model lock");
+        guard.0.save(&wpath).map_err(|source| Error::Torch { context: format!("saving weights {}", wpath.display()), source })
+    }
+
+    /// char-ctc: words from the decoded characters. phone-ctc: the decoded
+    /// phones; words stay empty until the classical lexicon-tree decoder is
+    /// wired in (not done yet: it had not landed when this was written).
+    fn transcribe(&self, corpus: &Corpus, utts: &[&Utterance], threads: usize) -> Result<Vec<Transcript>> {
+        tch::set_num_threads(threads.max(1) as i32);
+        let examples = load_examples(corpus, utts, None, self.model_cfg.num_mel_bins as usize, threads)?;
+        let mut out = Vec::with_capacity(examples.len());
+        for e in &examples {
+            let ids = self.decode_ids(&self.posteriors(&e.feats));
+            let text = self.tokens.decode(&ids);
+            out.push(match self.tokens.kind {
+                TokenKind::Chars => Transcript { id: e.id.clone(), words: text, phones: None },
+                TokenKind::Phones => Transcript { id: e.id.clone(), words: String::new(), phones: Some(text) },
+            });
+        }
+        Ok(out)
+    }
+}

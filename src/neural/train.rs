@@ -1,0 +1,503 @@
+//! Training a CTC network: length-bucketed batches, SpecAugment, AdamW with
+//! warm-up and cosine decay, global gradient-norm clipping, dev-set checkpoint
+//! selection with early stopping, per-epoch checkpoints that resume exactly
+//! (weights, AdamW moments, schedule step and RNG streams), an optional
+//! training-time budget, and an indicatif progress bar (loss, dev CER, ETA).
+//!
+//! Randomness: `tch::manual_seed` seeds weight initialisation and, re-seeded at
+//! the start of each epoch from (seed, epoch), dropout; a ChaCha8 stream per
+//! epoch shuffles batches and draws SpecAugment masks. A resumed run therefore
+//! continues exactly as the uninterrupted one would have (except under a time
+//! budget, which depends on speed by nature).
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Kind, Tensor};
+
+use super::config::{SpecAugmentConfig, TrainConfig};
+use super::ctc_decode;
+use super::model::CtcNet;
+use super::tokens::{TokenSet, BLANK};
+use crate::error::{Error, Result};
+use crate::matrix::Matrix;
+
+/// One utterance ready for the network.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub id: String,
+    pub feats: Matrix,
+    /// Token ids (no blanks); empty for decoding-only examples.
+    pub target: Vec<i64>,
+}
+
+fn torch_err(context: impl Into<String>) -> impl FnOnce(tch::TchError) -> Error {
+    let context = context.into();
+    move |source| Error::Torch { context, source }
+}
+
+/// Group example indices into batches of similar length whose padded size is
+/// at most `max_frames` (one example per batch at least), shortest first.
+pub fn length_batches(lens: &[usize], max_frames: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lens.len()).collect();
+    order.sort_by_key(|&i| (lens[i], i));
+    let mut batches = Vec::new();
+    let mut cur: Vec<usize> = Vec::new();
+    for i in order {
+        // Sorted ascending, so the newest example is the longest in the batch.
+        if !cur.is_empty() && (cur.len() + 1) * lens[i] > max_frames {
+            batches.push(std::mem::take(&mut cur));
+        }
+        cur.push(i);
+    }
+    if !cur.is_empty() {
+        batches.push(cur);
+    }
+    batches
+}
+
+/// SpecAugment masks (zeros, the CMVN mean) on one utterance, in place.
+pub fn spec_augment(m: &mut Matrix, c: &SpecAugmentConfig, rng: &mut impl Rng) {
+    let (t, f) = (m.rows, m.cols);
+    for _ in 0..c.freq_masks {
+        let w = rng.gen_range(0..=c.freq_width.min(f));
+        let start = rng.gen_range(0..=f - w);
+        for r in 0..t {
+            m.row_mut(r)[start..start + w].iter_mut().for_each(|x| *x = 0.0);
+        }
+    }
+    let max_t = c.time_width.min((c.time_ratio * t as f64) as usize);
+    for _ in 0..c.time_masks {
+        let w = rng.gen_range(0..=max_t);
+        let start = rng.gen_range(0..=t - w);
+        for r in start..start + w {
+            m.row_mut(r).iter_mut().for_each(|x| *x = 0.0);
+        }
+    }
+}
+
+/// A padded batch on `device`: features [B, T, F], frame counts, and the CTC targets.
+pub struct Batch {
+    pub xs: Tensor,
+    pub lens: Vec<i64>,
+    pub targets: Tensor,
+    pub target_lens: Vec<i64>,
+    pub frames: usize,
+}
+
+pub fn make_batch(examples: &[&Example], aug: Option<(&SpecAugmentConfig, &mut ChaCha8Rng)>, device: Device) -> Batch {
+    let f = examples[0].feats.cols;
+    let t_max = examples.iter().map(|e| e.feats.rows).max().unwrap_or(0);
+    let mut data = vec![0f32; examples.len() * t_max * f];
+    let mut aug = aug;
+    for (b, e) in examples.iter().enumerate() {
+        let dst = &mut data[b * t_max * f..b * t_max * f + e.feats.data.len()];
+        match aug.as_mut() {
+            Some((c, rng)) => {
+                let mut m = e.feats.clone();
+                spec_augment(&mut m, c, *rng);
+                dst.copy_from_slice(&m.data);
+            }
+            None => dst.copy_from_slice(&e.feats.data),
+        }
+    }
+    let xs = Tensor::from_slice(&data).view([examples.len() as i64, t_max as i64, f as i64]).to_device(device);
+    let targets: Vec<i64> = examples.iter().flat_map(|e| e.target.iter().copied()).collect();
+    Batch {
+        xs,
+        lens: examples.iter().map(|e| e.feats.rows as i64).collect(),
+        targets: Tensor::from_slice(&targets).to_device(device),
+        target_lens: examples.iter().map(|e| e.target.len() as i64).collect(),
+        frames: examples.iter().map(|e| e.feats.rows).sum(),
+    }
+}
+
+/// Mean CTC loss of a batch (PyTorch's `reduction="mean"`: per-utterance loss
+/// divided by target length, averaged over the batch).
+pub fn ctc_loss(net: &CtcNet, batch: &Batch, train: bool) -> Tensor {
+    let (logp, out_lens) = net.forward(&batch.xs, &batch.lens, train);
+    Tensor::ctc_loss(&logp.transpose(0, 1), &batch.targets, &out_lens, &batch.target_lens, BLANK as i64, tch::Reduction::Mean, true)
+}
+
+/// AdamW (Loshchilov & Hutter) written out so its moments can be checkpointed
+/// (tch's built-in optimizer does not expose its state). Same update as
+/// `torch.optim.AdamW`: decoupled weight decay, bias-corrected moments.
+pub struct AdamW {
+    names: Vec<String>,
+    params: Vec<Tensor>,
+    m: Vec<Tensor>,
+    v: Vec<Tensor>,
+    pub step: i64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    weight_decay: f64,
+}
+
+impl AdamW {
+    pub fn new(vs: &nn::VarStore, c: &TrainConfig) -> Self {
+        let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        let m = vars.iter().map(|(_, p)| p.zeros_like()).collect();
+        let v = vars.iter().map(|(_, p)| p.zeros_like()).collect();
+        let (names, params) = vars.into_iter().unzip();
+        AdamW { names, params, m, v, step: 0, beta1: c.beta1, beta2: c.beta2, eps: 1e-8, weight_decay: c.weight_decay }
+    }
+
+    pub fn zero_grad(&mut self) {
+        for p in &mut self.params {
+            p.zero_grad();
+        }
+    }
+
+    /// Scale gradients so their global L2 norm is at most `max_norm`; returns the norm before clipping.
+    pub fn clip_grad_norm(&mut self, max_norm: f64) -> f64 {
+        tch::no_grad(|| {
+            let norms: Vec<Tensor> = self.params.iter().map(|p| p.grad()).filter(|g| g.defined()).map(|g| g.norm()).collect();
+            if norms.is_empty() {
+                return 0.0;
+            }
+            let total = Tensor::stack(&norms, 0).norm().double_value(&[]);
+            if total > max_norm {
+                let scale = max_norm / (total + 1e-6);
+                for p in &self.params {
+                    let mut g = p.grad();
+                    if g.defined() {
+                        g *= scale;
+                    }
+                }
+            }
+            total
+        })
+    }
+
+    pub fn step(&mut self, lr: f64) {
+        self.step += 1;
+        let bc1 = 1.0 - self.beta1.powi(self.step as i32);
+        let bc2 = 1.0 - self.beta2.powi(self.step as i32);
+        tch::no_grad(|| {
+            for ((p, m), v) in self.params.iter_mut().zip(&mut self.m).zip(&mut self.v) {
+                let g = p.grad();
+                if !g.defined() {
+                    continue;
+                }
+                *p *= 1.0 - lr * self.weight_decay;
+                *m *= self.beta1;
+                *m += &g * (1.0 - self.beta1);
+                *v *= self.beta2;
+                *v += &g * &g * (1.0 - self.beta2);
+                let denom = (&*v / bc2).sqrt() + self.eps;
+                *p -= (&*m / &denom) * (lr / bc1);
+            }
+        });
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut named: Vec<(String, Tensor)> = Vec::new();
+        for (i, n) in self.names.iter().enumerate() {
+            named.push((format!("m.{n}"), self.m[i].shallow_clone()));
+            named.push((format!("v.{n}"), self.v[i].shallow_clone()));
+        }
+        named.push(("step".into(), Tensor::from_slice(&[self.step])));
+        Tensor::save_multi(&named, path).map_err(torch_err(format!("saving optimizer state {}", path.display())))
+    }
+
+    pub fn load(&mut self, path: &Path) -> Result<()> {
+        let loaded = Tensor::load_multi(path).map_err(torch_err(format!("loading optimizer state {}", path.display())))?;
+        let map: std::collections::HashMap<String, Tensor> = loaded.into_iter().collect();
+        let get = |k: &str| map.get(k).ok_or_else(|| Error::parse(path, format!("optimizer state lacks {k}")));
+        tch::no_grad(|| -> Result<()> {
+            for (i, n) in self.names.iter().enumerate() {
+                self.m[i].copy_(get(&format!("m.{n}"))?);
+                self.v[i].copy_(get(&format!("v.{n}"))?);
+            }
+            Ok(())
+        })?;
+        self.step = get("step")?.int64_value(&[0]);
+        Ok(())
+    }
+}
+
+/// Learning rate at `step`: linear warm-up, then cosine decay to `final_lr_ratio`
+/// of the peak over `progress` in [0, 1].
+pub fn learning_rate(c: &TrainConfig, step: usize, progress: f64) -> f64 {
+    if step < c.warmup_steps {
+        return c.lr * (step + 1) as f64 / c.warmup_steps as f64;
+    }
+    let p = progress.clamp(0.0, 1.0);
+    c.lr * (c.final_lr_ratio + (1.0 - c.final_lr_ratio) * 0.5 * (1.0 + (std::f64::consts::PI * p).cos()))
+}
+
+/// Levenshtein distance between token sequences.
+pub fn edit_distance<T: PartialEq>(a: &[T], b: &[T]) -> usize {
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, x) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, y) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(x != y)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// Log posteriors of one utterance (no padding, eval mode) as a frames x tokens matrix.
+pub fn posteriors(net: &CtcNet, feats: &Matrix, device: Device) -> Matrix {
+    tch::no_grad(|| {
+        let xs = Tensor::from_slice(&feats.data).view([1, feats.rows as i64, feats.cols as i64]).to_device(device);
+        let (lp, lens) = net.forward(&xs, &[feats.rows as i64], false);
+        let lp = lp.get(0).narrow(0, 0, lens[0]).to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
+        let (t, v) = (lp.size()[0] as usize, lp.size()[1] as usize);
+        let data: Vec<f32> = Vec::<f32>::try_from(lp.view([-1])).expect("float tensor");
+        Matrix::from_vec(t, v, data)
+    })
+}
+
+/// Token error rate (CER for characters incl. spaces, PER for phones) with greedy decoding.
+pub fn token_error_rate(net: &CtcNet, examples: &[Example], device: Device) -> f64 {
+    let (mut errs, mut total) = (0usize, 0usize);
+    for e in examples {
+        let hyp = ctc_decode::greedy(&posteriors(net, &e.feats, device), BLANK);
+        let reference: Vec<usize> = e.target.iter().map(|&i| i as usize).collect();
+        errs += edit_distance(&hyp, &reference);
+        total += reference.len();
+    }
+    errs as f64 / total.max(1) as f64
+}
+
+/// What is written to `checkpoints/state.json` after each epoch.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Fingerprint of config, tokens and training utterance ids: a checkpoint
+    /// folder is only resumed by the same training job.
+    pub fingerprint: String,
+    pub epochs_done: usize,
+    pub step: usize,
+    pub best_dev_error: Option<f64>,
+    pub best_epoch: usize,
+    pub epochs_since_best: usize,
+    pub train_seconds: f64,
+    pub audio_seconds_trained: f64,
+    pub history: Vec<EpochLog>,
+    pub stopped: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EpochLog {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub dev_error: Option<f64>,
+    pub lr: f64,
+    pub seconds: f64,
+}
+
+pub struct TrainJob<'a> {
+    pub cfg: &'a TrainConfig,
+    pub tokens: &'a TokenSet,
+    pub train: &'a [Example],
+    pub dev: &'a [Example],
+    pub seed: u64,
+    pub device: Device,
+    pub checkpoint_dir: PathBuf,
+    pub fingerprint: String,
+    pub progress: bool,
+}
+
+fn write_json(path: &Path, v: &impl Serialize) -> Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(v).expect("serialisable")).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+fn save_vs(vs: &nn::VarStore, path: &Path) -> Result<()> {
+    let tmp = path.with_extension("ot.tmp");
+    vs.save(&tmp).map_err(torch_err(format!("saving {}", tmp.display())))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// Train `net` (whose variables live in `vs`) and leave the best dev checkpoint
+/// loaded in `vs`. Resumes from `checkpoint_dir` when it holds a checkpoint of
+/// the same job.
+pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result<TrainState> {
+    let c = job.cfg;
+    let dir = &job.checkpoint_dir;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let (state_path, last_path, opt_path, best_path) =
+        (dir.join("state.json"), dir.join("last.ot"), dir.join("last.adamw.ot"), dir.join("best.ot"));
+    let mut opt = AdamW::new(vs, c);
+    let mut st = TrainState { fingerprint: job.fingerprint.clone(), ..Default::default() };
+    if state_path.exists() {
+        let text = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
+        let prev: TrainState = serde_json::from_str(&text).map_err(|e| Error::parse(&state_path, e.to_string()))?;
+        if prev.fingerprint != job.fingerprint {
+            return Err(Error::Invalid(format!(
+                "{} holds checkpoints of a different training job (config, tokens or training set differ): remove the folder or train into another --out",
+                dir.display()
+            )));
+        }
+        vs.load(&last_path).map_err(torch_err(format!("loading checkpoint {}", last_path.display())))?;
+        opt.load(&opt_path)?;
+        st = prev;
+    }
+
+    let lens: Vec<usize> = job.train.iter().map(|e| e.feats.rows).collect();
+    let max_frames = (c.batch_seconds * 100.0) as usize;
+    let batches = length_batches(&lens, max_frames);
+    let total_steps = (c.max_epochs * batches.len()).max(1);
+    let bar = if job.progress { indicatif::ProgressBar::new(total_steps as u64) } else { indicatif::ProgressBar::hidden() };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} steps, ETA {eta} {msg}")
+            .expect("valid template"),
+    );
+    bar.set_prefix("train");
+    bar.set_position(st.step as u64);
+    let started = Instant::now();
+    let base_seconds = st.train_seconds;
+    let budget = c.max_train_seconds;
+    let mut last_msg = String::new();
+
+    let stop_at = if c.stop_after_epochs > 0 { c.stop_after_epochs.min(c.max_epochs) } else { c.max_epochs };
+    if st.stopped.as_deref().is_some_and(|s| s.starts_with("time budget")) && budget > st.train_seconds {
+        st.stopped = None; // a larger budget continues a run that ran out of time
+    }
+    while st.epochs_done < stop_at && st.stopped.is_none() {
+        let epoch = st.epochs_done;
+        let epoch_start = Instant::now();
+        tch::manual_seed((job.seed as i64).wrapping_mul(1_000_003).wrapping_add(epoch as i64 + 1));
+        let mut rng = ChaCha8Rng::seed_from_u64(job.seed ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(epoch as u64 + 1)));
+        let mut order: Vec<usize> = (0..batches.len()).collect();
+        order.shuffle(&mut rng);
+        let (mut loss_sum, mut loss_n) = (0.0, 0usize);
+        let mut lr = 0.0;
+        let mut out_of_time = false;
+        for &bi in &order {
+            let elapsed = base_seconds + started.elapsed().as_secs_f64();
+            if budget > 0.0 && elapsed >= budget {
+                out_of_time = true;
+                break;
+            }
+            let exs: Vec<&Example> = batches[bi].iter().map(|&i| &job.train[i]).collect();
+            let batch = make_batch(&exs, Some((&c.spec_augment, &mut rng)), job.device);
+            let progress = {
+                let by_steps = st.step.saturating_sub(c.warmup_steps) as f64 / (total_steps.saturating_sub(c.warmup_steps)).max(1) as f64;
+                if budget > 0.0 { by_steps.max(elapsed / budget) } else { by_steps }
+            };
+            lr = learning_rate(c, st.step, progress);
+            opt.zero_grad();
+            let loss = ctc_loss(net, &batch, true);
+            let lv = loss.double_value(&[]);
+            if !lv.is_finite() {
+                return Err(Error::Invalid(format!("training diverged at epoch {} step {}: loss {lv}", epoch + 1, st.step)));
+            }
+            loss.backward();
+            opt.clip_grad_norm(c.grad_clip);
+            opt.step(lr);
+            st.step += 1;
+            st.audio_seconds_trained += batch.frames as f64 / 100.0;
+            loss_sum += lv;
+            loss_n += 1;
+            bar.set_position(st.step as u64);
+            bar.set_message(format!("epoch {} loss {:.3}{}", epoch + 1, loss_sum / loss_n as f64, last_msg));
+        }
+        if loss_n == 0 {
+            st.stopped = Some(format!("time budget of {budget} s used up"));
+            break;
+        }
+        let dev_error = if job.dev.is_empty() { None } else { Some(token_error_rate(net, job.dev, job.device)) };
+        st.epochs_done += 1;
+        st.train_seconds = base_seconds + started.elapsed().as_secs_f64();
+        st.history.push(EpochLog {
+            epoch: epoch + 1,
+            train_loss: loss_sum / loss_n as f64,
+            dev_error,
+            lr,
+            seconds: epoch_start.elapsed().as_secs_f64(),
+        });
+        // Checkpoint selection: best dev error; without a dev set, the latest epoch.
+        let improved = match (dev_error, st.best_dev_error) {
+            (Some(e), Some(b)) => e < b,
+            _ => true,
+        };
+        if improved {
+            st.best_dev_error = dev_error;
+            st.best_epoch = epoch + 1;
+            st.epochs_since_best = 0;
+            save_vs(vs, &best_path)?;
+        } else {
+            st.epochs_since_best += 1;
+        }
+        if let Some(e) = dev_error {
+            last_msg = format!(", dev err {:.1}% (best {:.1}% @{})", 100.0 * e, 100.0 * st.best_dev_error.unwrap_or(e), st.best_epoch);
+        }
+        if dev_error == Some(0.0) {
+            st.stopped = Some("dev error reached 0".into());
+        } else if c.patience > 0 && st.epochs_since_best >= c.patience {
+            st.stopped = Some(format!("early stop: no dev improvement for {} epochs", c.patience));
+        } else if out_of_time {
+            st.stopped = Some(format!("time budget of {budget} s used up"));
+        }
+        save_vs(vs, &last_path)?;
+        opt.save(&opt_path)?;
+        write_json(&state_path, &st)?;
+    }
+    bar.finish_and_clear();
+    if best_path.exists() {
+        vs.load(&best_path).map_err(torch_err(format!("loading best checkpoint {}", best_path.display())))?;
+    }
+    Ok(st)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_respect_the_frame_budget_and_cover_everything() {
+        let lens = vec![100, 300, 120, 90, 500, 310, 95];
+        let b = length_batches(&lens, 400);
+        let mut all: Vec<usize> = b.iter().flatten().copied().collect();
+        all.sort();
+        assert_eq!(all, (0..7).collect::<Vec<_>>());
+        for batch in &b {
+            let max = batch.iter().map(|&i| lens[i]).max().unwrap();
+            assert!(batch.len() == 1 || batch.len() * max <= 400, "{batch:?}");
+        }
+        // 90, 95, 100 fit (3 * 100 = 300); adding 120 would pad to 4 * 120 = 480.
+        assert_eq!(b[0], vec![3, 6, 0]);
+        assert_eq!(b.len(), 5);
+    }
+
+    #[test]
+    fn spec_augment_masks_within_limits_and_is_seeded() {
+        let c = SpecAugmentConfig { freq_masks: 1, freq_width: 10, time_masks: 1, time_width: 20, time_ratio: 0.2 };
+        let m = Matrix::from_vec(50, 80, vec![1.0; 4000]);
+        let run = |seed| {
+            let mut x = m.clone();
+            spec_augment(&mut x, &c, &mut ChaCha8Rng::seed_from_u64(seed));
+            x
+        };
+        assert_eq!(run(3), run(3));
+        let x = run(3);
+        let zeros = x.data.iter().filter(|&&v| v == 0.0).count();
+        assert!(zeros <= 10 * 50 + 10 * 80, "{zeros}");
+    }
+
+    #[test]
+    fn schedule_warms_up_then_decays() {
+        let c = TrainConfig { warmup_steps: 10, lr: 1e-3, final_lr_ratio: 0.1, ..Default::default() };
+        assert!((learning_rate(&c, 0, 0.0) - 1e-4).abs() < 1e-12);
+        assert!((learning_rate(&c, 9, 0.0) - 1e-3).abs() < 1e-12);
+        assert!((learning_rate(&c, 50, 0.5) - 0.55e-3).abs() < 1e-9);
+        assert!((learning_rate(&c, 99, 1.0) - 1e-4).abs() < 1e-12);
+    }
+
+    #[test]
+    fn edit_distance_counts() {
+        assert_eq!(edit_distance(b"kitten", b"sitting"), 3);
+        assert_eq!(edit_distance::<u8>(b"", b"abc"), 3);
+    }
+}
