@@ -13,8 +13,16 @@ fn unknown(path: &Path, kind: &str) -> Error {
 
 /// Train the recogniser a pipeline config file describes.
 pub fn train(pipeline: &Path, ctx: &TrainContext) -> Result<Box<dyn Recogniser>> {
-    let (kind, _table) = pipeline_kind(pipeline)?;
+    let (kind, table) = pipeline_kind(pipeline)?;
     match kind.as_str() {
+        crate::classical::KIND => {
+            let cfg = crate::classical::ClassicalConfig::from_table(table, pipeline)?;
+            Ok(Box::new(crate::classical::train_classical(&cfg, ctx)?))
+        }
+        k if crate::neural::config::KINDS.contains(&k) => {
+            let cfg = crate::neural::config::CtcConfig::load(pipeline)?;
+            Ok(Box::new(crate::neural::train_ctc(&cfg, ctx)?))
+        }
         other => Err(unknown(pipeline, other)),
     }
 }
@@ -24,6 +32,8 @@ pub fn load(model_dir: &Path) -> Result<Box<dyn Recogniser>> {
     let cfg = model_dir.join("pipeline.toml");
     let (kind, _table) = pipeline_kind(&cfg)?;
     match kind.as_str() {
+        crate::classical::KIND => Ok(Box::new(crate::classical::ClassicalModel::load(model_dir)?)),
+        k if crate::neural::config::KINDS.contains(&k) => Ok(Box::new(crate::neural::CtcModel::load(model_dir)?)),
         other => Err(unknown(&cfg, other)),
     }
 }
