@@ -97,13 +97,21 @@ fn hours_range(data: &BTreeMap<String, Vec<PointMean>>) -> (f64, f64) {
     (lo / 1.4, hi * 1.4)
 }
 
+/// The grid's hours, used as the x-axis ticks (log axes over a short range have no automatic ticks).
+fn grid_hours(data: &BTreeMap<String, Vec<PointMean>>) -> Vec<f64> {
+    let mut hs: Vec<f64> = data.values().flatten().map(|p| p.hours).collect();
+    hs.sort_by(|a, b| a.total_cmp(b));
+    hs.dedup();
+    hs
+}
+
 fn fmt_hours(h: &f64) -> String {
-    if *h >= 1.0 {
+    if *h >= 1.0 && h.fract() == 0.0 {
         format!("{h:.0}")
-    } else if *h >= 0.1 {
-        format!("{h:.1}")
     } else {
-        format!("{h:.2}")
+        // Shortest decimal form: 0.05, 0.1, 0.2, 0.5.
+        let s = format!("{h:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }
 
@@ -116,13 +124,14 @@ fn draw_wer<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, data
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(60)
-        .build_cartesian_2d((x0..x1).log_scale(), 0.0..ymax)
+        .build_cartesian_2d((x0..x1).log_scale().with_key_points(grid_hours(data)), 0.0..ymax)
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
         .x_desc("training audio (hours, log scale)")
         .y_desc("test WER (%)")
         .x_label_formatter(&fmt_hours)
+        .light_line_style(WHITE)
         .draw()
         .map_err(|e| e.to_string())?;
     for (i, (name, pts)) in data.iter().enumerate() {
@@ -199,13 +208,14 @@ fn draw_panel<DB: DrawingBackend>(
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d((x0..x1).log_scale(), (lo..hi).log_scale())
+            .build_cartesian_2d((x0..x1).log_scale().with_key_points(grid_hours(data)), (lo..hi).log_scale())
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
             .x_desc("training audio (hours, log scale)")
             .y_desc(ylabel)
             .x_label_formatter(&fmt_hours)
+            .light_line_style(WHITE)
             .draw()
             .map_err(|e| e.to_string())?;
         draw_lines(&mut |i, name, line| {
@@ -226,13 +236,14 @@ fn draw_panel<DB: DrawingBackend>(
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d((x0..x1).log_scale(), 0.0..hi)
+            .build_cartesian_2d((x0..x1).log_scale().with_key_points(grid_hours(data)), 0.0..hi)
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
             .x_desc("training audio (hours, log scale)")
             .y_desc(ylabel)
             .x_label_formatter(&fmt_hours)
+            .light_line_style(WHITE)
             .draw()
             .map_err(|e| e.to_string())?;
         draw_lines(&mut |i, name, line| {
@@ -297,6 +308,7 @@ fn draw_errors<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &BTreeMa
             })
             .x_desc("training audio (hours)")
             .y_desc("% of reference words")
+            .light_line_style(WHITE)
             .draw()
             .map_err(|e| e.to_string())?;
         for (k, (kname, kc)) in kinds.iter().enumerate() {
