@@ -62,6 +62,9 @@ pub struct SynthConfig {
     pub chunk: usize,
     /// Synthetic utterances in the babble-noise pool.
     pub babble_pool: usize,
+    /// Training-split sentences written to `lm_text.txt` (text-only data for
+    /// language models; never a dev/test sentence). 0 writes none.
+    pub lm_sentences: usize,
     /// Sentences from this file (one per line) instead of the grammar.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<PathBuf>,
@@ -82,6 +85,7 @@ impl Default for SynthConfig {
             pitch_jitter: 5,
             chunk: 128,
             babble_pool: 32,
+            lm_sentences: 20_000,
             text: None,
             augment: AugmentConfig::default(),
         }
@@ -522,8 +526,43 @@ pub fn generate(cfg: &SynthConfig, out: &Path, progress: bool) -> Result<SynthRe
         }
     }
     write_voices_md(out, cfg)?;
+    write_text_files(out, cfg, &src)?;
     Corpus { root: out.to_path_buf(), utterances: rows }.save()?;
     Ok(report)
+}
+
+/// `vocab.txt`: every word the text source can produce (one per line, sorted);
+/// `lm_text.txt`: `lm_sentences` training-split sentences, normalised.
+fn write_text_files(out: &Path, cfg: &SynthConfig, src: &TextSource) -> Result<()> {
+    let vocab: std::collections::BTreeSet<String> = match src {
+        TextSource::Grammar(g) => g.vocabulary(),
+        TextSource::Lines(pools) => pools.iter().flatten().flat_map(|(_, n)| n.split(' ').map(String::from)).collect(),
+    };
+    let p = out.join("vocab.txt");
+    std::fs::write(&p, vocab.into_iter().map(|w| w + "\n").collect::<String>()).map_err(|e| Error::io(&p, e))?;
+    let p = out.join("lm_text.txt");
+    let mut text = String::new();
+    match src {
+        TextSource::Grammar(g) => {
+            let mut rng = rng_for(cfg.seed, 4, 0, 3);
+            let mut n = 0;
+            while n < cfg.lm_sentences {
+                let norm = crate::text::normalise(&g.sentence(&mut rng));
+                if sentence_split(cfg.seed, &norm, cfg.heldout_sentence_fraction) == Split::Train {
+                    text += &norm;
+                    text.push('\n');
+                    n += 1;
+                }
+            }
+        }
+        TextSource::Lines(pools) => {
+            for (_, norm) in pools[0].iter().take(cfg.lm_sentences) {
+                text += norm;
+                text.push('\n');
+            }
+        }
+    }
+    std::fs::write(&p, text).map_err(|e| Error::io(&p, e))
 }
 
 fn write_voices_md(out: &Path, cfg: &SynthConfig) -> Result<()> {
