@@ -107,7 +107,7 @@ fn splits_share_no_voice_or_sentence_and_audio_is_real_speech() {
     assert!(voices_by[&Split::Train].iter().any(|v| v.starts_with("es-")));
     // Hours reached, and not overshot by more than one utterance.
     let h = c.hours(Split::Train);
-    assert!(h >= 0.012 && h < 0.012 + 8.0 / 3600.0, "train hours {h}");
+    assert!((0.012..0.012 + 8.0 / 3600.0).contains(&h), "train hours {h}");
     // Text-only LM data never holds a dev/test sentence; the vocabulary covers every transcript.
     let lm = std::fs::read_to_string(dir.path().join("lm_text.txt")).unwrap();
     let lm: HashSet<&str> = lm.lines().collect();

@@ -101,7 +101,7 @@ impl SynthConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Config(m));
         let n_train = voices::train_voices().len();
-        if !(self.hours.is_finite() && self.hours >= 0.0) || !(self.eval_hours.is_finite() && self.eval_hours >= 0.0) {
+        if !self.hours.is_finite() || self.hours < 0.0 || !self.eval_hours.is_finite() || self.eval_hours < 0.0 {
             return bad(format!("hours = {}, eval_hours = {}: must be >= 0", self.hours, self.eval_hours));
         }
         if self.train_voices == 0 || self.train_voices > n_train {
@@ -155,7 +155,7 @@ struct Settings {
 
 /// Where sentences come from.
 enum TextSource {
-    Grammar(Grammar),
+    Grammar(Box<Grammar>),
     /// (text, normalised) per split: train, dev, test.
     Lines([Vec<(String, String)>; 3]),
 }
@@ -411,7 +411,7 @@ pub fn generate(cfg: &SynthConfig, out: &Path, progress: bool) -> Result<SynthRe
             let (s, h) = load_text(p, cfg)?;
             (s, Some(h))
         }
-        None => (TextSource::Grammar(Grammar::new(cfg.vocab_per_category, cfg.zipf)), None),
+        None => (TextSource::Grammar(Box::new(Grammar::new(cfg.vocab_per_category, cfg.zipf))), None),
     };
     std::fs::create_dir_all(out.join("wav")).map_err(|e| Error::io(out, e))?;
     std::fs::create_dir_all(out.join(JOURNAL_DIR)).map_err(|e| Error::io(out, e))?;
