@@ -464,6 +464,7 @@ pub fn generate(cfg: &SynthConfig, out: &Path, progress: bool) -> Result<SynthRe
         // last chunks shrink to about what the target still needs.
         let mut next = 0usize;
         let mut mean_dur = 3.5f64;
+        let base: f64 = targets[..si].iter().sum();
         while total < target {
             let jpath = journal_path(out, split, next);
             let chunk_rows = match read_journal(out, &jpath) {
@@ -495,7 +496,6 @@ pub fn generate(cfg: &SynthConfig, out: &Path, progress: bool) -> Result<SynthRe
                     break;
                 }
                 total += u.duration;
-                bar.inc(u.duration.round() as u64);
                 count += 1;
                 kept += 1;
                 rows.push(u);
@@ -506,6 +506,7 @@ pub fn generate(cfg: &SynthConfig, out: &Path, progress: bool) -> Result<SynthRe
                 // run carries on from the next index.
                 write_journal(&jpath, &rows[rows.len() - kept..])?;
             }
+            bar.set_position((base + total.min(target)) as u64);
             if count > 0 {
                 mean_dur = total / count as f64;
             }
