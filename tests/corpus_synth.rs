@@ -8,7 +8,7 @@ use crossover::corpus::synth::{self, voices, SynthConfig};
 use crossover::corpus::{Corpus, Split};
 
 /// The subcommand words (the lead maps this to `corpus synth` at merge).
-const SUBCOMMAND: &[&str] = &["corpus-synth"];
+const SUBCOMMAND: &[&str] = &["corpus", "synth"];
 
 fn small(seed: u64) -> SynthConfig {
     SynthConfig { seed, hours: 0.01, eval_hours: 0.004, chunk: 6, babble_pool: 4, ..Default::default() }
