@@ -102,7 +102,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if let Some(d) = &a.dump_samples {
         std::fs::create_dir_all(d).with_context(|| format!("{}: cannot create sample dump folder", d.display()))?;
     }
-    let results: Vec<anyhow::Result<(String, crossover::matrix::Matrix)>> = a
+    // All files first, so that an error leaves no partial archive on stdout.
+    let results: anyhow::Result<Vec<(String, crossover::matrix::Matrix)>> = a
         .audio
         .par_iter()
         .map(|p| {
@@ -120,8 +121,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .collect();
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::new(stdout.lock());
-    for r in results {
-        let (key, m) = r?;
+    for (key, m) in results? {
         kaldi_io::write_text_matrix(&mut w, &key, &m).context("writing archive to stdout")?;
     }
     w.flush().context("writing archive to stdout")?;
