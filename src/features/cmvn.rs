@@ -1,5 +1,5 @@
 //! Cepstral mean (and variance) normalisation, as Kaldi's `compute-cmvn-stats`
-//! + `apply-cmvn`: statistics accumulated in f64, variances floored at 1e-20.
+//! and `apply-cmvn`: statistics accumulated in f64, variances floored at 1e-20.
 //! Per utterance: [`apply_cmvn`]. Per speaker: accumulate every utterance of
 //! the speaker into one [`CmvnStats`], then apply it to each.
 use crate::matrix::Matrix;
