@@ -340,3 +340,66 @@ pub fn decode(tree: &LexiconTree, lm: &NgramLm, scorer: &mut dyn FrameScorer, cf
     words.reverse();
     DecodeResult { words, score, complete }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classical::hmm::MatrixScorer;
+    use crate::classical::phones::PhoneSet;
+    use crate::matrix::Matrix;
+
+    /// One state per phone, pdf = phone id.
+    struct Toy;
+    impl PhoneTopology for Toy {
+        fn chain(&self, _l: Option<usize>, p: usize, _r: Option<usize>) -> Vec<ChainState> {
+            vec![ChainState { pdf: p as u32, self_lp: 0.5f32.ln(), next_lp: 0.5f32.ln(), skippable: false }]
+        }
+        fn num_pdfs(&self) -> usize {
+            3
+        }
+        fn silence(&self) -> Option<usize> {
+            Some(0)
+        }
+    }
+
+    fn scores(seq: &str) -> Matrix {
+        // 0 for the named phone, -10 for the others.
+        let rows: Vec<f32> = seq.chars().flat_map(|c| { let p = match c { 's' => 0, 'a' => 1, _ => 2 }; (0..3).map(move |j| if j == p { 0.0 } else { -10.0 }) }).collect();
+        Matrix::from_vec(seq.len(), 3, rows)
+    }
+
+    #[test]
+    fn finds_the_best_path_on_a_toy_graph() {
+        let ps = PhoneSet::from_names(&["A", "B"]);
+        let mut lex = Lexicon::new(ps);
+        lex.insert("ab", vec![1, 2]).unwrap();
+        lex.insert("ba", vec![2, 1]).unwrap();
+        lex.insert("a", vec![1]).unwrap();
+        lex.insert("b", vec![2]).unwrap();
+        // Counts large enough that the bigram clearly prefers "ab ba".
+        let mut text = vec!["ab ba"; 10];
+        text.extend(["a", "b", "a", "b", "a", "b"]);
+        let lm = NgramLm::estimate(text, lex.words(), 2).unwrap();
+        let tree = LexiconTree::build(&lex, &Toy, &lm);
+        let cfg = DecodeConfig { lm_weight: 1.0, ..DecodeConfig::default() };
+        let run = |seq: &str| {
+            let m = scores(seq);
+            let r = decode(&tree, &lm, &mut MatrixScorer(&m), &cfg);
+            assert!(r.complete);
+            r.words.iter().map(|w| w.word.clone()).collect::<Vec<_>>().join(" ")
+        };
+        // "a ba" and "ab ba" (or "ab b a") explain the sounds equally; the LM picks "ab ba".
+        assert_eq!(run("aaabbbbaaa"), "ab ba");
+        // Acoustics overrule the LM.
+        assert_eq!(run("aaaa"), "a");
+        assert_eq!(run("bbbaaa"), "ba");
+        // Silence between words is optional and produces no word.
+        assert_eq!(run("sssaaabbbsssssbbbaaass"), "ab ba");
+        // Word end frames: "ab" must end before the silence starts.
+        let m = scores("aaabbbsssbbaa");
+        let r = decode(&tree, &lm, &mut MatrixScorer(&m), &cfg);
+        assert_eq!(r.words.len(), 2);
+        assert_eq!(r.words[0].end_frame, 5);
+        assert_eq!(r.words[1].end_frame, 12);
+    }
+}
