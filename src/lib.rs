@@ -3,6 +3,7 @@ pub mod classical;
 pub mod corpus;
 pub mod error;
 pub mod features;
+pub mod kaldi_io;
 pub mod matrix;
 pub mod pipeline;
 pub mod shared;

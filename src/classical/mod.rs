@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::corpus::{Corpus, Utterance};
 use crate::error::{Error, Result};
-use crate::features::{compute_file, FeatureConfig};
+use crate::features::{compute_file_with, CmvnMode, FeatureConfig, FeatureExtractor};
 use crate::matrix::Matrix;
 use crate::pipeline::{ModelSummary, Recogniser, TrainContext, Transcript};
 
@@ -106,11 +106,28 @@ impl Default for TuneConfig {
     }
 }
 
+/// The classical front end: Kaldi MFCC (13, C0 as energy) + deltas +
+/// delta-deltas (39 dims), utterance mean normalisation.
+pub fn default_features() -> FeatureConfig {
+    FeatureConfig { deltas: true, cmvn: CmvnMode::Utterance, ..FeatureConfig::default() }
+}
+
+/// `[features]` keys override [`default_features`] (not FeatureConfig's own defaults).
+fn de_features<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<FeatureConfig, D::Error> {
+    use serde::de::Error as _;
+    let given = toml::Table::deserialize(d)?;
+    let mut base = toml::Table::try_from(default_features()).map_err(D::Error::custom)?;
+    base.extend(given);
+    base.try_into().map_err(D::Error::custom)
+}
+
 /// A `pipelines/classical*.toml` file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClassicalConfig {
     pub kind: String,
+    /// Front end; keys given override [`default_features`].
+    #[serde(deserialize_with = "de_features")]
     pub features: FeatureConfig,
     pub lexicon: LexiconConfig,
     pub lm: LmConfig,
@@ -124,7 +141,7 @@ impl Default for ClassicalConfig {
     fn default() -> Self {
         ClassicalConfig {
             kind: KIND.into(),
-            features: FeatureConfig::default(),
+            features: default_features(),
             lexicon: LexiconConfig::default(),
             lm: LmConfig::default(),
             mono: MonoConfig::default(),
@@ -162,6 +179,7 @@ pub struct ClassicalModel {
     pub phone_tree: LexiconTree,
     /// The training report (alignment stats, perplexity, dev PER/WER).
     pub report: String,
+    pub extractor: FeatureExtractor,
 }
 
 const AM_FILE: &str = "acoustic.json";
@@ -172,11 +190,12 @@ const DECODE_FILE: &str = "decode.toml";
 const REPORT_FILE: &str = "train_report.txt";
 
 impl ClassicalModel {
-    fn assemble(config: ClassicalConfig, mut am: AcousticModel, lexicon: Lexicon, lm: NgramLm, phone_lm: NgramLm, decode: DecodeConfig, report: String) -> Self {
+    fn assemble(config: ClassicalConfig, mut am: AcousticModel, lexicon: Lexicon, lm: NgramLm, phone_lm: NgramLm, decode: DecodeConfig, report: String) -> Result<Self> {
         am.prepare();
+        let extractor = FeatureExtractor::new(&config.features)?;
         let tree = LexiconTree::build(&lexicon, &am, &lm);
         let phone_tree = LexiconTree::build(&phone_decoder::phone_lexicon(&am.phones), &am, &phone_lm);
-        ClassicalModel { config, am, lexicon, lm, phone_lm, decode, tree, phone_tree, report }
+        Ok(ClassicalModel { config, am, lexicon, lm, phone_lm, decode, tree, phone_tree, report, extractor })
     }
 
     pub fn load(dir: &Path) -> Result<Self> {
@@ -191,12 +210,12 @@ impl ClassicalModel {
         let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
         let decode: DecodeConfig = toml::from_str(&text).map_err(|e| Error::parse(&p, e.to_string()))?;
         let report = std::fs::read_to_string(dir.join(REPORT_FILE)).unwrap_or_default();
-        Ok(Self::assemble(config, am, lexicon, lm, phone_lm, decode, report))
+        Self::assemble(config, am, lexicon, lm, phone_lm, decode, report)
     }
 
     /// Features of one utterance, with the file named in errors.
     pub fn features(&self, corpus: &Corpus, u: &Utterance) -> Result<Matrix> {
-        utterance_features(&self.config.features, corpus, u)
+        utterance_features(&self.extractor, corpus, u)
     }
 
     /// Word recognition of one feature matrix.
@@ -214,9 +233,9 @@ impl ClassicalModel {
 }
 
 /// Features for an utterance (errors name the audio file and the utterance).
-pub fn utterance_features(cfg: &FeatureConfig, corpus: &Corpus, u: &Utterance) -> Result<Matrix> {
+pub fn utterance_features(ex: &FeatureExtractor, corpus: &Corpus, u: &Utterance) -> Result<Matrix> {
     let path = corpus.audio_path(u);
-    let m = compute_file(&path, cfg)?;
+    let m = compute_file_with(ex, &path)?;
     if !m.is_finite() {
         return Err(Error::audio(&path, format!("utterance {}: features contain NaN or infinity", u.id)));
     }
@@ -332,7 +351,8 @@ fn train_inner(cfg: &ClassicalConfig, ctx: &TrainContext) -> Result<ClassicalMod
     log(&mut report, pr, format!("lexicon: {} words ({} needed by the transcripts), {} phones + silence", lex.len(), words.len(), phones.len() - 1));
 
     // Stage 2: features.
-    let feats: Vec<Matrix> = ctx.train.par_iter().map(|u| utterance_features(&cfg.features, ctx.corpus, u)).collect::<Result<_>>()?;
+    let ex = FeatureExtractor::new(&cfg.features)?;
+    let feats: Vec<Matrix> = ctx.train.par_iter().map(|u| utterance_features(&ex, ctx.corpus, u)).collect::<Result<_>>()?;
     let frames: usize = feats.iter().map(|m| m.rows).sum();
     log(&mut report, pr, format!("features: {} training utterances, {} frames ({:.2} h), dim {}, {:.1} s", feats.len(), frames, frames as f64 / 360000.0, feats[0].cols, t0.elapsed().as_secs_f64()));
     let prons: Vec<Vec<Vec<usize>>> = ctx.train.iter().map(|u| u.norm_text.split_whitespace().map(|w| lex.prons(w).expect("covered")[0].clone()).collect()).collect();
@@ -378,13 +398,13 @@ fn train_inner(cfg: &ClassicalConfig, ctx: &TrainContext) -> Result<ClassicalMod
         .collect();
     let phone_lm = phone_decoder::phone_lm(phone_sents.iter().map(|s| s.as_str()), &phones, cfg.lm.phone_order)?;
 
-    let mut model = ClassicalModel::assemble(cfg.clone(), am, lex, lm, phone_lm, cfg.decode.clone(), String::new());
+    let mut model = ClassicalModel::assemble(cfg.clone(), am, lex, lm, phone_lm, cfg.decode.clone(), String::new())?;
 
     // Stage 6: tune LM weight / penalty on dev, report PER and WER.
     if !ctx.dev.is_empty() {
         let mut dev: Vec<&Utterance> = ctx.dev.clone();
         dev.truncate(cfg.tune.max_dev_utterances.max(1));
-        let dev_feats: Vec<Matrix> = dev.par_iter().map(|u| utterance_features(&cfg.features, ctx.corpus, u)).collect::<Result<_>>()?;
+        let dev_feats: Vec<Matrix> = dev.par_iter().map(|u| utterance_features(&ex, ctx.corpus, u)).collect::<Result<_>>()?;
         let refs: Vec<&str> = dev.iter().map(|u| u.norm_text.as_str()).collect();
         // PER on dev (reference phones from the lexicon, silence excluded).
         let ph_hyps: Vec<Vec<String>> = dev_feats.par_iter().map(|f| model.recognise_phones(f)).collect();
