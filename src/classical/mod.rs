@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::corpus::{Corpus, Utterance};
 use crate::error::{Error, Result};
-use crate::features::{compute_file_with, CmvnMode, FeatureConfig, FeatureExtractor};
+use crate::features::{apply_cmvn, compute_file_with, CmvnMode, CmvnStats, FeatureConfig, FeatureExtractor};
 use crate::matrix::Matrix;
 use crate::pipeline::{ModelSummary, Recogniser, TrainContext, Transcript};
 
@@ -135,6 +135,8 @@ pub struct ClassicalConfig {
     pub tri: TriConfig,
     pub decode: DecodeConfig,
     pub tune: TuneConfig,
+    /// Normalise variances as well as means (CMVN).
+    pub norm_vars: bool,
 }
 
 impl Default for ClassicalConfig {
@@ -148,6 +150,7 @@ impl Default for ClassicalConfig {
             tri: TriConfig::default(),
             decode: DecodeConfig::default(),
             tune: TuneConfig::default(),
+            norm_vars: false,
         }
     }
 }
@@ -289,14 +292,16 @@ impl Recogniser for ClassicalModel {
     fn transcribe(&self, corpus: &Corpus, utts: &[&Utterance], threads: usize) -> Result<Vec<Transcript>> {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| Error::Config(e.to_string()))?;
         pool.install(|| {
-            utts.par_iter()
-                .map(|u| {
-                    let f = self.features(corpus, u)?;
-                    let r = self.recognise(&f, &self.decode);
+            let feats = corpus_features(&self.extractor, corpus, utts, self.config.norm_vars)?;
+            Ok(utts
+                .par_iter()
+                .zip(feats.par_iter())
+                .map(|(u, f)| {
+                    let r = self.recognise(f, &self.decode);
                     let words: Vec<String> = r.words.into_iter().map(|w| w.word).collect();
-                    Ok(Transcript { id: u.id.clone(), words: words.join(" "), phones: None })
+                    Transcript { id: u.id.clone(), words: words.join(" "), phones: None }
                 })
-                .collect()
+                .collect())
         })
     }
 }
@@ -312,6 +317,28 @@ fn word_errors(refs: &[&str], hyps: &[String]) -> (usize, usize) {
         n += r.len();
     }
     (e, n)
+}
+
+/// Features of many utterances, in order. With `cmvn = "spk"` the means
+/// (and variances when `norm_vars`) are normalised per speaker over the
+/// given utterances, as Kaldi's `apply-cmvn` with speaker statistics; with
+/// `norm_vars` and `cmvn = "utt"` variances are normalised per utterance too.
+pub fn corpus_features(ex: &FeatureExtractor, corpus: &Corpus, utts: &[&Utterance], norm_vars: bool) -> Result<Vec<Matrix>> {
+    let mut feats: Vec<Matrix> = utts.par_iter().map(|u| utterance_features(ex, corpus, u)).collect::<Result<_>>()?;
+    match ex.config().cmvn {
+        CmvnMode::Speaker => {
+            let mut stats: std::collections::BTreeMap<&str, CmvnStats> = std::collections::BTreeMap::new();
+            for (u, f) in utts.iter().zip(&feats) {
+                stats.entry(u.speaker.as_str()).or_insert_with(|| CmvnStats::new(f.cols)).accumulate(f);
+            }
+            for (u, f) in utts.iter().zip(feats.iter_mut()) {
+                stats[u.speaker.as_str()].apply(f, norm_vars);
+            }
+        }
+        CmvnMode::Utterance if norm_vars => feats.iter_mut().for_each(|f| apply_cmvn(f, true)),
+        _ => {}
+    }
+    Ok(feats)
 }
 
 /// Train the classical recogniser on `ctx.train`, tune on `ctx.dev`.
@@ -352,7 +379,7 @@ fn train_inner(cfg: &ClassicalConfig, ctx: &TrainContext) -> Result<ClassicalMod
 
     // Stage 2: features.
     let ex = FeatureExtractor::new(&cfg.features)?;
-    let feats: Vec<Matrix> = ctx.train.par_iter().map(|u| utterance_features(&ex, ctx.corpus, u)).collect::<Result<_>>()?;
+    let feats = corpus_features(&ex, ctx.corpus, &ctx.train, cfg.norm_vars)?;
     let frames: usize = feats.iter().map(|m| m.rows).sum();
     log(&mut report, pr, format!("features: {} training utterances, {} frames ({:.2} h), dim {}, {:.1} s", feats.len(), frames, frames as f64 / 360000.0, feats[0].cols, t0.elapsed().as_secs_f64()));
     let prons: Vec<Vec<Vec<usize>>> = ctx.train.iter().map(|u| u.norm_text.split_whitespace().map(|w| lex.prons(w).expect("covered")[0].clone()).collect()).collect();
@@ -404,7 +431,7 @@ fn train_inner(cfg: &ClassicalConfig, ctx: &TrainContext) -> Result<ClassicalMod
     if !ctx.dev.is_empty() {
         let mut dev: Vec<&Utterance> = ctx.dev.clone();
         dev.truncate(cfg.tune.max_dev_utterances.max(1));
-        let dev_feats: Vec<Matrix> = dev.par_iter().map(|u| utterance_features(&ex, ctx.corpus, u)).collect::<Result<_>>()?;
+        let dev_feats = corpus_features(&ex, ctx.corpus, &dev, cfg.norm_vars)?;
         let refs: Vec<&str> = dev.iter().map(|u| u.norm_text.as_str()).collect();
         // PER on dev (reference phones from the lexicon, silence excluded).
         let ph_hyps: Vec<Vec<String>> = dev_feats.par_iter().map(|f| model.recognise_phones(f)).collect();
