@@ -4,6 +4,7 @@ pub mod corpus;
 pub mod error;
 pub mod features;
 pub mod kaldi_io;
+pub mod loader;
 pub mod matrix;
 pub mod pipeline;
 pub mod shared;

@@ -23,6 +23,8 @@ enum Command {
     Decode(cli::decode::Args),
     /// Force-align a corpus split with a classical model (word and phone CTMs).
     Align(cli::align::Args),
+    /// Corpora: import (fsdd, textdir, librispeech, kaldi), export to Kaldi, nested subsets, stats.
+    Corpus(cli::corpus::Args),
 }
 
 fn main() {
@@ -33,6 +35,7 @@ fn main() {
         Command::Train(a) => cli::train::run(a),
         Command::Decode(a) => cli::decode::run(a),
         Command::Align(a) => cli::align::run(a),
+        Command::Corpus(a) => cli::corpus::run(a),
     };
     if let Err(e) = result {
         eprintln!("crossover: error: {e:#}");

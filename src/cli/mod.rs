@@ -4,3 +4,4 @@ pub mod decode;
 pub mod features;
 pub mod score;
 pub mod train;
+pub mod corpus;

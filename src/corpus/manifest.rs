@@ -3,7 +3,7 @@
 //! (tab-separated, with a header row); audio paths in it are relative to the
 //! folder or absolute.
 //!
-//! Columns (schema version 1, documented in the README):
+//! Columns (schema version 1, documented in docs/CORPORA.md):
 //! | column      | meaning |
 //! |-------------|---------|
 //! | id          | utterance id, unique, no white space (Kaldi-safe) |
