@@ -1,9 +1,10 @@
 //! phone-ctc's word stage: the classical lexicon and word n-gram LM turn CTC
 //! phone posteriors into words with the classical lexicon-tree decoder
 //! ([`crate::classical::decoder`]), through a CTC phone topology:
-//! - each phone is a one-state chain with a free self loop, preceded by an
-//!   optional (skippable) blank state; the blank is compulsory between two
-//!   identical phones inside a word, as CTC requires;
+//! - each phone is a one-state chain with a free self loop, followed by an
+//!   optional (skippable) blank state with a self loop; the blank is
+//!   compulsory between two identical phones inside a word, as CTC requires
+//!   (the decoder can skip a chain's trailing skippable states, not its first);
 //! - "silence" between words is the blank with a self loop;
 //! - frame scores are the network's log posteriors (no prior division).
 //!
@@ -30,12 +31,12 @@ pub struct CtcTopology {
 const BLANK_PDF: u32 = 0;
 
 impl PhoneTopology for CtcTopology {
-    fn chain(&self, left: Option<usize>, phone: usize, _right: Option<usize>) -> Vec<ChainState> {
+    fn chain(&self, _left: Option<usize>, phone: usize, right: Option<usize>) -> Vec<ChainState> {
         let blank = |skippable| ChainState { pdf: BLANK_PDF, self_lp: 0.0, next_lp: 0.0, skippable };
         if phone == 0 {
             return vec![blank(false)];
         }
-        vec![blank(left != Some(phone)), ChainState { pdf: phone as u32, self_lp: 0.0, next_lp: 0.0, skippable: false }]
+        vec![ChainState { pdf: phone as u32, self_lp: 0.0, next_lp: 0.0, skippable: false }, blank(right != Some(phone))]
     }
     fn num_pdfs(&self) -> usize {
         self.num_tokens
@@ -155,8 +156,8 @@ mod tests {
     #[test]
     fn repeated_phone_needs_a_blank() {
         let topo = CtcTopology { num_tokens: 5 };
-        assert!(topo.chain(Some(2), 3, None)[0].skippable);
-        assert!(!topo.chain(Some(3), 3, None)[0].skippable);
+        assert!(topo.chain(None, 3, Some(2))[1].skippable);
+        assert!(!topo.chain(None, 3, Some(3))[1].skippable);
         assert_eq!(topo.chain(None, 0, None).len(), 1);
     }
 }
