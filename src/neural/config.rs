@@ -229,6 +229,8 @@ impl CtcConfig {
         toml::to_string(self).expect("config serialises")
     }
 
+    // `!(x > 0.0)` on purpose: it also rejects NaN.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     pub fn validate(&self) -> Result<()> {
         if !KINDS.contains(&self.kind.as_str()) {
             return Err(Error::Config(format!("kind = {:?}: a CTC pipeline is \"char-ctc\" or \"phone-ctc\"", self.kind)));
