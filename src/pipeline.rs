@@ -94,6 +94,7 @@ pub fn load_model(dir: &Path) -> Result<Box<dyn Recogniser>> {
     let (kind, _) = pipeline_kind(&cfg)?;
     match kind.as_str() {
         crate::classical::KIND => Ok(Box::new(crate::classical::ClassicalModel::load(dir)?)),
+        k if crate::neural::config::KINDS.contains(&k) => Ok(Box::new(crate::neural::CtcModel::load(dir)?)),
         other => Err(Error::parse(&cfg, format!("unknown pipeline kind {other:?} (known: {})", crate::classical::KIND))),
     }
 }

@@ -122,3 +122,23 @@ fn interrupted_training_resumes_exactly() {
     let err = neural::train_ctc(&cfg, &context(&corpus, split.path(), 4)).err().expect("fingerprint mismatch");
     assert!(err.to_string().contains("different training job"), "{err}");
 }
+
+#[test]
+fn phone_ctc_overfits_and_decodes_words_through_the_lexicon() {
+    let corpus = fsdd20();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = overfit_config();
+    cfg.kind = "phone-ctc".into();
+    cfg.train.max_epochs = 120;
+    let model = neural::train_ctc(&cfg, &context(&corpus, tmp.path(), 11)).unwrap();
+    let dir = tmp.path().join("model");
+    model.save(&dir).unwrap();
+    let loaded = CtcModel::load(&dir).unwrap();
+    let utts: Vec<&Utterance> = corpus.utterances.iter().collect();
+    let hyps = loaded.transcribe(&corpus, &utts, 1).unwrap();
+    let wrong = hyps.iter().zip(&utts).filter(|(h, u)| h.words != u.norm_text).count();
+    eprintln!("phone-ctc: {wrong}/20 words wrong; {}", model.summary().notes);
+    assert!(wrong <= 1, "{wrong} of 20 digits misrecognised: {:?}", hyps.iter().map(|h| &h.words).collect::<Vec<_>>());
+    assert!(hyps.iter().all(|h| h.phones.as_deref().is_some_and(|p| !p.is_empty())));
+    assert_eq!(hyps, model.transcribe(&corpus, &utts, 1).unwrap());
+}

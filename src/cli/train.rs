@@ -60,6 +60,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             let cfg = crossover::classical::ClassicalConfig::from_table(table, &a.pipeline)?;
             Box::new(crossover::classical::train_classical(&cfg, &ctx)?)
         }
+        k if crossover::neural::config::KINDS.contains(&k) => {
+            let cfg = crossover::neural::CtcConfig::load(&a.pipeline)?;
+            Box::new(crossover::neural::train_ctc(&cfg, &ctx)?)
+        }
         other => bail!("{}: unknown pipeline kind {other:?} (known: {})", a.pipeline.display(), crossover::classical::KIND),
     };
     model.save(&a.out)?;

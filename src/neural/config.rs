@@ -178,7 +178,14 @@ pub struct CtcConfig {
     pub model: ModelConfig,
     pub presets: Vec<SizePreset>,
     pub train: TrainConfig,
+    /// Token-level decoding (characters for char-ctc, phones for phone-ctc's PER).
     pub decode: DecodeConfig,
+    /// phone-ctc only: the classical lexicon settings (same meaning as in `classical.toml`).
+    pub lexicon: crate::classical::LexiconConfig,
+    /// phone-ctc only: the word n-gram LM settings.
+    pub lm: crate::classical::LmConfig,
+    /// phone-ctc only: the lexicon-tree word search over CTC phone posteriors.
+    pub word_decode: crate::classical::decoder::DecodeConfig,
 }
 
 impl Default for CtcConfig {
@@ -193,6 +200,9 @@ impl Default for CtcConfig {
             ],
             train: TrainConfig::default(),
             decode: DecodeConfig::default(),
+            lexicon: Default::default(),
+            lm: Default::default(),
+            word_decode: super::phone_words::default_word_decode(),
         }
     }
 }
@@ -219,6 +229,8 @@ impl CtcConfig {
         toml::to_string(self).expect("config serialises")
     }
 
+    // `!(x > 0.0)` on purpose: it also rejects NaN.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     pub fn validate(&self) -> Result<()> {
         if !KINDS.contains(&self.kind.as_str()) {
             return Err(Error::Config(format!("kind = {:?}: a CTC pipeline is \"char-ctc\" or \"phone-ctc\"", self.kind)));

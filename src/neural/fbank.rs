@@ -79,15 +79,15 @@ impl Fbank {
         for t in 0..n {
             let frame = &samples[t * FRAME_SHIFT..t * FRAME_SHIFT + FRAME_LEN];
             let mean = frame.iter().sum::<f32>() / FRAME_LEN as f32;
-            for i in 0..FRAME_LEN {
-                buf[i] = frame[i] - mean;
+            for (b, x) in buf.iter_mut().zip(frame) {
+                *b = x - mean;
             }
             for i in (1..FRAME_LEN).rev() {
                 buf[i] -= 0.97 * buf[i - 1];
             }
             buf[0] -= 0.97 * buf[0];
-            for i in 0..FRAME_LEN {
-                buf[i] *= self.window[i];
+            for (b, w) in buf.iter_mut().zip(&self.window) {
+                *b *= w;
             }
             buf[FRAME_LEN..].iter_mut().for_each(|x| *x = 0.0);
             self.fft.process(&mut buf, &mut spec).expect("fft sizes fixed at construction");

@@ -1,9 +1,8 @@
 //! Neural recognisers with tch (libtorch): one CTC encoder, two heads.
 //! - `char-ctc`: audio -> characters, decoded greedily or by prefix beam
 //!   search with no lexicon and no LM (the pure end-to-end system).
-//! - `phone-ctc`: audio -> phones; the phones are meant to be turned into
-//!   words by the classical lexicon tree and LM (see [`CtcModel::transcribe`]
-//!   for what is wired up so far).
+//! - `phone-ctc`: audio -> phones; the classical lexicon tree and word LM
+//!   turn the phone posteriors into words ([`phone_words`]).
 //!
 //! Data flow: manifest utterances -> log-mel fbank + utterance CMVN
 //! ([`fbank`]) -> [`model::CtcNet`] -> CTC loss ([`train`]) or log posteriors
@@ -12,6 +11,7 @@ pub mod config;
 pub mod ctc_decode;
 pub mod fbank;
 pub mod model;
+pub mod phone_words;
 pub mod tokens;
 pub mod train;
 
@@ -60,15 +60,18 @@ fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| Error::Invalid(format!("thread pool: {e}")))
 }
 
-/// Features (and targets, when `tokens` is given) for utterances, in parallel.
-pub fn load_examples(corpus: &Corpus, utts: &[&Utterance], tokens: Option<&TokenSet>, num_mel_bins: usize, threads: usize) -> Result<Vec<Example>> {
+/// How an utterance becomes token ids for training.
+pub type TargetFn<'a> = dyn Fn(&Utterance) -> Result<Vec<i64>> + Sync + 'a;
+
+/// Features (and targets, when `targets` is given) for utterances, in parallel.
+pub fn load_examples(corpus: &Corpus, utts: &[&Utterance], targets: Option<&TargetFn>, num_mel_bins: usize, threads: usize) -> Result<Vec<Example>> {
     let fb = fbank::Fbank::new(num_mel_bins);
     thread_pool(threads)?.install(|| {
         utts.par_iter()
             .map(|u| {
                 let feats = fbank::utterance_features(&fb, &corpus.audio_path(u))?;
-                let target = match tokens {
-                    Some(t) => t.encode(u)?,
+                let target = match targets {
+                    Some(t) => t(u)?,
                     None => Vec::new(),
                 };
                 Ok(Example { id: u.id.clone(), feats, target })
@@ -92,6 +95,8 @@ pub struct CtcModel {
     pub tokens: TokenSet,
     summary: ModelSummary,
     training: Option<train::TrainState>,
+    /// phone-ctc: lexicon, LM and lexicon tree for the word search.
+    words: Option<phone_words::WordDecoder>,
     /// tch tensors are `Send` but not `Sync`; the net is used by one thread at a time.
     net: Mutex<(nn::VarStore, CtcNet)>,
 }
@@ -113,10 +118,17 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     }
     let device = resolve_device(ctx.device)?;
     tch::set_num_threads(ctx.threads.max(1) as i32);
-    let tokens = match token_kind(&cfg.kind) {
-        TokenKind::Chars => TokenSet::chars(),
-        TokenKind::Phones => TokenSet::phones_from(&ctx.train)?,
+    let (tokens, words) = match token_kind(&cfg.kind) {
+        TokenKind::Chars => (TokenSet::chars(), None),
+        TokenKind::Phones => {
+            let tokens = TokenSet::phones(&crate::classical::phones::PhoneSet::standard());
+            let words = phone_words::WordDecoder::train(&cfg.lexicon, &cfg.lm, ctx, tokens.len())?;
+            (tokens, Some(words))
+        }
     };
+    let char_targets = |u: &Utterance| tokens.encode(u);
+    let phone_targets = |u: &Utterance| words.as_ref().expect("phone-ctc has a lexicon").targets(u);
+    let targets: &TargetFn = if words.is_some() { &phone_targets } else { &char_targets };
     let max_dur = cfg.train.max_utterance_seconds;
     let train_utts: Vec<&Utterance> = ctx.train.iter().copied().filter(|u| u.duration <= max_dur || u.duration <= 0.0).collect();
     let skipped_long = ctx.train.len() - train_utts.len();
@@ -124,7 +136,7 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     let (model_cfg, preset_note) = cfg.model_for_hours(hours);
     let mel = model_cfg.num_mel_bins as usize;
 
-    let mut train = load_examples(ctx.corpus, &train_utts, Some(&tokens), mel, ctx.threads)?;
+    let mut train = load_examples(ctx.corpus, &train_utts, Some(targets), mel, ctx.threads)?;
     // CTC needs at least as many output frames as targets (plus blanks between repeats).
     let before = train.len();
     train.retain(|e| {
@@ -136,7 +148,7 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         return Err(Error::Invalid("every training utterance is too short for its transcript at this subsampling".into()));
     }
     let dev_utts: Vec<&Utterance> = ctx.dev.to_vec();
-    let dev = if dev_utts.is_empty() { Vec::new() } else { load_examples(ctx.corpus, &dev_utts, Some(&tokens), mel, ctx.threads)? };
+    let dev = if dev_utts.is_empty() { Vec::new() } else { load_examples(ctx.corpus, &dev_utts, Some(targets), mel, ctx.threads)? };
 
     tch::manual_seed(ctx.seed as i64);
     let mut vs = nn::VarStore::new(device);
@@ -194,7 +206,7 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         skipped_short,
     );
     let summary = ModelSummary { kind: cfg.kind.clone(), size: params, size_unit: "parameters".into(), device: device_name(device), notes };
-    Ok(CtcModel { cfg: cfg.clone(), model_cfg, tokens, summary, training: Some(st), net: Mutex::new((vs, net)) })
+    Ok(CtcModel { cfg: cfg.clone(), model_cfg, tokens, summary, training: Some(st), words, net: Mutex::new((vs, net)) })
 }
 
 impl CtcModel {
@@ -214,7 +226,11 @@ impl CtcModel {
         let net = CtcNet::new(&vs.root(), &saved.model, tokens.len() as i64);
         let wpath = dir.join(WEIGHTS_FILE);
         vs.load(&wpath).map_err(|source| Error::Torch { context: format!("loading weights {}", wpath.display()), source })?;
-        Ok(CtcModel { cfg, model_cfg: saved.model, tokens, summary: saved.summary, training: saved.training, net: Mutex::new((vs, net)) })
+        let words = match tokens.kind {
+            TokenKind::Phones => Some(phone_words::WordDecoder::load(dir, tokens.len())?),
+            TokenKind::Chars => None,
+        };
+        Ok(CtcModel { cfg, model_cfg: saved.model, tokens, summary: saved.summary, training: saved.training, words, net: Mutex::new((vs, net)) })
     }
 
     /// Per-epoch training log (loss, dev error, learning rate), when known.
@@ -259,24 +275,27 @@ impl Recogniser for CtcModel {
         let mpath = dir.join(MODEL_FILE);
         std::fs::write(&mpath, serde_json::to_string_pretty(&saved).expect("serialisable")).map_err(|e| Error::io(&mpath, e))?;
         self.tokens.save(&dir.join(TOKENS_FILE))?;
+        if let Some(w) = &self.words {
+            w.save(dir)?;
+        }
         let wpath = dir.join(WEIGHTS_FILE);
         let guard = self.net.lock().expect("model lock");
         guard.0.save(&wpath).map_err(|source| Error::Torch { context: format!("saving weights {}", wpath.display()), source })
     }
 
-    /// char-ctc: words from the decoded characters. phone-ctc: the decoded
-    /// phones; words stay empty until the classical lexicon-tree decoder is
-    /// wired in (not done yet: it had not landed when this was written).
+    /// char-ctc: words from the decoded characters (no lexicon, no LM).
+    /// phone-ctc: phones from the CTC decoder (for PER) and words from the
+    /// lexicon-tree search with the word LM.
     fn transcribe(&self, corpus: &Corpus, utts: &[&Utterance], threads: usize) -> Result<Vec<Transcript>> {
         tch::set_num_threads(threads.max(1) as i32);
         let examples = load_examples(corpus, utts, None, self.model_cfg.num_mel_bins as usize, threads)?;
         let mut out = Vec::with_capacity(examples.len());
         for e in &examples {
-            let ids = self.decode_ids(&self.posteriors(&e.feats));
-            let text = self.tokens.decode(&ids);
-            out.push(match self.tokens.kind {
-                TokenKind::Chars => Transcript { id: e.id.clone(), words: text, phones: None },
-                TokenKind::Phones => Transcript { id: e.id.clone(), words: String::new(), phones: Some(text) },
+            let logp = self.posteriors(&e.feats);
+            let text = self.tokens.decode(&self.decode_ids(&logp));
+            out.push(match &self.words {
+                None => Transcript { id: e.id.clone(), words: text, phones: None },
+                Some(w) => Transcript { id: e.id.clone(), words: w.words(&logp, &self.cfg.word_decode), phones: Some(text) },
             });
         }
         Ok(out)

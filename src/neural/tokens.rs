@@ -1,11 +1,13 @@
 //! Output symbols of a CTC head. Index 0 is always the CTC blank.
 //! - char-ctc: blank, space, apostrophe, `a`..`z` (29 symbols); transcripts are
 //!   the normalised text of [`crate::text::normalise`].
-//! - phone-ctc: blank plus the phones seen in the training transcripts'
-//!   `phonemes` column (space-separated), sorted, so the set is reproducible.
-use std::collections::{BTreeSet, HashMap};
+//! - phone-ctc: the classical [`PhoneSet`] with its silence id 0 reused as
+//!   the blank, so token ids are phone ids; targets come from the lexicon
+//!   ([`super::phone_words::WordDecoder::targets`]).
+use std::collections::HashMap;
 use std::path::Path;
 
+use crate::classical::phones::PhoneSet;
 use crate::corpus::Utterance;
 use crate::error::{Error, Result};
 
@@ -39,22 +41,11 @@ impl TokenSet {
         Self::from_symbols(TokenKind::Chars, s)
     }
 
-    /// blank plus every phone in the utterances' `phonemes` column. Errors name
-    /// the first utterance without phonemes.
-    pub fn phones_from(utts: &[&Utterance]) -> Result<Self> {
-        let mut set = BTreeSet::new();
-        for u in utts {
-            if u.phonemes.trim().is_empty() {
-                return Err(Error::Invalid(format!(
-                    "utterance {}: phone-ctc needs a phoneme transcript (manifest column `phonemes`) and this one is empty",
-                    u.id
-                )));
-            }
-            set.extend(u.phonemes.split_whitespace().map(str::to_string));
-        }
+    /// blank plus the phones of `phones` (ids unchanged; silence becomes the blank).
+    pub fn phones(phones: &PhoneSet) -> Self {
         let mut s = vec![BLANK_SYMBOL.to_string()];
-        s.extend(set);
-        Ok(Self::from_symbols(TokenKind::Phones, s))
+        s.extend(phones.names()[1..].iter().cloned());
+        Self::from_symbols(TokenKind::Phones, s)
     }
 
     pub fn len(&self) -> usize {
@@ -84,14 +75,10 @@ impl TokenSet {
                 ids
             }
             TokenKind::Phones => {
-                let mut ids = Vec::new();
-                for p in u.phonemes.split_whitespace() {
-                    match self.index.get(p) {
-                        Some(&i) => ids.push(i as i64),
-                        None => return Err(Error::Invalid(format!("utterance {}: phone {p:?} is not in the model's phone set", u.id))),
-                    }
-                }
-                ids
+                return Err(Error::Invalid(format!(
+                    "utterance {}: phone targets come from the lexicon (phone_words::WordDecoder::targets), not from TokenSet::encode",
+                    u.id
+                )))
             }
         };
         if ids.is_empty() {
@@ -178,13 +165,14 @@ mod tests {
     }
 
     #[test]
-    fn phones_sorted_and_decoded() {
-        let a = utt("x", "h @ l oU");
-        let b = utt("y", "w @ l d");
-        let t = TokenSet::phones_from(&[&a, &b]).unwrap();
-        assert_eq!(t.symbols, vec!["<blank>", "@", "d", "h", "l", "oU", "w"]);
-        let ids: Vec<usize> = t.encode(&b).unwrap().iter().map(|&i| i as usize).collect();
-        assert_eq!(t.decode(&ids), "w @ l d");
-        assert!(TokenSet::phones_from(&[&utt("z", "")]).is_err());
+    fn phone_tokens_are_phone_ids() {
+        let p = PhoneSet::standard();
+        let t = TokenSet::phones(&p);
+        assert_eq!(t.len(), p.len());
+        assert_eq!(t.symbols[0], BLANK_SYMBOL);
+        for i in 1..p.len() {
+            assert_eq!(t.symbols[i], p.name(i));
+        }
+        assert_eq!(t.decode(&[1, 0, 2]), format!("{} {}", p.name(1), p.name(2)));
     }
 }

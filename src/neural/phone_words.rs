@@ -1,0 +1,163 @@
+//! phone-ctc's word stage: the classical lexicon and word n-gram LM turn CTC
+//! phone posteriors into words with the classical lexicon-tree decoder
+//! ([`crate::classical::decoder`]), through a CTC phone topology:
+//! - each phone is a one-state chain with a free self loop, followed by an
+//!   optional (skippable) blank state with a self loop; the blank is
+//!   compulsory between two identical phones inside a word, as CTC requires
+//!   (the decoder can skip a chain's trailing skippable states, not its first);
+//! - "silence" between words is the blank with a self loop;
+//! - frame scores are the network's log posteriors (no prior division).
+//!
+//! CTC token ids equal [`PhoneSet`] ids with the silence id 0 reused as the blank.
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::classical::decoder::{decode, DecodeConfig, LexiconTree};
+use crate::classical::hmm::{ChainState, MatrixScorer, PhoneTopology};
+use crate::classical::lexicon::{EspeakG2p, Lexicon};
+use crate::classical::lm::NgramLm;
+use crate::classical::phones::PhoneSet;
+use crate::classical::{LexiconConfig, LexiconCover, LmConfig};
+use crate::corpus::Utterance;
+use crate::error::{Error, Result};
+use crate::matrix::Matrix;
+use crate::pipeline::TrainContext;
+
+/// The CTC phone topology over `num_tokens` posteriors (blank = 0).
+pub struct CtcTopology {
+    pub num_tokens: usize,
+}
+
+const BLANK_PDF: u32 = 0;
+
+impl PhoneTopology for CtcTopology {
+    fn chain(&self, _left: Option<usize>, phone: usize, right: Option<usize>) -> Vec<ChainState> {
+        let blank = |skippable| ChainState { pdf: BLANK_PDF, self_lp: 0.0, next_lp: 0.0, skippable };
+        if phone == 0 {
+            return vec![blank(false)];
+        }
+        vec![ChainState { pdf: phone as u32, self_lp: 0.0, next_lp: 0.0, skippable: false }, blank(right != Some(phone))]
+    }
+    fn num_pdfs(&self) -> usize {
+        self.num_tokens
+    }
+    fn silence(&self) -> Option<usize> {
+        Some(0)
+    }
+}
+
+/// Lexicon, LM and the tree built from them.
+pub struct WordDecoder {
+    pub lexicon: Lexicon,
+    pub lm: NgramLm,
+    tree: LexiconTree,
+}
+
+impl WordDecoder {
+    pub fn new(lexicon: Lexicon, lm: NgramLm, num_tokens: usize) -> Self {
+        let tree = LexiconTree::build(&lexicon, &CtcTopology { num_tokens }, &lm);
+        WordDecoder { lexicon, lm, tree }
+    }
+
+    /// Build the lexicon (espeak-ng G2P for words missing from a given file)
+    /// and estimate the word LM from the training transcripts, as the classical
+    /// pipeline does with the same settings.
+    pub fn train(lex_cfg: &LexiconConfig, lm_cfg: &LmConfig, ctx: &TrainContext, num_tokens: usize) -> Result<Self> {
+        let phones = PhoneSet::standard();
+        let mut lex = match &lex_cfg.file {
+            Some(f) => Lexicon::from_cmudict(f, phones.clone())?,
+            None => Lexicon::new(phones),
+        };
+        let cover: Vec<&Utterance> = match lex_cfg.cover {
+            LexiconCover::Corpus => ctx.corpus.utterances.iter().collect(),
+            LexiconCover::Train => ctx.train.clone(),
+        };
+        let words: BTreeSet<String> = cover.iter().flat_map(|u| u.norm_text.split_whitespace().map(String::from)).collect();
+        let g2p = EspeakG2p { voice: lex_cfg.voice.clone(), ..EspeakG2p::default() };
+        lex.cover(&words, lex_cfg.oov, &g2p)?;
+        let lm = match &lm_cfg.arpa {
+            Some(a) => NgramLm::read_arpa(a)?,
+            None => {
+                let sents: Vec<String> = match &lm_cfg.text {
+                    Some(p) => std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?.lines().map(crate::text::normalise).filter(|s| !s.is_empty()).collect(),
+                    None => ctx.train.iter().map(|u| u.norm_text.clone()).collect(),
+                };
+                NgramLm::estimate(sents.iter().map(|s| s.as_str()), lex.words(), lm_cfg.order)?
+            }
+        };
+        Ok(Self::new(lex, lm, num_tokens))
+    }
+
+    /// The phone targets of an utterance (first pronunciation of each word).
+    pub fn targets(&self, u: &Utterance) -> Result<Vec<i64>> {
+        let mut ids = Vec::new();
+        for w in u.norm_text.split_whitespace() {
+            let p = self.lexicon.prons(w).ok_or_else(|| Error::Invalid(format!("utterance {}: word {w:?} is not in the lexicon", u.id)))?;
+            ids.extend(p[0].iter().map(|&i| i as i64));
+        }
+        if ids.is_empty() {
+            return Err(Error::Invalid(format!("utterance {}: empty transcript, nothing to train on", u.id)));
+        }
+        Ok(ids)
+    }
+
+    pub fn words(&self, logp: &Matrix, cfg: &DecodeConfig) -> String {
+        let r = decode(&self.tree, &self.lm, &mut MatrixScorer(logp), cfg);
+        r.words.into_iter().map(|w| w.word).collect::<Vec<_>>().join(" ")
+    }
+
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        self.lexicon.save_cmudict(&dir.join(LEXICON_FILE))?;
+        self.lm.write_arpa(&dir.join(LM_FILE))
+    }
+
+    pub fn load(dir: &Path, num_tokens: usize) -> Result<Self> {
+        let lex = Lexicon::from_cmudict(&dir.join(LEXICON_FILE), PhoneSet::standard())?;
+        let lm = NgramLm::read_arpa(&dir.join(LM_FILE))?;
+        Ok(Self::new(lex, lm, num_tokens))
+    }
+}
+
+pub const LEXICON_FILE: &str = "lexicon.txt";
+pub const LM_FILE: &str = "lm.arpa";
+
+/// The default word-search settings for CTC log posteriors (much flatter
+/// scale than GMM log likelihoods, hence a lower LM weight and beam).
+pub fn default_word_decode() -> DecodeConfig {
+    DecodeConfig { beam: 20.0, max_active: 3000, lm_weight: 1.0, word_penalty: 0.0, silence_penalty: 0.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ctc_topology_decodes_hand_made_posteriors_into_words() {
+        // Phones: SIL(=blank) AA B K ... use two words over a 4-token toy phone set.
+        let phones = PhoneSet::from_names(&["K", "AE", "T", "D"]);
+        let (k, ae, t, d) = (phones.id("K").unwrap(), phones.id("AE").unwrap(), phones.id("T").unwrap(), phones.id("D").unwrap());
+        let mut lex = Lexicon::new(phones.clone());
+        lex.insert("cat", vec![k, ae, t]).unwrap();
+        lex.insert("cad", vec![k, ae, d]).unwrap();
+        lex.insert("tad", vec![t, ae, d]).unwrap();
+        let lm = NgramLm::estimate(["cat", "cad", "tad cat"], lex.words(), 2).unwrap();
+        let dec = WordDecoder::new(lex, lm, phones.len());
+        // Frames: blank K K blank AE T blank blank T AE AE D blank
+        let seq = [0, k, k, 0, ae, t, 0, 0, t, ae, ae, d, 0];
+        let mut m = Matrix::zeros(seq.len(), phones.len());
+        for (r, &s) in seq.iter().enumerate() {
+            for c in 0..phones.len() {
+                m.row_mut(r)[c] = if c == s { 0.9f32.ln() } else { (0.1f32 / 4.0).ln() };
+            }
+        }
+        assert_eq!(dec.words(&m, &default_word_decode()), "cat tad");
+    }
+
+    #[test]
+    fn repeated_phone_needs_a_blank() {
+        let topo = CtcTopology { num_tokens: 5 };
+        assert!(topo.chain(None, 3, Some(2))[1].skippable);
+        assert!(!topo.chain(None, 3, Some(3))[1].skippable);
+        assert_eq!(topo.chain(None, 0, None).len(), 1);
+    }
+}
