@@ -200,63 +200,44 @@ fn draw_panel<DB: DrawingBackend>(
     }
     let vmax = vals.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let vmin = vals.iter().cloned().fold(f64::INFINITY, f64::min);
+    // The two branches differ only in the y coordinate type (log or linear);
+    // the macro keeps one copy of the drawing code.
+    macro_rules! panel {
+        ($y:expr) => {{
+            let mut chart = ChartBuilder::on(area)
+                .caption(title, ("sans-serif", 20))
+                .margin(10)
+                .x_label_area_size(40)
+                .y_label_area_size(60)
+                .build_cartesian_2d((x0..x1).log_scale().with_key_points(grid_hours(data)), $y)
+                .map_err(|e| e.to_string())?;
+            chart
+                .configure_mesh()
+                .x_desc("training audio (hours, log scale)")
+                .y_desc(ylabel)
+                .x_label_formatter(&fmt_hours)
+                .light_line_style(WHITE)
+                .draw()
+                .map_err(|e| e.to_string())?;
+            draw_lines(&mut |i, name, line| {
+                let c = color(i);
+                chart
+                    .draw_series(LineSeries::new(line.clone(), c.stroke_width(2)))
+                    .map_err(|e| e.to_string())?
+                    .label(name)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+                chart.draw_series(line.into_iter().map(|p| Circle::new(p, 3, c.filled()))).map_err(|e| e.to_string())?;
+                Ok(())
+            })?;
+            chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(|e| e.to_string())?;
+        }};
+    }
     if log_y {
         let lo = (vmin.max(1e-6) / 2.0).max(1e-6);
         let hi = vmax.max(lo * 10.0) * 2.0;
-        let mut chart = ChartBuilder::on(area)
-            .caption(title, ("sans-serif", 20))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d((x0..x1).log_scale().with_key_points(grid_hours(data)), (lo..hi).log_scale())
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc("training audio (hours, log scale)")
-            .y_desc(ylabel)
-            .x_label_formatter(&fmt_hours)
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(|e| e.to_string())?;
-        draw_lines(&mut |i, name, line| {
-            let c = color(i);
-            chart
-                .draw_series(LineSeries::new(line.clone(), c.stroke_width(2)))
-                .map_err(|e| e.to_string())?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-            chart.draw_series(line.into_iter().map(|p| Circle::new(p, 3, c.filled()))).map_err(|e| e.to_string())?;
-            Ok(())
-        })?;
-        chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(|e| e.to_string())?;
+        panel!((lo..hi).log_scale());
     } else {
-        let hi = vmax.max(1.0) * 1.1;
-        let mut chart = ChartBuilder::on(area)
-            .caption(title, ("sans-serif", 20))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d((x0..x1).log_scale().with_key_points(grid_hours(data)), 0.0..hi)
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc("training audio (hours, log scale)")
-            .y_desc(ylabel)
-            .x_label_formatter(&fmt_hours)
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(|e| e.to_string())?;
-        draw_lines(&mut |i, name, line| {
-            let c = color(i);
-            chart
-                .draw_series(LineSeries::new(line.clone(), c.stroke_width(2)))
-                .map_err(|e| e.to_string())?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-            chart.draw_series(line.into_iter().map(|p| Circle::new(p, 3, c.filled()))).map_err(|e| e.to_string())?;
-            Ok(())
-        })?;
-        chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(|e| e.to_string())?;
+        panel!(0.0..vmax.max(1.0) * 1.1);
     }
     Ok(())
 }
