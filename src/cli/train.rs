@@ -28,6 +28,10 @@ pub struct Args {
     /// Model folder to write.
     #[arg(long)]
     pub out: PathBuf,
+    /// Train on the train and dev splits together (no dev tuning), as the
+    /// canonical kathleen and FSDD figures do.
+    #[arg(long)]
+    pub dev_into_train: bool,
     /// No progress output.
     #[arg(long)]
     pub quiet: bool,
@@ -37,6 +41,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let (kind, table) = pipeline_kind(&a.pipeline)?;
     let corpus = Corpus::load(&a.corpus)?;
     let mut train = corpus.split(Split::Train);
+    if a.dev_into_train {
+        train.extend(corpus.split(Split::Dev));
+    }
     if let Some(h) = a.hours {
         if h <= 0.0 {
             bail!("--hours must be positive, got {h}");
@@ -52,7 +59,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         bail!("{}: no training utterances", a.corpus.display());
     }
     train.sort_by(|x, y| x.id.cmp(&y.id));
-    let dev = corpus.split(Split::Dev);
+    let dev = if a.dev_into_train { vec![] } else { corpus.split(Split::Dev) };
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let ctx = TrainContext { corpus: &corpus, train, dev, seed: a.seed, threads: a.threads, device: a.device, out_dir: a.out.clone(), progress: !a.quiet };
     let model: Box<dyn Recogniser> = match kind.as_str() {
