@@ -28,12 +28,4 @@ pub fn train(pipeline: &Path, ctx: &TrainContext) -> Result<Box<dyn Recogniser>>
 }
 
 /// Load a trained model folder (its `pipeline.toml` says which recogniser).
-pub fn load(model_dir: &Path) -> Result<Box<dyn Recogniser>> {
-    let cfg = model_dir.join("pipeline.toml");
-    let (kind, _table) = pipeline_kind(&cfg)?;
-    match kind.as_str() {
-        crate::classical::KIND => Ok(Box::new(crate::classical::ClassicalModel::load(model_dir)?)),
-        k if crate::neural::config::KINDS.contains(&k) => Ok(Box::new(crate::neural::CtcModel::load(model_dir)?)),
-        other => Err(unknown(&cfg, other)),
-    }
-}
+pub use crate::pipeline::load_model as load;

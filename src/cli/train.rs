@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use crossover::corpus::{Corpus, Split};
-use crossover::pipeline::{pipeline_kind, DeviceChoice, Recogniser, TrainContext};
+use crossover::pipeline::{pipeline_kind, DeviceChoice, TrainContext};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -38,7 +38,8 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let (kind, table) = pipeline_kind(&a.pipeline)?;
+    // Fail on a bad pipeline file before loading the corpus.
+    pipeline_kind(&a.pipeline)?;
     let corpus = Corpus::load(&a.corpus)?;
     let mut train = corpus.split(Split::Train);
     if a.dev_into_train {
@@ -62,17 +63,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let dev = if a.dev_into_train { vec![] } else { corpus.split(Split::Dev) };
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let ctx = TrainContext { corpus: &corpus, train, dev, seed: a.seed, threads: a.threads, device: a.device, out_dir: a.out.clone(), progress: !a.quiet };
-    let model: Box<dyn Recogniser> = match kind.as_str() {
-        crossover::classical::KIND => {
-            let cfg = crossover::classical::ClassicalConfig::from_table(table, &a.pipeline)?;
-            Box::new(crossover::classical::train_classical(&cfg, &ctx)?)
-        }
-        k if crossover::neural::config::KINDS.contains(&k) => {
-            let cfg = crossover::neural::CtcConfig::load(&a.pipeline)?;
-            Box::new(crossover::neural::train_ctc(&cfg, &ctx)?)
-        }
-        other => bail!("{}: unknown pipeline kind {other:?} (known: {})", a.pipeline.display(), crossover::classical::KIND),
-    };
+    let model = crossover::registry::train(&a.pipeline, &ctx)?;
     model.save(&a.out)?;
     let s = model.summary();
     eprintln!("saved {} model ({} {}) to {}", s.kind, s.size, s.size_unit, a.out.display());
