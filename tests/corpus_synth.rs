@@ -8,7 +8,7 @@ use crossover::corpus::synth::{self, voices, SynthConfig};
 use crossover::corpus::{Corpus, Split};
 
 /// The subcommand words (the lead maps this to `corpus synth` at merge).
-const SUBCOMMAND: &[&str] = &["corpus-synth"];
+const SUBCOMMAND: &[&str] = &["corpus", "synth"];
 
 fn small(seed: u64) -> SynthConfig {
     SynthConfig { seed, hours: 0.01, eval_hours: 0.004, chunk: 6, babble_pool: 4, ..Default::default() }
@@ -69,7 +69,7 @@ fn same_seed_same_corpus_whatever_the_threads_and_resumes_after_interruption() {
 #[test]
 fn splits_share_no_voice_or_sentence_and_audio_is_real_speech() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = SynthConfig { seed: 11, hours: 0.012, eval_hours: 0.006, chunk: 8, babble_pool: 4, ..Default::default() };
+    let cfg = SynthConfig { seed: 11, hours: 0.012, eval_hours: 0.006, chunk: 8, babble_pool: 4, lm_sentences: 3000, ..Default::default() };
     let c = generate(&cfg, dir.path(), 2);
     let mut voices_by: HashMap<Split, HashSet<String>> = HashMap::new();
     let mut sents_by: HashMap<Split, HashSet<String>> = HashMap::new();
@@ -107,7 +107,18 @@ fn splits_share_no_voice_or_sentence_and_audio_is_real_speech() {
     assert!(voices_by[&Split::Train].iter().any(|v| v.starts_with("es-")));
     // Hours reached, and not overshot by more than one utterance.
     let h = c.hours(Split::Train);
-    assert!(h >= 0.012 && h < 0.012 + 8.0 / 3600.0, "train hours {h}");
+    assert!((0.012..0.012 + 8.0 / 3600.0).contains(&h), "train hours {h}");
+    // Text-only LM data never holds a dev/test sentence; the vocabulary covers every transcript.
+    let lm = std::fs::read_to_string(dir.path().join("lm_text.txt")).unwrap();
+    let lm: HashSet<&str> = lm.lines().collect();
+    assert!(lm.len() as f64 > 0.9 * cfg.lm_sentences as f64, "{} distinct LM sentences", lm.len());
+    for s in [Split::Dev, Split::Test] {
+        assert!(sents_by[&s].iter().all(|t| !lm.contains(t.as_str())), "lm_text.txt holds a {s} sentence");
+    }
+    let vocab = std::fs::read_to_string(dir.path().join("vocab.txt")).unwrap();
+    let vocab: HashSet<&str> = vocab.lines().collect();
+    assert!(vocab.len() >= 1000);
+    assert!(c.utterances.iter().all(|u| u.norm_text.split(' ').all(|w| vocab.contains(w))));
     let voices_md = std::fs::read_to_string(dir.path().join("VOICES.md")).unwrap();
     assert!(voices_md.contains("fl-rms-d100"));
 }

@@ -11,6 +11,9 @@ pub struct AlignUnit {
     pub word: Option<usize>,
     /// May be skipped (optional silence).
     pub optional: bool,
+    /// Word-internal phone context (`None` at a word edge).
+    pub left: Option<usize>,
+    pub right: Option<usize>,
     pub chain: Vec<ChainState>,
 }
 
@@ -21,7 +24,7 @@ pub fn transcript_units(topo: &dyn PhoneTopology, prons: &[&[usize]], optional_s
     let sil = topo.silence();
     let push_sil = |units: &mut Vec<AlignUnit>| {
         if let (Some(s), true) = (sil, optional_silence) {
-            units.push(AlignUnit { phone: s, word: None, optional: true, chain: topo.chain(None, s, None) });
+            units.push(AlignUnit { phone: s, word: None, optional: true, left: None, right: None, chain: topo.chain(None, s, None) });
         }
     };
     push_sil(&mut units);
@@ -29,7 +32,7 @@ pub fn transcript_units(topo: &dyn PhoneTopology, prons: &[&[usize]], optional_s
         for i in 0..p.len() {
             let l = if i > 0 { Some(p[i - 1]) } else { None };
             let r = p.get(i + 1).copied();
-            units.push(AlignUnit { phone: p[i], word: Some(w), optional: false, chain: topo.chain(l, p[i], r) });
+            units.push(AlignUnit { phone: p[i], word: Some(w), optional: false, left: l, right: r, chain: topo.chain(l, p[i], r) });
         }
         push_sil(&mut units);
     }

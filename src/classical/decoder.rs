@@ -29,7 +29,7 @@ pub struct DecodeConfig {
 
 impl Default for DecodeConfig {
     fn default() -> Self {
-        DecodeConfig { beam: 160.0, max_active: 7000, lm_weight: 10.0, word_penalty: 0.0, silence_penalty: 0.0 }
+        DecodeConfig { beam: 130.0, max_active: 7000, lm_weight: 10.0, word_penalty: 0.0, silence_penalty: 0.0 }
     }
 }
 
@@ -51,13 +51,17 @@ pub struct LexiconTree {
     sil: Option<u32>,
     /// Lexicon words with no LM id (left out of the tree).
     pub skipped: Vec<String>,
+    /// Unigram LM look-ahead per node: the best unigram log-prob of any word
+    /// below it. Tokens carry it while inside a word (for pruning only); the
+    /// true n-gram score replaces it at the word end.
+    lookahead: Vec<f32>,
 }
 
 const ROOT: u32 = 0;
 
 impl LexiconTree {
     pub fn build(lex: &Lexicon, topo: &dyn PhoneTopology, lm: &NgramLm) -> Self {
-        let mut t = LexiconTree { units: vec![], nodes: vec![TreeNode { unit: u32::MAX, children: vec![], words: vec![] }], sil: None, skipped: vec![] };
+        let mut t = LexiconTree { units: vec![], nodes: vec![TreeNode { unit: u32::MAX, children: vec![], words: vec![] }], sil: None, skipped: vec![], lookahead: vec![] };
         let mut unit_ids: HashMap<Vec<(u32, u32, u32, bool)>, u32> = HashMap::new();
         let mut unit_of = |chain: Vec<ChainState>, units: &mut Vec<Vec<ChainState>>| -> u32 {
             let key: Vec<(u32, u32, u32, bool)> = chain.iter().map(|c| (c.pdf, c.self_lp.to_bits(), c.next_lp.to_bits(), c.skippable)).collect();
@@ -100,6 +104,21 @@ impl LexiconTree {
             t.sil = Some(t.nodes.len() as u32);
             t.nodes.push(TreeNode { unit: u, children: vec![], words: vec![] });
         }
+        // Children always have larger ids than parents: fill bottom-up.
+        let uni: Vec<f32> = (0..lm.vocab.len() as u32).map(|w| lm.log_prob(&[], w)).collect();
+        let mut la = vec![f32::NEG_INFINITY; t.nodes.len()];
+        for n in (0..t.nodes.len()).rev() {
+            let mut best = t.nodes[n].words.iter().map(|&w| uni[w as usize]).fold(f32::NEG_INFINITY, f32::max);
+            for &c in &t.nodes[n].children {
+                best = best.max(la[c as usize]);
+            }
+            la[n] = best;
+        }
+        la[ROOT as usize] = 0.0;
+        if let Some(s) = t.sil {
+            la[s as usize] = 0.0;
+        }
+        t.lookahead = la;
         t
     }
     pub fn num_nodes(&self) -> usize {
@@ -158,8 +177,19 @@ fn key(node: u32, state: usize, lm: u32) -> u64 {
 /// Decode one utterance.
 pub fn decode(tree: &LexiconTree, lm: &NgramLm, scorer: &mut dyn FrameScorer, cfg: &DecodeConfig) -> DecodeResult {
     let t_len = scorer.num_frames();
+    // n-gram lookups hash word vectors: memoise them per utterance.
+    let lm_cache: std::cell::RefCell<HashMap<u64, (f32, u32), BuildHasherDefault<IdHasher>>> = Default::default();
+    let lm_score = |s: u32, w: u32| -> (f32, u32) {
+        let k = ((s as u64) << 32) | w as u64;
+        if let Some(&v) = lm_cache.borrow().get(&k) {
+            return v;
+        }
+        let v = lm.score(s, w);
+        lm_cache.borrow_mut().insert(k, v);
+        v
+    };
     let mut trace: Vec<Link> = Vec::new();
-    let mut cur: TokMap = TokMap::default();
+    let mut cur: Vec<(u64, Tok)> = Vec::new();
     let mut next: TokMap = TokMap::default();
     let none = u32::MAX;
     let relax = |m: &mut TokMap, k: u64, score: f32, bp: u32| {
@@ -173,7 +203,7 @@ pub fn decode(tree: &LexiconTree, lm: &NgramLm, scorer: &mut dyn FrameScorer, cf
     let sil_cost = -cfg.lm_weight * cfg.silence_penalty;
     let enter_root = |m: &mut TokMap, score: f32, lm_state: u32, bp: u32| {
         for &c in &tree.nodes[ROOT as usize].children {
-            relax(m, key(c, 0, lm_state), score, bp);
+            relax(m, key(c, 0, lm_state), score + cfg.lm_weight * tree.lookahead[c as usize], bp);
         }
         if let Some(s) = tree.sil {
             relax(m, key(s, 0, lm_state), score + sil_cost, bp);
@@ -184,6 +214,8 @@ pub fn decode(tree: &LexiconTree, lm: &NgramLm, scorer: &mut dyn FrameScorer, cf
     }
     enter_root(&mut next, 0.0, lm.start_state(), none);
     let mut keys: Vec<(u64, Tok)> = Vec::new();
+    // Word ends recombine per LM state before fanning out into the tree.
+    let mut roots: TokMap = TokMap::default();
     for t in 0..t_len {
         // Add acoustic scores to the tokens that just entered frame t; prune.
         keys.clear();
@@ -205,16 +237,12 @@ pub fn decode(tree: &LexiconTree, lm: &NgramLm, scorer: &mut dyn FrameScorer, cf
             thr = thr.max(sc[kth]);
         }
         cur.clear();
-        for &(k, tok) in &keys {
-            if tok.score >= thr {
-                cur.insert(k, tok);
-            }
-        }
+        cur.extend(keys.iter().filter(|x| x.1.score >= thr));
         if t + 1 == t_len {
             break;
         }
         // Transitions into frame t+1.
-        for (&k, &tok) in cur.iter() {
+        for &(k, tok) in cur.iter() {
             let lm_state = (k >> 32) as u32;
             let node = ((k >> 4) & 0x0fff_ffff) as u32;
             let s = (k & 0xf) as usize;
@@ -236,29 +264,37 @@ pub fn decode(tree: &LexiconTree, lm: &NgramLm, scorer: &mut dyn FrameScorer, cf
                     break;
                 }
                 // Leaving the node.
+                let la = if Some(node) == tree.sil { 0.0 } else { tree.lookahead[node as usize] };
                 for &ch in &n.children {
-                    relax(&mut next, key(ch, 0, lm_state), sc, tok.bp);
+                    relax(&mut next, key(ch, 0, lm_state), sc + cfg.lm_weight * (tree.lookahead[ch as usize] - la), tok.bp);
                 }
                 for &w in &n.words {
-                    let (lp, lm2) = lm.score(lm_state, w);
-                    let ws = sc + cfg.lm_weight * (lp - cfg.word_penalty);
-                    if ws < thr - 0.0 + c.next_lp - cfg.beam {
+                    let (lp, lm2) = lm_score(lm_state, w);
+                    let ws = sc + cfg.lm_weight * (lp - la - cfg.word_penalty);
+                    if ws < thr {
+                        continue;
+                    }
+                    if roots.get(&(lm2 as u64)).is_some_and(|r| r.score >= ws) {
                         continue;
                     }
                     trace.push(Link { word: w, prev: tok.bp, frame: t as u32 });
-                    enter_root(&mut next, ws, lm2, (trace.len() - 1) as u32);
+                    relax(&mut roots, lm2 as u64, ws, (trace.len() - 1) as u32);
                 }
                 if Some(node) == tree.sil {
-                    enter_root(&mut next, sc, lm_state, tok.bp);
+                    relax(&mut roots, lm_state as u64, sc, tok.bp);
                 }
                 break;
             }
         }
+        for (&lm_state, &tok) in roots.iter() {
+            enter_root(&mut next, tok.score, lm_state as u32, tok.bp);
+        }
+        roots.clear();
     }
     // Final: tokens leaving a word (or silence) at the last frame, plus </s>.
     let mut best: Option<(f32, u32)> = None;
     let mut fallback: Option<(f32, u32)> = None;
-    for (&k, &tok) in cur.iter() {
+    for &(k, tok) in cur.iter() {
         let lm_state = (k >> 32) as u32;
         let node = ((k >> 4) & 0x0fff_ffff) as u32;
         let s = (k & 0xf) as usize;
@@ -271,17 +307,18 @@ pub fn decode(tree: &LexiconTree, lm: &NgramLm, scorer: &mut dyn FrameScorer, cf
         if !at_end {
             continue;
         }
+        let la = if Some(node) == tree.sil { 0.0 } else { tree.lookahead[node as usize] };
         let sc = tok.score + chain[s].next_lp;
         let mut finish = |sc: f32, lm_state: u32, bp: u32| {
-            let (lp, _) = lm.score(lm_state, lm.eos());
+            let (lp, _) = lm_score(lm_state, lm.eos());
             let f = sc + cfg.lm_weight * lp;
             if best.map_or(true, |b| f > b.0) {
                 best = Some((f, bp));
             }
         };
         for &w in &n.words {
-            let (lp, lm2) = lm.score(lm_state, w);
-            let ws = sc + cfg.lm_weight * (lp - cfg.word_penalty);
+            let (lp, lm2) = lm_score(lm_state, w);
+            let ws = sc + cfg.lm_weight * (lp - la - cfg.word_penalty);
             trace.push(Link { word: w, prev: tok.bp, frame: t_len as u32 - 1 });
             let id = (trace.len() - 1) as u32;
             finish(ws, lm2, id);
@@ -302,4 +339,67 @@ pub fn decode(tree: &LexiconTree, lm: &NgramLm, scorer: &mut dyn FrameScorer, cf
     }
     words.reverse();
     DecodeResult { words, score, complete }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classical::hmm::MatrixScorer;
+    use crate::classical::phones::PhoneSet;
+    use crate::matrix::Matrix;
+
+    /// One state per phone, pdf = phone id.
+    struct Toy;
+    impl PhoneTopology for Toy {
+        fn chain(&self, _l: Option<usize>, p: usize, _r: Option<usize>) -> Vec<ChainState> {
+            vec![ChainState { pdf: p as u32, self_lp: 0.5f32.ln(), next_lp: 0.5f32.ln(), skippable: false }]
+        }
+        fn num_pdfs(&self) -> usize {
+            3
+        }
+        fn silence(&self) -> Option<usize> {
+            Some(0)
+        }
+    }
+
+    fn scores(seq: &str) -> Matrix {
+        // 0 for the named phone, -10 for the others.
+        let rows: Vec<f32> = seq.chars().flat_map(|c| { let p = match c { 's' => 0, 'a' => 1, _ => 2 }; (0..3).map(move |j| if j == p { 0.0 } else { -10.0 }) }).collect();
+        Matrix::from_vec(seq.len(), 3, rows)
+    }
+
+    #[test]
+    fn finds_the_best_path_on_a_toy_graph() {
+        let ps = PhoneSet::from_names(&["A", "B"]);
+        let mut lex = Lexicon::new(ps);
+        lex.insert("ab", vec![1, 2]).unwrap();
+        lex.insert("ba", vec![2, 1]).unwrap();
+        lex.insert("a", vec![1]).unwrap();
+        lex.insert("b", vec![2]).unwrap();
+        // Counts large enough that the bigram clearly prefers "ab ba".
+        let mut text = vec!["ab ba"; 10];
+        text.extend(["a", "b", "a", "b", "a", "b"]);
+        let lm = NgramLm::estimate(text, lex.words(), 2).unwrap();
+        let tree = LexiconTree::build(&lex, &Toy, &lm);
+        let cfg = DecodeConfig { lm_weight: 1.0, ..DecodeConfig::default() };
+        let run = |seq: &str| {
+            let m = scores(seq);
+            let r = decode(&tree, &lm, &mut MatrixScorer(&m), &cfg);
+            assert!(r.complete);
+            r.words.iter().map(|w| w.word.clone()).collect::<Vec<_>>().join(" ")
+        };
+        // "a ba" and "ab ba" (or "ab b a") explain the sounds equally; the LM picks "ab ba".
+        assert_eq!(run("aaabbbbaaa"), "ab ba");
+        // Acoustics overrule the LM.
+        assert_eq!(run("aaaa"), "a");
+        assert_eq!(run("bbbaaa"), "ba");
+        // Silence between words is optional and produces no word.
+        assert_eq!(run("sssaaabbbsssssbbbaaass"), "ab ba");
+        // Word end frames: "ab" must end before the silence starts.
+        let m = scores("aaabbbsssbbaa");
+        let r = decode(&tree, &lm, &mut MatrixScorer(&m), &cfg);
+        assert_eq!(r.words.len(), 2);
+        assert_eq!(r.words[0].end_frame, 5);
+        assert_eq!(r.words[1].end_frame, 12);
+    }
 }

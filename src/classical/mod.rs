@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::corpus::{Corpus, Utterance};
 use crate::error::{Error, Result};
-use crate::features::{compute_file, FeatureConfig};
+use crate::features::{apply_cmvn, compute_file_with, CmvnMode, CmvnStats, FeatureConfig, FeatureExtractor};
 use crate::matrix::Matrix;
 use crate::pipeline::{ModelSummary, Recogniser, TrainContext, Transcript};
 
@@ -106,11 +106,28 @@ impl Default for TuneConfig {
     }
 }
 
+/// The classical front end: Kaldi MFCC (13, C0 as energy) + deltas +
+/// delta-deltas (39 dims), utterance mean normalisation.
+pub fn default_features() -> FeatureConfig {
+    FeatureConfig { deltas: true, cmvn: CmvnMode::Utterance, ..FeatureConfig::default() }
+}
+
+/// `[features]` keys override [`default_features`] (not FeatureConfig's own defaults).
+fn de_features<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<FeatureConfig, D::Error> {
+    use serde::de::Error as _;
+    let given = toml::Table::deserialize(d)?;
+    let mut base = toml::Table::try_from(default_features()).map_err(D::Error::custom)?;
+    base.extend(given);
+    base.try_into().map_err(D::Error::custom)
+}
+
 /// A `pipelines/classical*.toml` file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClassicalConfig {
     pub kind: String,
+    /// Front end; keys given override [`default_features`].
+    #[serde(deserialize_with = "de_features")]
     pub features: FeatureConfig,
     pub lexicon: LexiconConfig,
     pub lm: LmConfig,
@@ -118,19 +135,22 @@ pub struct ClassicalConfig {
     pub tri: TriConfig,
     pub decode: DecodeConfig,
     pub tune: TuneConfig,
+    /// Normalise variances as well as means (CMVN).
+    pub norm_vars: bool,
 }
 
 impl Default for ClassicalConfig {
     fn default() -> Self {
         ClassicalConfig {
             kind: KIND.into(),
-            features: FeatureConfig::default(),
+            features: default_features(),
             lexicon: LexiconConfig::default(),
             lm: LmConfig::default(),
             mono: MonoConfig::default(),
             tri: TriConfig::default(),
             decode: DecodeConfig::default(),
             tune: TuneConfig::default(),
+            norm_vars: false,
         }
     }
 }
@@ -162,6 +182,7 @@ pub struct ClassicalModel {
     pub phone_tree: LexiconTree,
     /// The training report (alignment stats, perplexity, dev PER/WER).
     pub report: String,
+    pub extractor: FeatureExtractor,
 }
 
 const AM_FILE: &str = "acoustic.json";
@@ -172,11 +193,12 @@ const DECODE_FILE: &str = "decode.toml";
 const REPORT_FILE: &str = "train_report.txt";
 
 impl ClassicalModel {
-    fn assemble(config: ClassicalConfig, mut am: AcousticModel, lexicon: Lexicon, lm: NgramLm, phone_lm: NgramLm, decode: DecodeConfig, report: String) -> Self {
+    fn assemble(config: ClassicalConfig, mut am: AcousticModel, lexicon: Lexicon, lm: NgramLm, phone_lm: NgramLm, decode: DecodeConfig, report: String) -> Result<Self> {
         am.prepare();
+        let extractor = FeatureExtractor::new(&config.features)?;
         let tree = LexiconTree::build(&lexicon, &am, &lm);
         let phone_tree = LexiconTree::build(&phone_decoder::phone_lexicon(&am.phones), &am, &phone_lm);
-        ClassicalModel { config, am, lexicon, lm, phone_lm, decode, tree, phone_tree, report }
+        Ok(ClassicalModel { config, am, lexicon, lm, phone_lm, decode, tree, phone_tree, report, extractor })
     }
 
     pub fn load(dir: &Path) -> Result<Self> {
@@ -191,12 +213,12 @@ impl ClassicalModel {
         let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
         let decode: DecodeConfig = toml::from_str(&text).map_err(|e| Error::parse(&p, e.to_string()))?;
         let report = std::fs::read_to_string(dir.join(REPORT_FILE)).unwrap_or_default();
-        Ok(Self::assemble(config, am, lexicon, lm, phone_lm, decode, report))
+        Self::assemble(config, am, lexicon, lm, phone_lm, decode, report)
     }
 
     /// Features of one utterance, with the file named in errors.
     pub fn features(&self, corpus: &Corpus, u: &Utterance) -> Result<Matrix> {
-        utterance_features(&self.config.features, corpus, u)
+        utterance_features(&self.extractor, corpus, u)
     }
 
     /// Word recognition of one feature matrix.
@@ -214,9 +236,9 @@ impl ClassicalModel {
 }
 
 /// Features for an utterance (errors name the audio file and the utterance).
-pub fn utterance_features(cfg: &FeatureConfig, corpus: &Corpus, u: &Utterance) -> Result<Matrix> {
+pub fn utterance_features(ex: &FeatureExtractor, corpus: &Corpus, u: &Utterance) -> Result<Matrix> {
     let path = corpus.audio_path(u);
-    let m = compute_file(&path, cfg)?;
+    let m = compute_file_with(ex, &path)?;
     if !m.is_finite() {
         return Err(Error::audio(&path, format!("utterance {}: features contain NaN or infinity", u.id)));
     }
@@ -270,14 +292,16 @@ impl Recogniser for ClassicalModel {
     fn transcribe(&self, corpus: &Corpus, utts: &[&Utterance], threads: usize) -> Result<Vec<Transcript>> {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| Error::Config(e.to_string()))?;
         pool.install(|| {
-            utts.par_iter()
-                .map(|u| {
-                    let f = self.features(corpus, u)?;
-                    let r = self.recognise(&f, &self.decode);
+            let feats = corpus_features(&self.extractor, corpus, utts, self.config.norm_vars)?;
+            Ok(utts
+                .par_iter()
+                .zip(feats.par_iter())
+                .map(|(u, f)| {
+                    let r = self.recognise(f, &self.decode);
                     let words: Vec<String> = r.words.into_iter().map(|w| w.word).collect();
-                    Ok(Transcript { id: u.id.clone(), words: words.join(" "), phones: None })
+                    Transcript { id: u.id.clone(), words: words.join(" "), phones: None }
                 })
-                .collect()
+                .collect())
         })
     }
 }
@@ -293,6 +317,28 @@ fn word_errors(refs: &[&str], hyps: &[String]) -> (usize, usize) {
         n += r.len();
     }
     (e, n)
+}
+
+/// Features of many utterances, in order. With `cmvn = "spk"` the means
+/// (and variances when `norm_vars`) are normalised per speaker over the
+/// given utterances, as Kaldi's `apply-cmvn` with speaker statistics; with
+/// `norm_vars` and `cmvn = "utt"` variances are normalised per utterance too.
+pub fn corpus_features(ex: &FeatureExtractor, corpus: &Corpus, utts: &[&Utterance], norm_vars: bool) -> Result<Vec<Matrix>> {
+    let mut feats: Vec<Matrix> = utts.par_iter().map(|u| utterance_features(ex, corpus, u)).collect::<Result<_>>()?;
+    match ex.config().cmvn {
+        CmvnMode::Speaker => {
+            let mut stats: std::collections::BTreeMap<&str, CmvnStats> = std::collections::BTreeMap::new();
+            for (u, f) in utts.iter().zip(&feats) {
+                stats.entry(u.speaker.as_str()).or_insert_with(|| CmvnStats::new(f.cols)).accumulate(f);
+            }
+            for (u, f) in utts.iter().zip(feats.iter_mut()) {
+                stats[u.speaker.as_str()].apply(f, norm_vars);
+            }
+        }
+        CmvnMode::Utterance if norm_vars => feats.iter_mut().for_each(|f| apply_cmvn(f, true)),
+        _ => {}
+    }
+    Ok(feats)
 }
 
 /// Train the classical recogniser on `ctx.train`, tune on `ctx.dev`.
@@ -332,7 +378,8 @@ fn train_inner(cfg: &ClassicalConfig, ctx: &TrainContext) -> Result<ClassicalMod
     log(&mut report, pr, format!("lexicon: {} words ({} needed by the transcripts), {} phones + silence", lex.len(), words.len(), phones.len() - 1));
 
     // Stage 2: features.
-    let feats: Vec<Matrix> = ctx.train.par_iter().map(|u| utterance_features(&cfg.features, ctx.corpus, u)).collect::<Result<_>>()?;
+    let ex = FeatureExtractor::new(&cfg.features)?;
+    let feats = corpus_features(&ex, ctx.corpus, &ctx.train, cfg.norm_vars)?;
     let frames: usize = feats.iter().map(|m| m.rows).sum();
     log(&mut report, pr, format!("features: {} training utterances, {} frames ({:.2} h), dim {}, {:.1} s", feats.len(), frames, frames as f64 / 360000.0, feats[0].cols, t0.elapsed().as_secs_f64()));
     let prons: Vec<Vec<Vec<usize>>> = ctx.train.iter().map(|u| u.norm_text.split_whitespace().map(|w| lex.prons(w).expect("covered")[0].clone()).collect()).collect();
@@ -378,13 +425,13 @@ fn train_inner(cfg: &ClassicalConfig, ctx: &TrainContext) -> Result<ClassicalMod
         .collect();
     let phone_lm = phone_decoder::phone_lm(phone_sents.iter().map(|s| s.as_str()), &phones, cfg.lm.phone_order)?;
 
-    let mut model = ClassicalModel::assemble(cfg.clone(), am, lex, lm, phone_lm, cfg.decode.clone(), String::new());
+    let mut model = ClassicalModel::assemble(cfg.clone(), am, lex, lm, phone_lm, cfg.decode.clone(), String::new())?;
 
     // Stage 6: tune LM weight / penalty on dev, report PER and WER.
     if !ctx.dev.is_empty() {
         let mut dev: Vec<&Utterance> = ctx.dev.clone();
         dev.truncate(cfg.tune.max_dev_utterances.max(1));
-        let dev_feats: Vec<Matrix> = dev.par_iter().map(|u| utterance_features(&cfg.features, ctx.corpus, u)).collect::<Result<_>>()?;
+        let dev_feats = corpus_features(&ex, ctx.corpus, &dev, cfg.norm_vars)?;
         let refs: Vec<&str> = dev.iter().map(|u| u.norm_text.as_str()).collect();
         // PER on dev (reference phones from the lexicon, silence excluded).
         let ph_hyps: Vec<Vec<String>> = dev_feats.par_iter().map(|f| model.recognise_phones(f)).collect();

@@ -67,10 +67,10 @@ impl PhoneSet {
 /// phones of the standard set. Stress and syllable marks are dropped.
 /// Returns `None` for a symbol the table does not know.
 pub fn map_espeak(sym: &str) -> Option<&'static [&'static str]> {
-    let s: String = sym.chars().filter(|c| !matches!(c, '\'' | ',' | '%' | '=' | '_' | ':' | '!')).collect();
+    let s: String = sym.chars().filter(|c| !matches!(c, '\'' | ',' | '%' | '=' | '_' | ':' | '!' | ';' | '|')).collect();
     // The `:` length mark is dropped above except where it distinguishes vowels;
     // those are matched on the original symbol first.
-    let orig: String = sym.chars().filter(|c| !matches!(c, '\'' | ',' | '%' | '=' | '_' | '!')).collect();
+    let orig: String = sym.chars().filter(|c| !matches!(c, '\'' | ',' | '%' | '=' | '_' | '!' | ';' | '|')).collect();
     let by_orig: Option<&'static [&'static str]> = match orig.as_str() {
         "3:" => Some(&["ER"]),
         "A:" => Some(&["AA"]),
@@ -86,7 +86,7 @@ pub fn map_espeak(sym: &str) -> Option<&'static [&'static str]> {
         return by_orig;
     }
     let r: &'static [&'static str] = match s.as_str() {
-        "@" | "@2" | "@5" | "a#" | "V" | "@#" => &["AH"],
+        "@" | "@2" | "@5" | "a#" | "V" | "@#" | "@-" => &["AH"],
         "@L" => &["AH", "L"],
         "@N" => &["AH", "N"],
         "3" | "3#" | "@r" => &["ER"],
@@ -100,13 +100,16 @@ pub fn map_espeak(sym: &str) -> Option<&'static [&'static str]> {
         "eI" => &["EY"],
         "I" | "I2" | "I#" | "y" => &["IH"],
         "i" => &["IY"],
-        "i@" | "i@3" | "i@r" | "I@" => &["IH", "R"],
+        "i@3" | "i@r" | "I@" => &["IH", "R"],
+        // `i@` before an `r` is the NEAR vowel (zero), else two vowels (california).
+        "i@" => &["IY", "AH"],
         "aI" => &["AY"],
         "aI@" | "aI3" | "aIr" => &["AY", "ER"],
         "aU" => &["AW"],
         "aU@" | "aUr" => &["AW", "ER"],
         "OI" => &["OY"],
-        "oU" | "o" | "O2" | "oU#" => &["OW"],
+        "oU" | "o" | "oU#" => &["OW"],
+        "O2" => &["AO"],
         "U" => &["UH"],
         "U@" | "U@r" => &["UH", "R"],
         "u" => &["UW"],
@@ -144,7 +147,13 @@ pub fn map_espeak(sym: &str) -> Option<&'static [&'static str]> {
 /// Unknown symbols are reported in the error.
 pub fn map_espeak_word(word: &str) -> std::result::Result<Vec<&'static str>, String> {
     let mut out = Vec::new();
-    for sym in word.split_whitespace() {
+    let syms: Vec<&str> = word.split_whitespace().collect();
+    for (i, &sym) in syms.iter().enumerate() {
+        let bare: String = sym.chars().filter(|c| !matches!(c, '\'' | ',' | '%' | '=')).collect();
+        if bare == "i@" && syms.get(i + 1).is_some_and(|n| n.starts_with('r')) {
+            out.push("IH");
+            continue;
+        }
         match map_espeak(sym) {
             Some(ps) => out.extend_from_slice(ps),
             None => return Err(format!("unmapped espeak-ng phoneme {sym:?} in {word:?}")),
@@ -186,6 +195,8 @@ mod tests {
         assert_eq!(map_espeak_word("tS '3: tS").unwrap(), vec!["CH", "ER", "CH"]);
         assert_eq!(map_espeak_word("b '0 t# @L").unwrap(), vec!["B", "AA", "T", "AH", "L"]);
         assert!(map_espeak_word("q").is_err());
+        assert_eq!(map_espeak_word("k ,a l I2 f 'o@ n i@").unwrap(), vec!["K", "AE", "L", "IH", "F", "AO", "R", "N", "IY", "AH"]);
+        assert_eq!(map_espeak_word(",a k w I2 ; 'E s @ n s").unwrap(), vec!["AE", "K", "W", "IH", "EH", "S", "AH", "N", "S"]);
         assert_eq!(map_cmudict("AH0"), Some("AH"));
         assert_eq!(map_cmudict("XYZ"), None);
     }

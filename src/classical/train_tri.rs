@@ -1,29 +1,268 @@
-//! Triphone training (Kaldi's train_deltas.sh shape): placeholder config
-//! until the tree builder lands.
+//! Triphone training in the shape of Kaldi's `train_deltas.sh`: statistics
+//! of every seen (left, phone, right, state) from the monophone alignments,
+//! question sets from clustering the monophone states bottom-up, one
+//! decision tree per (phone, state) grown greedily by single-Gaussian
+//! likelihood gain up to a number of leaves, then Viterbi-EM passes of the
+//! tied-state model with realignment and mixture splitting. Context is
+//! word-internal (the word boundary is a context symbol of its own).
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
-use super::align::Alignment;
-use super::hmm::AcousticModel;
-use super::train_mono::{MonoConfig, TrainData};
+use super::align::{transcript_units, Alignment};
+use super::gmm::DiagGmm;
+use super::hmm::{AcousticModel, PhoneTopology};
+use super::train_mono::{accumulate, global_stats, realign, update, MonoConfig, TrainData};
+use super::tree::{ContextTree, TreeNode};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TriConfig {
     pub enabled: bool,
-    /// Number of tied states (tree leaves) to aim for.
+    /// Tied states (tree leaves) to aim for.
     pub num_leaves: usize,
     pub total_gaussians: usize,
     pub iters: usize,
     pub realign_iters: Vec<usize>,
+    /// Stop adding Gaussians after this pass.
+    pub max_iter_inc: usize,
+    /// Fewest frames on each side of a split.
+    pub min_leaf_count: f64,
 }
 
 impl Default for TriConfig {
     fn default() -> Self {
-        TriConfig { enabled: false, num_leaves: 2000, total_gaussians: 10000, iters: 35, realign_iters: vec![10, 20, 30] }
+        TriConfig { enabled: false, num_leaves: 1000, total_gaussians: 6000, iters: 25, realign_iters: vec![8, 16, 22], max_iter_inc: 18, min_leaf_count: 100.0 }
     }
 }
 
-pub fn train_tri(_mono: &AcousticModel, _data: &TrainData, _alis: &[Option<Alignment>], _cfg: &TriConfig, _mcfg: &MonoConfig, _log: &mut dyn FnMut(String)) -> Result<(AcousticModel, Vec<Option<Alignment>>)> {
-    Err(Error::Config("triphone training is not implemented yet".into()))
+/// Single-Gaussian statistics.
+#[derive(Clone)]
+struct Stats {
+    n: f64,
+    s: Vec<f64>,
+    s2: Vec<f64>,
+}
+
+impl Stats {
+    fn new(d: usize) -> Self {
+        Stats { n: 0.0, s: vec![0.0; d], s2: vec![0.0; d] }
+    }
+    fn add(&mut self, o: &Stats) {
+        self.n += o.n;
+        for j in 0..self.s.len() {
+            self.s[j] += o.s[j];
+            self.s2[j] += o.s2[j];
+        }
+    }
+    fn loglik(&self, floor: &[f32]) -> f64 {
+        if self.n <= 0.0 {
+            return 0.0;
+        }
+        let mut l = 0.0;
+        for j in 0..self.s.len() {
+            let m = self.s[j] / self.n;
+            let v = (self.s2[j] / self.n - m * m).max(floor[j] as f64);
+            l += v.ln();
+        }
+        -0.5 * self.n * (l + self.s.len() as f64 * (1.0 + (2.0 * std::f64::consts::PI).ln()))
+    }
+}
+
+/// Question sets over context symbols (phones and the boundary), from
+/// agglomerative clustering of the monophones' middle-state means.
+fn questions(mono: &AcousticModel) -> Vec<Vec<bool>> {
+    let np = mono.phones.len();
+    let mean = |p: usize| -> Vec<f64> {
+        let g = &mono.pdfs[p * mono.states_per_phone + mono.states_per_phone / 2];
+        (0..mono.dim).map(|j| g.weights.iter().zip(&g.means).map(|(w, m)| (*w * m[j]) as f64).sum()).collect()
+    };
+    let mut clusters: Vec<(Vec<usize>, Vec<f64>)> = (0..np).map(|p| (vec![p], mean(p))).collect();
+    let mut qs: Vec<Vec<bool>> = Vec::new();
+    let set = |members: &[usize]| -> Vec<bool> {
+        let mut v = vec![false; np + 1];
+        members.iter().for_each(|&m| v[m] = true);
+        v
+    };
+    for p in 0..=np {
+        let mut v = vec![false; np + 1];
+        v[p] = true;
+        qs.push(v);
+    }
+    while clusters.len() > 1 {
+        let mut best = (f64::INFINITY, 0, 0);
+        for a in 0..clusters.len() {
+            for b in a + 1..clusters.len() {
+                let (na, nb) = (clusters[a].0.len() as f64, clusters[b].0.len() as f64);
+                let d: f64 = clusters[a].1.iter().zip(&clusters[b].1).map(|(x, y)| (x - y).powi(2)).sum::<f64>() * na * nb / (na + nb);
+                if d < best.0 {
+                    best = (d, a, b);
+                }
+            }
+        }
+        let (_, a, b) = best;
+        let cb = clusters.remove(b);
+        let ca = &mut clusters[a];
+        let (na, nb) = (ca.0.len() as f64, cb.0.len() as f64);
+        for j in 0..ca.1.len() {
+            ca.1[j] = (ca.1[j] * na + cb.1[j] * nb) / (na + nb);
+        }
+        ca.0.extend(cb.0);
+        if clusters.len() > 1 {
+            qs.push(set(&clusters[a].0));
+        }
+    }
+    qs
+}
+
+struct Leaf {
+    root: usize,
+    node: usize,
+    items: Vec<([usize; 2], Stats)>,
+    best: Option<(f64, u8, usize)>,
+}
+
+fn best_split(items: &[([usize; 2], Stats)], qs: &[Vec<bool>], floor: &[f32], min_count: f64, d: usize) -> Option<(f64, u8, usize)> {
+    let mut all = Stats::new(d);
+    items.iter().for_each(|(_, s)| all.add(s));
+    let base = all.loglik(floor);
+    let mut best: Option<(f64, u8, usize)> = None;
+    for pos in 0..2u8 {
+        for (qi, q) in qs.iter().enumerate() {
+            let mut yes = Stats::new(d);
+            for (c, s) in items {
+                if q[c[pos as usize]] {
+                    yes.add(s);
+                }
+            }
+            let no_n = all.n - yes.n;
+            if yes.n < min_count || no_n < min_count {
+                continue;
+            }
+            let mut no = all.clone();
+            no.n -= yes.n;
+            for j in 0..d {
+                no.s[j] -= yes.s[j];
+                no.s2[j] -= yes.s2[j];
+            }
+            let gain = yes.loglik(floor) + no.loglik(floor) - base;
+            if best.map_or(true, |b| gain > b.0) {
+                best = Some((gain, pos, qi));
+            }
+        }
+    }
+    best
+}
+
+/// Train tied-state triphones from monophone alignments.
+pub fn train_tri(mono: &AcousticModel, data: &TrainData, alis: &[Option<Alignment>], cfg: &TriConfig, mcfg: &MonoConfig, log: &mut dyn FnMut(String)) -> Result<(AcousticModel, Vec<Option<Alignment>>)> {
+    let d = mono.dim;
+    let np = mono.phones.len();
+    let sp = mono.states_per_phone;
+    let (_, gvar) = global_stats(&data.feats)?;
+    let floor: Vec<f32> = gvar.iter().map(|v| v * mcfg.var_floor).collect();
+    // 1. Context statistics.
+    let mut ctx: HashMap<(usize, usize, [usize; 2]), Stats> = HashMap::new();
+    for (i, a) in alis.iter().enumerate() {
+        let Some(a) = a else { continue };
+        let prons: Vec<&[usize]> = data.prons[i].iter().map(|p| p.as_slice()).collect();
+        let units = transcript_units(mono as &dyn PhoneTopology, &prons, mcfg.optional_silence);
+        for t in 0..a.unit.len() {
+            let u = &units[a.unit[t] as usize];
+            let c = [u.left.unwrap_or(np), u.right.unwrap_or(np)];
+            let st = ctx.entry((u.phone, a.state[t] as usize, c)).or_insert_with(|| Stats::new(d));
+            let x = data.feats[i].row(t);
+            st.n += 1.0;
+            for j in 0..d {
+                st.s[j] += x[j] as f64;
+                st.s2[j] += (x[j] as f64).powi(2);
+            }
+        }
+    }
+    if ctx.is_empty() {
+        return Err(Error::Invalid("no aligned frames for triphone training".into()));
+    }
+    // 2. Trees.
+    let qs = questions(mono);
+    let mut nodes: Vec<TreeNode> = Vec::new();
+    let mut roots = vec![0usize; np * sp];
+    let mut leaves: Vec<Leaf> = Vec::new();
+    let mut per_root: Vec<Vec<([usize; 2], Stats)>> = vec![vec![]; np * sp];
+    let mut keys: Vec<_> = ctx.keys().cloned().collect();
+    keys.sort();
+    for k in keys {
+        per_root[k.0 * sp + k.1].push((k.2, ctx[&k].clone()));
+    }
+    for (r, items) in per_root.into_iter().enumerate() {
+        roots[r] = nodes.len();
+        nodes.push(TreeNode::Leaf(0));
+        let best = if r / sp == mono.phones.silence() { None } else { best_split(&items, &qs, &floor, cfg.min_leaf_count, d) };
+        leaves.push(Leaf { root: r, node: roots[r], items, best });
+    }
+    while leaves.len() < cfg.num_leaves {
+        let Some((li, _)) = leaves.iter().enumerate().filter_map(|(i, l)| l.best.map(|b| (i, b.0))).max_by(|a, b| a.1.total_cmp(&b.1)) else { break };
+        let leaf = leaves.swap_remove(li);
+        let (_, pos, qi) = leaf.best.unwrap();
+        let (yes_items, no_items): (Vec<_>, Vec<_>) = leaf.items.into_iter().partition(|(c, _)| qs[qi][c[pos as usize]]);
+        let (y, n) = (nodes.len(), nodes.len() + 1);
+        nodes.push(TreeNode::Leaf(0));
+        nodes.push(TreeNode::Leaf(0));
+        nodes[leaf.node] = TreeNode::Split { pos, set: qs[qi].clone(), yes: y, no: n };
+        for (node, items) in [(y, yes_items), (n, no_items)] {
+            let best = best_split(&items, &qs, &floor, cfg.min_leaf_count, d);
+            leaves.push(Leaf { root: leaf.root, node, items, best });
+        }
+    }
+    leaves.sort_by_key(|l| l.node);
+    let mut pdfs = Vec::new();
+    let mut self_loop = Vec::new();
+    for (pdf, l) in leaves.iter().enumerate() {
+        nodes[l.node] = TreeNode::Leaf(pdf);
+        let mut s = Stats::new(d);
+        l.items.iter().for_each(|(_, x)| s.add(x));
+        let mono_pdf = l.root;
+        let g = if s.n > 0.0 {
+            let m: Vec<f32> = (0..d).map(|j| (s.s[j] / s.n) as f32).collect();
+            let v: Vec<f32> = (0..d).map(|j| ((s.s2[j] / s.n) as f32 - m[j] * m[j]).max(floor[j])).collect();
+            DiagGmm::single(m, v)
+        } else {
+            mono.pdfs[mono_pdf].clone()
+        };
+        pdfs.push(g);
+        self_loop.push(mono.self_loop[mono_pdf]);
+    }
+    let tree = ContextTree { num_phones: np, states_per_phone: sp, roots, nodes };
+    let mut tri = AcousticModel { phones: mono.phones.clone(), states_per_phone: sp, pdfs, self_loop, tree: Some(tree), dim: d };
+    tri.prepare();
+    log(format!("triphone tree: {} contexts seen, {} questions, {} leaves", ctx.len(), qs.len(), tri.pdfs.len()));
+    // 3. Convert the monophone alignments to tied-state pdfs.
+    let mut alis: Vec<Option<Alignment>> = alis
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let a = a.as_ref()?;
+            let prons: Vec<&[usize]> = data.prons[i].iter().map(|p| p.as_slice()).collect();
+            let units = transcript_units(&tri as &dyn PhoneTopology, &prons, mcfg.optional_silence);
+            let mut b = a.clone();
+            for t in 0..b.pdf.len() {
+                b.pdf[t] = units[b.unit[t] as usize].chain[b.state[t] as usize].pdf;
+            }
+            Some(b)
+        })
+        .collect();
+    // 4. Viterbi-EM with mixing up.
+    let init = tri.pdfs.len();
+    let inc = cfg.total_gaussians.saturating_sub(init) as f64 / cfg.max_iter_inc.max(1) as f64;
+    for it in 0..cfg.iters {
+        if it > 0 && cfg.realign_iters.contains(&it) {
+            alis = realign(&tri, data, mcfg.beam, mcfg.optional_silence);
+        }
+        let accs = accumulate(&tri, data, &alis);
+        let target = if it < cfg.max_iter_inc { init + (inc * (it + 1) as f64) as usize } else { cfg.total_gaussians };
+        update(&mut tri, &accs, &floor, mcfg.min_gaussian_occupancy, target.min(cfg.total_gaussians), mcfg.power, mcfg.perturb);
+        log(format!("tri pass {:>2}: log-likelihood/frame {:.3}, {} Gaussians", it, accs.ll / accs.frames.max(1) as f64, tri.num_gaussians()));
+    }
+    let alis = realign(&tri, data, mcfg.beam, mcfg.optional_silence);
+    Ok((tri, alis))
 }

@@ -23,10 +23,36 @@ pub struct Args {
     /// Decoding threads.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Classical only: search beam (overrides the model's).
+    #[arg(long)]
+    pub beam: Option<f32>,
+    /// Classical only: maximum active tokens per frame.
+    #[arg(long)]
+    pub max_active: Option<usize>,
+    /// Classical only: LM weight (overrides the value tuned at train time).
+    #[arg(long)]
+    pub lm_weight: Option<f32>,
+    /// Classical only: word penalty in LM log units.
+    #[arg(long)]
+    pub word_penalty: Option<f32>,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let model = crossover::pipeline::load_model(&a.model)?;
+    let overrides = a.beam.is_some() || a.max_active.is_some() || a.lm_weight.is_some() || a.word_penalty.is_some();
+    let model: Box<dyn crossover::pipeline::Recogniser> = if overrides {
+        let (kind, _) = crossover::pipeline::pipeline_kind(&a.model.join("pipeline.toml"))?;
+        if kind != crossover::classical::KIND {
+            bail!("--beam/--max-active/--lm-weight/--word-penalty apply to classical models only (this one is {kind:?})");
+        }
+        let mut m = crossover::classical::ClassicalModel::load(&a.model)?;
+        if let Some(v) = a.beam { m.decode.beam = v; }
+        if let Some(v) = a.max_active { m.decode.max_active = v; }
+        if let Some(v) = a.lm_weight { m.decode.lm_weight = v; }
+        if let Some(v) = a.word_penalty { m.decode.word_penalty = v; }
+        Box::new(m)
+    } else {
+        crossover::pipeline::load_model(&a.model)?
+    };
     let corpus = Corpus::load(&a.corpus)?;
     let utts = corpus.split(a.split);
     if utts.is_empty() {

@@ -10,6 +10,9 @@ use rayon::prelude::*;
 use crossover::features::{self, CmvnMode, FeatureConfig, FeatureExtractor, FeatureKind};
 use crossover::kaldi_io;
 
+/// Files decoded and computed together before their entries are written.
+const CHUNK: usize = 64;
+
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum KindArg {
     /// 13 MFCCs (energy as C0) from 23 mel bins.
@@ -102,27 +105,30 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if let Some(d) = &a.dump_samples {
         std::fs::create_dir_all(d).with_context(|| format!("{}: cannot create sample dump folder", d.display()))?;
     }
-    let results: Vec<anyhow::Result<(String, crossover::matrix::Matrix)>> = a
-        .audio
-        .par_iter()
-        .map(|p| {
-            let key = p.file_stem().unwrap().to_string_lossy().into_owned();
-            let samples = features::read_samples(p, &cfg)?;
-            if let Some(d) = &a.dump_samples {
-                let out = d.join(format!("{key}.f32"));
-                let bytes: Vec<u8> = samples.iter().flat_map(|x| x.to_le_bytes()).collect();
-                std::fs::write(&out, bytes).with_context(|| format!("{}: cannot write samples", out.display()))?;
-            }
-            let m = features::compute_samples(&ex, &samples)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-            Ok((key, m))
-        })
-        .collect();
+    // Files are processed in parallel chunks and written in argument order; a chunk
+    // is written only when all its files succeeded, so memory stays bounded and a
+    // failing file leaves at most the earlier chunks on stdout (exit status 1).
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::new(stdout.lock());
-    for r in results {
-        let (key, m) = r?;
-        kaldi_io::write_text_matrix(&mut w, &key, &m).context("writing archive to stdout")?;
+    for chunk in a.audio.chunks(CHUNK) {
+        let results: anyhow::Result<Vec<(String, crossover::matrix::Matrix)>> = chunk
+            .par_iter()
+            .map(|p| {
+                let key = p.file_stem().unwrap().to_string_lossy().into_owned();
+                let samples = features::read_samples(p, &cfg)?;
+                if let Some(d) = &a.dump_samples {
+                    let out = d.join(format!("{key}.f32"));
+                    let bytes: Vec<u8> = samples.iter().flat_map(|x| x.to_le_bytes()).collect();
+                    std::fs::write(&out, bytes).with_context(|| format!("{}: cannot write samples", out.display()))?;
+                }
+                let m = features::compute_samples(&ex, &samples)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+                Ok((key, m))
+            })
+            .collect();
+        for (key, m) in results? {
+            kaldi_io::write_text_matrix(&mut w, &key, &m).context("writing archive to stdout")?;
+        }
     }
     w.flush().context("writing archive to stdout")?;
     Ok(())

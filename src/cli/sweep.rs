@@ -71,6 +71,8 @@ fn default_threads() -> usize {
 struct Bars {
     overall: ProgressBar,
     stage: ProgressBar,
+    /// Without bars, per-cell lines still go to stderr.
+    plain: bool,
 }
 
 impl SweepProgress for Bars {
@@ -88,7 +90,12 @@ impl SweepProgress for Bars {
         } else {
             format!("WER {:.1}% (CI {:.1}-{:.1}){}", r.wer, r.wer_lo, r.wer_hi, if cached { ", cached" } else { "" })
         };
-        self.overall.println(format!("[{}/{}] {} {}", cell.index + 1, self.overall.length().unwrap_or(0), cell.id(), what));
+        let line = format!("[{}/{}] {} {}", cell.index + 1, self.overall.length().unwrap_or(0), cell.id(), what);
+        if self.plain {
+            eprintln!("{line}");
+        } else {
+            self.overall.println(line);
+        }
         self.overall.inc(1);
     }
 }
@@ -199,7 +206,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let stage = mp.add(ProgressBar::new_spinner());
     stage.set_style(ProgressStyle::with_template("  {spinner} {msg}").unwrap());
     stage.enable_steady_tick(Duration::from_millis(200));
-    let bars = Bars { overall, stage };
+    let bars = Bars { overall, stage, plain: a.no_progress };
 
     let t0 = Instant::now();
     let todo: Vec<&Cell> = match a.cell {

@@ -41,7 +41,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         if h <= 0.0 {
             bail!("--hours must be positive, got {h}");
         }
-        bail!("--hours needs the nested-subset module (crate::corpus::subset), not merged on this branch yet");
+        let sub = crossover::corpus::subset::subset(&train, h, a.seed);
+        if sub.truncated {
+            eprintln!("--hours {h}: the training set holds only {:.3} h; using all of it", sub.hours);
+        }
+        eprintln!("training subset: {} utterances, {:.3} h, {} speakers (seed {})", sub.utterances.len(), sub.hours, sub.speakers(), a.seed);
+        train = sub.utterances;
     }
     if train.is_empty() {
         bail!("{}: no training utterances", a.corpus.display());

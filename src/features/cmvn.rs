@@ -1,5 +1,5 @@
 //! Cepstral mean (and variance) normalisation, as Kaldi's `compute-cmvn-stats`
-//! + `apply-cmvn`: statistics accumulated in f64, variances floored at 1e-20.
+//! and `apply-cmvn`: statistics accumulated in f64, variances floored at 1e-20.
 //! Per utterance: [`apply_cmvn`]. Per speaker: accumulate every utterance of
 //! the speaker into one [`CmvnStats`], then apply it to each.
 use crate::matrix::Matrix;
@@ -72,6 +72,15 @@ pub fn apply_cmvn(m: &mut Matrix, norm_vars: bool) {
     s.apply(m, norm_vars);
 }
 
+/// Per-speaker CMVN in one call: pool the statistics of all `utts` (one
+/// speaker's utterances) and normalise each by them.
+pub fn apply_cmvn_pooled(utts: &mut [Matrix], norm_vars: bool) {
+    let Some(dim) = utts.first().map(|m| m.cols) else { return };
+    let mut s = CmvnStats::new(dim);
+    utts.iter().for_each(|m| s.accumulate(m));
+    utts.iter_mut().for_each(|m| s.apply(m, norm_vars));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +126,10 @@ mod tests {
         s.apply(&mut b2, true);
         // speaker var = (9+1+1+9)/4 = 5
         assert!((b2.data[0] - 1.0 / 5f32.sqrt()).abs() < 1e-6);
+        let mut both = vec![a, b];
+        apply_cmvn_pooled(&mut both, false);
+        assert_eq!(both[0].data, a2.data);
+        assert_eq!(both[1].data, vec![1.0, 3.0]);
     }
 
     #[test]

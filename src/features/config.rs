@@ -220,7 +220,7 @@ impl FeatureConfig {
     /// Check the options against each other, as Kaldi does when it builds its computers.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Config(format!("feature config: {m}")));
-        if !(self.sample_frequency > 0.0) {
+        if self.sample_frequency.is_nan() || self.sample_frequency <= 0.0 {
             return bad(format!("sample_frequency must be positive, got {}", self.sample_frequency));
         }
         if self.window_size() < 2 {
@@ -229,7 +229,7 @@ impl FeatureConfig {
         if self.window_shift() < 1 {
             return bad(format!("frame_shift_ms {} gives a shift of less than 1 sample", self.frame_shift_ms));
         }
-        if !(self.dither >= 0.0) || !self.preemph_coeff.is_finite() || !(0.0..=1.0).contains(&self.preemph_coeff) {
+        if self.dither.is_nan() || self.dither < 0.0 || !(0.0..=1.0).contains(&self.preemph_coeff) {
             return bad(format!("dither must be >= 0 and preemph_coeff in 0..=1 (got {}, {})", self.dither, self.preemph_coeff));
         }
         let bins = self.mel_bins();

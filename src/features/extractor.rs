@@ -198,7 +198,12 @@ pub struct FeatureExtractor {
     frame_len: usize,
     frame_shift: usize,
     padded: usize,
-    fft: Arc<dyn RealToComplex<f32>>,
+    /// f64 FFT: an f32 FFT's rounding noise (~5e-8 of the frame's peak
+    /// amplitude in every bin) dominates bands with almost no energy, e.g.
+    /// 4-8 kHz of audio upsampled from 8 kHz, where it moves log-mel values by
+    /// up to ~0.2. kaldi-native-fbank 1.23 has exactly that noise; we would
+    /// rather be right (see tests/golden/features/README.md).
+    fft: Arc<dyn RealToComplex<f64>>,
     window: Vec<f32>,
     mel: MelBanks,
     /// num_ceps x num_bins DCT with the lifter folded into its rows (MFCC only).
@@ -218,7 +223,7 @@ impl FeatureExtractor {
         let frame_len = cfg.window_size();
         let frame_shift = cfg.window_shift();
         let padded = cfg.padded_window_size();
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(padded);
+        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(padded);
         let (low, high) = cfg.mel_range();
         let bins = cfg.mel_bins();
         let mel = MelBanks::new(bins, cfg.sample_frequency as f64, padded, low as f64, high as f64);
@@ -290,7 +295,8 @@ impl FeatureExtractor {
         let mut out = Matrix::zeros(n_frames, dim);
         // Per-call scratch, reused by every frame.
         let mut raw = vec![0f32; self.frame_len];
-        let mut frame = vec![0f32; self.padded];
+        let mut windowed = vec![0f32; self.frame_len];
+        let mut frame = vec![0f64; self.padded];
         let mut spectrum = self.fft.make_output_vec();
         let mut scratch = self.fft.make_scratch_vec();
         let mut power = vec![0f32; self.padded / 2 + 1];
@@ -319,20 +325,21 @@ impl FeatureExtractor {
                 log_energy = dot(&raw, &raw).max(EPS).ln();
             }
             // Pre-emphasis (x[0] -= c x[0], x[i] -= c x[i-1]) and window in one pass, into the FFT buffer.
-            let (head, tail) = frame.split_at_mut(self.frame_len);
-            head[0] = (raw[0] - c * raw[0]) * self.window[0];
+            windowed[0] = (raw[0] - c * raw[0]) * self.window[0];
             for i in 1..self.frame_len {
-                head[i] = (raw[i] - c * raw[i - 1]) * self.window[i];
+                windowed[i] = (raw[i] - c * raw[i - 1]) * self.window[i];
             }
-            tail.fill(0.0);
             if want_windowed_energy {
-                log_energy = dot(head, head).max(EPS).ln();
+                log_energy = dot(&windowed, &windowed).max(EPS).ln();
             }
+            let (head, tail) = frame.split_at_mut(self.frame_len);
+            head.iter_mut().zip(&windowed).for_each(|(d, s)| *d = *s as f64);
+            tail.fill(0.0);
             self.fft
                 .process_with_scratch(&mut frame, &mut spectrum, &mut scratch)
                 .map_err(|e| Error::Invalid(format!("FFT failed: {e}")))?;
             for (p, s) in power.iter_mut().zip(&spectrum) {
-                *p = s.re * s.re + s.im * s.im;
+                *p = (s.re * s.re + s.im * s.im) as f32;
             }
             if !mfcc && !cfg.use_power {
                 power.iter_mut().for_each(|p| *p = p.sqrt());

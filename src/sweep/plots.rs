@@ -97,13 +97,21 @@ fn hours_range(data: &BTreeMap<String, Vec<PointMean>>) -> (f64, f64) {
     (lo / 1.4, hi * 1.4)
 }
 
+/// The grid's hours, used as the x-axis ticks (log axes over a short range have no automatic ticks).
+fn grid_hours(data: &BTreeMap<String, Vec<PointMean>>) -> Vec<f64> {
+    let mut hs: Vec<f64> = data.values().flatten().map(|p| p.hours).collect();
+    hs.sort_by(|a, b| a.total_cmp(b));
+    hs.dedup();
+    hs
+}
+
 fn fmt_hours(h: &f64) -> String {
-    if *h >= 1.0 {
+    if *h >= 1.0 && h.fract() == 0.0 {
         format!("{h:.0}")
-    } else if *h >= 0.1 {
-        format!("{h:.1}")
     } else {
-        format!("{h:.2}")
+        // Shortest decimal form: 0.05, 0.1, 0.2, 0.5.
+        let s = format!("{h:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }
 
@@ -116,13 +124,14 @@ fn draw_wer<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, data
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(60)
-        .build_cartesian_2d((x0..x1).log_scale(), 0.0..ymax)
+        .build_cartesian_2d((x0..x1).log_scale().with_key_points(grid_hours(data)), 0.0..ymax)
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
         .x_desc("training audio (hours, log scale)")
         .y_desc("test WER (%)")
         .x_label_formatter(&fmt_hours)
+        .light_line_style(WHITE)
         .draw()
         .map_err(|e| e.to_string())?;
     for (i, (name, pts)) in data.iter().enumerate() {
@@ -191,61 +200,44 @@ fn draw_panel<DB: DrawingBackend>(
     }
     let vmax = vals.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let vmin = vals.iter().cloned().fold(f64::INFINITY, f64::min);
+    // The two branches differ only in the y coordinate type (log or linear);
+    // the macro keeps one copy of the drawing code.
+    macro_rules! panel {
+        ($y:expr) => {{
+            let mut chart = ChartBuilder::on(area)
+                .caption(title, ("sans-serif", 20))
+                .margin(10)
+                .x_label_area_size(40)
+                .y_label_area_size(60)
+                .build_cartesian_2d((x0..x1).log_scale().with_key_points(grid_hours(data)), $y)
+                .map_err(|e| e.to_string())?;
+            chart
+                .configure_mesh()
+                .x_desc("training audio (hours, log scale)")
+                .y_desc(ylabel)
+                .x_label_formatter(&fmt_hours)
+                .light_line_style(WHITE)
+                .draw()
+                .map_err(|e| e.to_string())?;
+            draw_lines(&mut |i, name, line| {
+                let c = color(i);
+                chart
+                    .draw_series(LineSeries::new(line.clone(), c.stroke_width(2)))
+                    .map_err(|e| e.to_string())?
+                    .label(name)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+                chart.draw_series(line.into_iter().map(|p| Circle::new(p, 3, c.filled()))).map_err(|e| e.to_string())?;
+                Ok(())
+            })?;
+            chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(|e| e.to_string())?;
+        }};
+    }
     if log_y {
         let lo = (vmin.max(1e-6) / 2.0).max(1e-6);
         let hi = vmax.max(lo * 10.0) * 2.0;
-        let mut chart = ChartBuilder::on(area)
-            .caption(title, ("sans-serif", 20))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d((x0..x1).log_scale(), (lo..hi).log_scale())
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc("training audio (hours, log scale)")
-            .y_desc(ylabel)
-            .x_label_formatter(&fmt_hours)
-            .draw()
-            .map_err(|e| e.to_string())?;
-        draw_lines(&mut |i, name, line| {
-            let c = color(i);
-            chart
-                .draw_series(LineSeries::new(line.clone(), c.stroke_width(2)))
-                .map_err(|e| e.to_string())?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-            chart.draw_series(line.into_iter().map(|p| Circle::new(p, 3, c.filled()))).map_err(|e| e.to_string())?;
-            Ok(())
-        })?;
-        chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(|e| e.to_string())?;
+        panel!((lo..hi).log_scale());
     } else {
-        let hi = vmax.max(1.0) * 1.1;
-        let mut chart = ChartBuilder::on(area)
-            .caption(title, ("sans-serif", 20))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d((x0..x1).log_scale(), 0.0..hi)
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc("training audio (hours, log scale)")
-            .y_desc(ylabel)
-            .x_label_formatter(&fmt_hours)
-            .draw()
-            .map_err(|e| e.to_string())?;
-        draw_lines(&mut |i, name, line| {
-            let c = color(i);
-            chart
-                .draw_series(LineSeries::new(line.clone(), c.stroke_width(2)))
-                .map_err(|e| e.to_string())?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-            chart.draw_series(line.into_iter().map(|p| Circle::new(p, 3, c.filled()))).map_err(|e| e.to_string())?;
-            Ok(())
-        })?;
-        chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(|e| e.to_string())?;
+        panel!(0.0..vmax.max(1.0) * 1.1);
     }
     Ok(())
 }
@@ -297,6 +289,7 @@ fn draw_errors<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &BTreeMa
             })
             .x_desc("training audio (hours)")
             .y_desc("% of reference words")
+            .light_line_style(WHITE)
             .draw()
             .map_err(|e| e.to_string())?;
         for (k, (kname, kc)) in kinds.iter().enumerate() {

@@ -68,7 +68,7 @@ impl AugmentConfig {
                 return Err(format!("{name} = {p}: must be a probability in 0..1"));
             }
         }
-        if self.noise_mix.iter().any(|w| !(*w >= 0.0)) || self.noise_mix.iter().sum::<f64>() <= 0.0 {
+        if self.noise_mix.iter().any(|w| w.is_nan() || *w < 0.0) || self.noise_mix.iter().sum::<f64>() <= 0.0 {
             return Err("noise_mix: weights must be >= 0 and not all 0".into());
         }
         if self.babble_talkers == 0 {
@@ -208,7 +208,7 @@ fn pink<R: Rng>(n: usize, rng: &mut R) -> Vec<f32> {
             let w = gauss(rng) as f32;
             b[0] = 0.99886 * b[0] + w * 0.0555179;
             b[1] = 0.99332 * b[1] + w * 0.0750759;
-            b[2] = 0.96900 * b[2] + w * 0.1538520;
+            b[2] = 0.96900 * b[2] + w * 0.153_852;
             b[3] = 0.86650 * b[3] + w * 0.3104856;
             b[4] = 0.55000 * b[4] + w * 0.5329522;
             b[5] = -0.7616 * b[5] - w * 0.0168980;

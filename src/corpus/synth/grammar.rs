@@ -87,10 +87,7 @@ fn third_person(base: &str) -> String {
         "have" => "has".into(),
         "do" => "does".into(),
         "go" => "goes".into(),
-        _ => {
-            let p = plural(base);
-            p
-        }
+        _ => plural(base),
     }
 }
 
@@ -107,8 +104,8 @@ fn regular_past(base: &str) -> String {
 }
 
 fn regular_ing(base: &str) -> String {
-    if base.ends_with("ie") {
-        format!("{}ying", &base[..base.len() - 2])
+    if let Some(stem) = base.strip_suffix("ie") {
+        format!("{stem}ying")
     } else if base.ends_with('e') && !base.ends_with("ee") && !base.ends_with("ye") && !base.ends_with("oe") && base.len() > 2 {
         format!("{}ing", &base[..base.len() - 1])
     } else {

@@ -62,6 +62,9 @@ pub struct SynthConfig {
     pub chunk: usize,
     /// Synthetic utterances in the babble-noise pool.
     pub babble_pool: usize,
+    /// Training-split sentences written to `lm_text.txt` (text-only data for
+    /// language models; never a dev/test sentence). 0 writes none.
+    pub lm_sentences: usize,
     /// Sentences from this file (one per line) instead of the grammar.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<PathBuf>,
@@ -82,6 +85,7 @@ impl Default for SynthConfig {
             pitch_jitter: 5,
             chunk: 128,
             babble_pool: 32,
+            lm_sentences: 20_000,
             text: None,
             augment: AugmentConfig::default(),
         }
@@ -97,7 +101,7 @@ impl SynthConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Config(m));
         let n_train = voices::train_voices().len();
-        if !(self.hours.is_finite() && self.hours >= 0.0) || !(self.eval_hours.is_finite() && self.eval_hours >= 0.0) {
+        if !self.hours.is_finite() || self.hours < 0.0 || !self.eval_hours.is_finite() || self.eval_hours < 0.0 {
             return bad(format!("hours = {}, eval_hours = {}: must be >= 0", self.hours, self.eval_hours));
         }
         if self.train_voices == 0 || self.train_voices > n_train {
@@ -151,7 +155,7 @@ struct Settings {
 
 /// Where sentences come from.
 enum TextSource {
-    Grammar(Grammar),
+    Grammar(Box<Grammar>),
     /// (text, normalised) per split: train, dev, test.
     Lines([Vec<(String, String)>; 3]),
 }
@@ -407,7 +411,7 @@ pub fn generate(cfg: &SynthConfig, out: &Path, progress: bool) -> Result<SynthRe
             let (s, h) = load_text(p, cfg)?;
             (s, Some(h))
         }
-        None => (TextSource::Grammar(Grammar::new(cfg.vocab_per_category, cfg.zipf)), None),
+        None => (TextSource::Grammar(Box::new(Grammar::new(cfg.vocab_per_category, cfg.zipf))), None),
     };
     std::fs::create_dir_all(out.join("wav")).map_err(|e| Error::io(out, e))?;
     std::fs::create_dir_all(out.join(JOURNAL_DIR)).map_err(|e| Error::io(out, e))?;
@@ -460,6 +464,7 @@ pub fn generate(cfg: &SynthConfig, out: &Path, progress: bool) -> Result<SynthRe
         // last chunks shrink to about what the target still needs.
         let mut next = 0usize;
         let mut mean_dur = 3.5f64;
+        let base: f64 = targets[..si].iter().sum();
         while total < target {
             let jpath = journal_path(out, split, next);
             let chunk_rows = match read_journal(out, &jpath) {
@@ -491,7 +496,6 @@ pub fn generate(cfg: &SynthConfig, out: &Path, progress: bool) -> Result<SynthRe
                     break;
                 }
                 total += u.duration;
-                bar.inc(u.duration.round() as u64);
                 count += 1;
                 kept += 1;
                 rows.push(u);
@@ -502,6 +506,7 @@ pub fn generate(cfg: &SynthConfig, out: &Path, progress: bool) -> Result<SynthRe
                 // run carries on from the next index.
                 write_journal(&jpath, &rows[rows.len() - kept..])?;
             }
+            bar.set_position((base + total.min(target)) as u64);
             if count > 0 {
                 mean_dur = total / count as f64;
             }
@@ -522,8 +527,43 @@ pub fn generate(cfg: &SynthConfig, out: &Path, progress: bool) -> Result<SynthRe
         }
     }
     write_voices_md(out, cfg)?;
+    write_text_files(out, cfg, &src)?;
     Corpus { root: out.to_path_buf(), utterances: rows }.save()?;
     Ok(report)
+}
+
+/// `vocab.txt`: every word the text source can produce (one per line, sorted);
+/// `lm_text.txt`: `lm_sentences` training-split sentences, normalised.
+fn write_text_files(out: &Path, cfg: &SynthConfig, src: &TextSource) -> Result<()> {
+    let vocab: std::collections::BTreeSet<String> = match src {
+        TextSource::Grammar(g) => g.vocabulary(),
+        TextSource::Lines(pools) => pools.iter().flatten().flat_map(|(_, n)| n.split(' ').map(String::from)).collect(),
+    };
+    let p = out.join("vocab.txt");
+    std::fs::write(&p, vocab.into_iter().map(|w| w + "\n").collect::<String>()).map_err(|e| Error::io(&p, e))?;
+    let p = out.join("lm_text.txt");
+    let mut text = String::new();
+    match src {
+        TextSource::Grammar(g) => {
+            let mut rng = rng_for(cfg.seed, 4, 0, 3);
+            let mut n = 0;
+            while n < cfg.lm_sentences {
+                let norm = crate::text::normalise(&g.sentence(&mut rng));
+                if sentence_split(cfg.seed, &norm, cfg.heldout_sentence_fraction) == Split::Train {
+                    text += &norm;
+                    text.push('\n');
+                    n += 1;
+                }
+            }
+        }
+        TextSource::Lines(pools) => {
+            for (_, norm) in pools[0].iter().take(cfg.lm_sentences) {
+                text += norm;
+                text.push('\n');
+            }
+        }
+    }
+    std::fs::write(&p, text).map_err(|e| Error::io(&p, e))
 }
 
 fn write_voices_md(out: &Path, cfg: &SynthConfig) -> Result<()> {

@@ -1,0 +1,166 @@
+//! Classical recogniser on a small slice of FSDD (one speaker): training,
+//! decoding, save/load, forced alignment at a known join, and the CLI.
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crossover::classical::align::{align, transcript_units};
+use crossover::classical::hmm::{GmmScorer, PhoneTopology};
+use crossover::classical::{train_classical, ClassicalConfig, ClassicalModel};
+use crossover::corpus::{Corpus, Split, Utterance};
+use crossover::pipeline::{Recogniser, TrainContext};
+
+const DIGITS: [&str; 10] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
+
+fn fsdd() -> PathBuf {
+    crossover::shared::require_corpora().join("fsdd").join("recordings")
+}
+
+/// jackson's takes `train` as training and takes 0-4 as test.
+fn corpus(dir: &Path, train: std::ops::Range<usize>) -> Corpus {
+    let mut utterances = Vec::new();
+    for d in 0..10 {
+        for take in (0..5).chain(train.clone()) {
+            let audio = fsdd().join(format!("{d}_jackson_{take}.wav"));
+            utterances.push(Utterance {
+                id: format!("jackson-{d}-{take}"),
+                audio,
+                speaker: "jackson".into(),
+                split: if take < 5 { Split::Test } else { Split::Train },
+                duration: 0.5,
+                text: DIGITS[d].into(),
+                norm_text: DIGITS[d].into(),
+                phonemes: String::new(),
+                group: String::new(),
+                augment: String::new(),
+            });
+        }
+    }
+    let c = Corpus { root: dir.to_path_buf(), utterances };
+    c.save().unwrap();
+    c
+}
+
+const SMALL: &str = r#"
+kind = "classical"
+[mono]
+iters = 12
+total_gaussians = 150
+max_iter_inc = 8
+realign_iters = [1, 2, 3, 4, 6, 8, 10]
+"#;
+
+struct Trained {
+    _dir: tempfile::TempDir,
+    corpus: Corpus,
+    model: ClassicalModel,
+}
+
+fn trained() -> &'static Trained {
+    static T: OnceLock<Trained> = OnceLock::new();
+    T.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = corpus(dir.path(), 5..20);
+        let cfg: ClassicalConfig = toml::from_str(SMALL).unwrap();
+        let ctx = TrainContext {
+            corpus: &corpus,
+            train: corpus.split(Split::Train),
+            dev: vec![],
+            seed: 0,
+            threads: 2,
+            device: Default::default(),
+            out_dir: dir.path().join("model"),
+            progress: false,
+        };
+        let model = train_classical(&cfg, &ctx).unwrap();
+        Trained { _dir: dir, corpus, model }
+    })
+}
+
+fn wer(corpus: &Corpus, hyps: &[crossover::pipeline::Transcript]) -> f64 {
+    let errs = hyps.iter().filter(|h| corpus.utterances.iter().find(|u| u.id == h.id).unwrap().norm_text != h.words).count();
+    errs as f64 / hyps.len() as f64
+}
+
+#[test]
+fn trains_decodes_and_round_trips() {
+    let t = trained();
+    let test = t.corpus.split(Split::Test);
+    let hyps = t.model.transcribe(&t.corpus, &test, 2).unwrap();
+    let w = wer(&t.corpus, &hyps);
+    assert!(w <= 0.06, "speaker-dependent digit WER {w} on 50 test files");
+    assert!(t.model.report.contains("mono pass 11"), "{}", t.model.report);
+    let dir = tempfile::tempdir().unwrap();
+    t.model.save(dir.path()).unwrap();
+    let back = ClassicalModel::load(dir.path()).unwrap();
+    assert_eq!(back.am.num_gaussians(), t.model.am.num_gaussians());
+    assert_eq!(back.transcribe(&t.corpus, &test, 1).unwrap(), hyps, "decodes differ after save/load");
+    let loaded = crossover::pipeline::load_model(dir.path()).unwrap();
+    assert_eq!(loaded.summary().kind, "classical");
+}
+
+fn read_wav(p: &Path) -> Vec<i16> {
+    hound::WavReader::open(p).unwrap().samples::<i16>().map(|s| s.unwrap()).collect()
+}
+
+#[test]
+fn forced_alignment_finds_the_join() {
+    let t = trained();
+    let (a, b) = (read_wav(&fsdd().join("3_jackson_1.wav")), read_wav(&fsdd().join("7_jackson_2.wav")));
+    let gap = 2400; // 0.3 s at 8 kHz of faint noise
+    let mut x: Vec<i16> = a.clone();
+    let mut seed = 1u32;
+    for _ in 0..gap {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        x.push(((seed >> 16) % 7) as i16 - 3);
+    }
+    x.extend(&b);
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("joined.wav");
+    let spec = hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+    x.iter().for_each(|s| w.write_sample(*s).unwrap());
+    w.finalize().unwrap();
+    let m = &t.model;
+    let feats = crossover::features::compute_file(&wav, &m.config.features).unwrap();
+    let prons: Vec<&[usize]> = ["three", "seven"].iter().map(|w| m.lexicon.prons(w).unwrap()[0].as_slice()).collect();
+    let units = transcript_units(&m.am as &dyn PhoneTopology, &prons, true);
+    let ali = align(&units, &mut GmmScorer::new(&m.am, &feats), 100.0).unwrap();
+    let words = ali.word_segments(&units);
+    assert_eq!(words.len(), 2);
+    // Frames are 10 ms; the join is where the noise begins and ends.
+    let (join1, join2) = (a.len() as f64 / 8000.0, (a.len() + gap) as f64 / 8000.0);
+    let (end1, start2) = (words[0].end as f64 * 0.01, words[1].start as f64 * 0.01);
+    assert!((end1 - join1).abs() <= 0.05, "'three' ends at {end1:.3} s, join at {join1:.3} s");
+    assert!((start2 - join2).abs() <= 0.05, "'seven' starts at {start2:.3} s, join at {join2:.3} s");
+}
+
+#[test]
+fn cli_train_decode_and_align() {
+    let dir = tempfile::tempdir().unwrap();
+    let cdir = dir.path().join("corpus");
+    corpus(&cdir, 5..10);
+    let pipe = dir.path().join("p.toml");
+    std::fs::write(&pipe, "kind = \"classical\"\n[mono]\niters = 4\ntotal_gaussians = 130\nmax_iter_inc = 3\nrealign_iters = [1, 2]\n").unwrap();
+    let bin = env!("CARGO_BIN_EXE_crossover");
+    let model = dir.path().join("model");
+    let st = std::process::Command::new(bin).args(["train", "--quiet", "--pipeline"]).arg(&pipe).arg("--corpus").arg(&cdir).arg("--out").arg(&model).status().unwrap();
+    assert!(st.success());
+    let hyp = dir.path().join("hyp.txt");
+    let out = std::process::Command::new(bin).args(["decode", "--model"]).arg(&model).arg("--corpus").arg(&cdir).arg("--out").arg(&hyp).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&hyp).unwrap();
+    assert_eq!(text.lines().count(), 50);
+    assert!(text.lines().all(|l| l.starts_with("jackson-") && l.split_whitespace().count() >= 1));
+    let ctm = dir.path().join("a.ctm");
+    let out = std::process::Command::new(bin).args(["align", "--split", "test", "--model"]).arg(&model).arg("--corpus").arg(&cdir).arg("--out").arg(&ctm).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let words = std::fs::read_to_string(&ctm).unwrap();
+    assert_eq!(words.lines().count(), 50);
+    let phones = std::fs::read_to_string(dir.path().join("a.ctm.phones")).unwrap();
+    assert!(phones.lines().count() >= 150 && phones.contains(" TH") && phones.contains(" SIL"));
+    // Unknown pipeline kinds are refused by name.
+    std::fs::write(&pipe, "kind = \"wav2vec\"\n").unwrap();
+    let out = std::process::Command::new(bin).args(["train", "--pipeline"]).arg(&pipe).arg("--corpus").arg(&cdir).arg("--out").arg(&model).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown pipeline kind \"wav2vec\""));
+}
