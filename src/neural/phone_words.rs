@@ -124,7 +124,7 @@ pub const LM_FILE: &str = "lm.arpa";
 /// The default word-search settings for CTC log posteriors (much flatter
 /// scale than GMM log likelihoods, hence a lower LM weight and beam).
 pub fn default_word_decode() -> DecodeConfig {
-    DecodeConfig { beam: 20.0, max_active: 3000, lm_weight: 1.0, word_penalty: 0.0, silence_penalty: 0.0 }
+    DecodeConfig { beam: 16.0, max_active: 1000, lm_weight: 1.0, word_penalty: 0.0, silence_penalty: 0.0 }
 }
 
 #[cfg(test)]
