@@ -39,13 +39,13 @@ else
   VENV="$CACHE/torch-venv"
   PY="$VENV/bin/python"
   have=""
-  [[ -x "$PY" ]] && have="$("$PY" -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null || true)"
+  [[ -x "$PY" ]] && have="$("$PY" -W ignore -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null || true)"
   if [[ "$have" != "$TORCH_VERSION" ]]; then
     say "installing torch==$TORCH_VERSION into $VENV (about 5 GB, once)"
     [[ -x "$PY" ]] || python3 -m venv "$VENV"
     "$PY" -m pip install -q --disable-pip-version-check "torch==$TORCH_VERSION" >&2
   fi
-  TORCH_DIR="$("$PY" -c 'import torch, os; print(os.path.dirname(torch.__file__))')"
+  TORCH_DIR="$("$PY" -W ignore -c 'import torch, os; print(os.path.dirname(torch.__file__))')"
 fi
 [[ -e "$TORCH_DIR/lib/libtorch_cpu.so" ]] || { say "no libtorch_cpu.so under $TORCH_DIR/lib"; exit 1; }
 

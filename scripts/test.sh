@@ -7,3 +7,4 @@ cd "$ROOT"
 bash scripts/setup.sh
 # Benchmarks are compiled (so they cannot rot) but not timed here.
 cargo test --all-targets --no-fail-fast "$@"
+cargo test --doc --no-fail-fast "$@"

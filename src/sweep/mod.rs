@@ -216,16 +216,48 @@ fn score_split(utts: &[&Utterance], hyps: &[Transcript]) -> Result<(score::Score
     Ok((w, c))
 }
 
+/// espeak-ng phonemes of the manifest (words separated by two spaces) in the
+/// classical phone set, or None when a symbol has no mapping.
+fn reference_phones(espeak: &str) -> Option<String> {
+    let mut out = Vec::new();
+    for word in espeak.split("  ").filter(|w| !w.trim().is_empty()) {
+        out.extend(crate::classical::phones::map_espeak_word(word).ok()?);
+    }
+    Some(out.join(" "))
+}
+
+/// PER (%) where the recogniser outputs phones and the corpus has espeak-ng
+/// phoneme references (synthetic corpora); both sides in the classical phone
+/// set, silence removed.
 fn phone_error_rate(utts: &[&Utterance], hyps: &[Transcript]) -> Result<Option<f64>> {
     if hyps.iter().any(|h| h.phones.is_none()) || utts.iter().any(|u| u.phonemes.trim().is_empty()) {
         return Ok(None);
     }
-    // Only meaningful when the reference phones are in the recogniser's phone set;
-    // recognisers that output phones map references themselves via `phones`.
-    let refs: BTreeMap<String, String> = utts.iter().map(|u| (u.id.clone(), u.phonemes.clone())).collect();
-    let hyp: BTreeMap<String, String> = hyps.iter().map(|t| (t.id.clone(), t.phones.clone().unwrap_or_default())).collect();
+    let mut refs = BTreeMap::new();
+    for u in utts {
+        match reference_phones(&u.phonemes) {
+            Some(p) => refs.insert(u.id.clone(), p),
+            None => return Ok(None),
+        };
+    }
+    let sil = crate::classical::phones::SILENCE;
+    let hyp: BTreeMap<String, String> = hyps
+        .iter()
+        .map(|t| (t.id.clone(), t.phones.as_deref().unwrap_or("").split_whitespace().filter(|p| *p != sil).collect::<Vec<_>>().join(" ")))
+        .collect();
     let r = score::score(&refs, &hyp, Level::Phone, AlignMode::Levenshtein)?;
     Ok(Some(100.0 * r.rate()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn espeak_reference_maps_to_the_classical_phone_set() {
+        let p = super::reference_phones("m 'e@ r i  n 'u:  D a t").unwrap();
+        assert!(!p.is_empty() && p.split(' ').all(|x| x.chars().all(|c| c.is_ascii_uppercase())), "{p}");
+        assert!(p.starts_with("M ") && p.contains(" N UW "), "{p}");
+        assert_eq!(super::reference_phones("q@@@"), None);
+    }
 }
 
 fn train_and_score(spec: &SweepSpec, corpus: &Corpus, dir: &Path, cell: &Cell, hash: &str, progress: &dyn SweepProgress) -> Result<CellResult> {
