@@ -103,6 +103,10 @@ pub struct TrainConfig {
     /// Stop after this much training time (seconds; 0 = no limit). When set,
     /// the learning-rate decay follows the fraction of the budget used.
     pub max_train_seconds: f64,
+    /// Adds this many seconds of budget per hour of training audio to
+    /// `max_train_seconds` (0 = off), so a sweep gives larger subsets more
+    /// time: budget = max_train_seconds + train_seconds_per_hour x hours.
+    pub train_seconds_per_hour: f64,
     /// Audio per batch, in seconds (batches are length-bucketed).
     pub batch_seconds: f64,
     /// Peak learning rate of AdamW.
@@ -131,6 +135,7 @@ impl Default for TrainConfig {
         TrainConfig {
             max_epochs: 60,
             max_train_seconds: 0.0,
+            train_seconds_per_hour: 0.0,
             batch_seconds: 160.0,
             lr: 2e-3,
             final_lr_ratio: 0.05,

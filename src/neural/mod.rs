@@ -134,6 +134,17 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     let skipped_long = ctx.train.len() - train_utts.len();
     let hours = train_utts.iter().map(|u| u.duration).sum::<f64>() / 3600.0;
     let (model_cfg, preset_note) = cfg.model_for_hours(hours);
+    // A budget that grows with the data (sweeps): resolved once here.
+    let scaled;
+    let cfg = if cfg.train.train_seconds_per_hour > 0.0 {
+        let mut c = cfg.clone();
+        c.train.max_train_seconds = cfg.train.max_train_seconds + cfg.train.train_seconds_per_hour * hours;
+        c.train.train_seconds_per_hour = 0.0;
+        scaled = c;
+        &scaled
+    } else {
+        cfg
+    };
     let mel = model_cfg.num_mel_bins as usize;
 
     let mut train = load_examples(ctx.corpus, &train_utts, Some(targets), mel, ctx.threads)?;
