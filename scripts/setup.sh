@@ -57,7 +57,8 @@ want="# written by scripts/setup.sh (not tracked)
 [env]
 LIBTORCH = \"$TORCH_DIR\"
 "
-if [[ ! -f "$CONF" ]] || [[ "$(cat "$CONF")" != "$want" ]]; then
+# $(cat) drops the trailing newline, so compare without it.
+if [[ ! -f "$CONF" ]] || [[ "$(cat "$CONF")" != "${want%$'\n'}" ]]; then
   printf '%s' "$want" > "$CONF"
   say "wrote $CONF"
 fi

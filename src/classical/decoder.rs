@@ -174,6 +174,11 @@ fn key(node: u32, state: usize, lm: u32) -> u64 {
     ((lm as u64) << 32) | ((node as u64) << 4) | state as u64
 }
 
+/// The inverse of [`key`]: (LM state, tree node, chain state).
+fn unkey(k: u64) -> (u32, u32, usize) {
+    ((k >> 32) as u32, ((k >> 4) & 0x0fff_ffff) as u32, (k & 0xf) as usize)
+}
+
 /// Decode one utterance.
 pub fn decode(tree: &LexiconTree, lm: &NgramLm, scorer: &mut dyn FrameScorer, cfg: &DecodeConfig) -> DecodeResult {
     let t_len = scorer.num_frames();
@@ -243,9 +248,7 @@ pub fn decode(tree: &LexiconTree, lm: &NgramLm, scorer: &mut dyn FrameScorer, cf
         }
         // Transitions into frame t+1.
         for &(k, tok) in cur.iter() {
-            let lm_state = (k >> 32) as u32;
-            let node = ((k >> 4) & 0x0fff_ffff) as u32;
-            let s = (k & 0xf) as usize;
+            let (lm_state, node, s) = unkey(k);
             let n = &tree.nodes[node as usize];
             let chain = &tree.units[n.unit as usize];
             let c = chain[s];
@@ -295,9 +298,7 @@ pub fn decode(tree: &LexiconTree, lm: &NgramLm, scorer: &mut dyn FrameScorer, cf
     let mut best: Option<(f32, u32)> = None;
     let mut fallback: Option<(f32, u32)> = None;
     for &(k, tok) in cur.iter() {
-        let lm_state = (k >> 32) as u32;
-        let node = ((k >> 4) & 0x0fff_ffff) as u32;
-        let s = (k & 0xf) as usize;
+        let (lm_state, node, s) = unkey(k);
         let n = &tree.nodes[node as usize];
         let chain = &tree.units[n.unit as usize];
         if fallback.map_or(true, |f| tok.score > f.0) {

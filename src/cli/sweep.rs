@@ -206,7 +206,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let stage = mp.add(ProgressBar::new_spinner());
     stage.set_style(ProgressStyle::with_template("  {spinner} {msg}").unwrap());
     stage.enable_steady_tick(Duration::from_millis(200));
-    let bars = Bars { overall, stage, plain: a.no_progress };
+    // Without a terminal the bars are hidden; per-cell lines still go to stderr.
+    let plain = a.no_progress || !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let bars = Bars { overall, stage, plain };
 
     let t0 = Instant::now();
     let todo: Vec<&Cell> = match a.cell {

@@ -11,16 +11,7 @@ use std::collections::HashMap;
 
 use crate::matrix::Matrix;
 
-fn log_add(a: f32, b: f32) -> f32 {
-    if a == f32::NEG_INFINITY {
-        return b;
-    }
-    if b == f32::NEG_INFINITY {
-        return a;
-    }
-    let (hi, lo) = if a > b { (a, b) } else { (b, a) };
-    hi + (lo - hi).exp().ln_1p()
-}
+use crate::classical::gmm::log_add;
 
 /// Best path: argmax per frame, merge repeats, drop blanks.
 pub fn greedy(logp: &Matrix, blank: usize) -> Vec<usize> {

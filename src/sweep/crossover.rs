@@ -69,14 +69,20 @@ fn wer_of(cells: &[UttErrors], idx: Option<&[usize]>) -> f64 {
     sum / cells.len().max(1) as f64
 }
 
-/// First log-hours crossing of a below b (a - b goes from > 0 to <= 0).
+/// Where `a` overtakes `b` for good: the last grid interval in which
+/// `a - b` goes from > 0 to <= 0, provided `a` stays at or below `b` at every
+/// larger grid point (a dip that reverses is not an overtaking), interpolated
+/// in log-hours.
 pub fn crossing_point(hours: &[f64], a: &[f64], b: &[f64]) -> Option<f64> {
-    for i in 0..hours.len().saturating_sub(1) {
-        let d0 = a[i] - b[i];
-        let d1 = a[i + 1] - b[i + 1];
-        if d0 > 0.0 && d1 <= 0.0 {
+    let n = hours.len();
+    let d: Vec<f64> = (0..n).map(|i| a[i] - b[i]).collect();
+    for i in (0..n.saturating_sub(1)).rev() {
+        if d[i + 1] > 0.0 {
+            return None; // a is behind at a larger size: no lasting crossing
+        }
+        if d[i] > 0.0 {
             let (l0, l1) = (hours[i].ln(), hours[i + 1].ln());
-            let t = d0 / (d0 - d1);
+            let t = d[i] / (d[i] - d[i + 1]);
             return Some((l0 + t * (l1 - l0)).exp());
         }
     }
@@ -213,6 +219,12 @@ mod tests {
         // Difference +10 -> -10: halfway in log space = sqrt(0.1 * 1.0).
         assert!((x - (0.1f64 * 1.0).sqrt()).abs() < 1e-9, "{x}");
         assert_eq!(crossing_point(&h, &[10.0, 5.0], &[20.0, 20.0]), None);
+        // A dip below that reverses at larger sizes is not an overtaking...
+        let h4 = [0.1, 0.2, 0.5, 1.0];
+        assert_eq!(crossing_point(&h4, &[100.0, 99.0, 105.0, 90.0], &[99.5, 99.5, 70.0, 45.0]), None);
+        // ...and with several crossings the last, lasting one counts.
+        let x = crossing_point(&h4, &[30.0, 19.0, 25.0, 10.0], &[20.0, 20.0, 20.0, 20.0]).unwrap();
+        assert!(x > 0.5 && x < 1.0, "{x}");
     }
 
     #[test]

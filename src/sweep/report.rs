@@ -73,6 +73,15 @@ fn fmt_opt(v: Option<f64>) -> String {
 /// Write results.csv, the plots and report.md into `out`. Returns the report path.
 pub fn render(out: &Path, wall_seconds: Option<f64>) -> Result<PathBuf> {
     let spec = SweepSpec::load(out)?;
+    // The last full run's wall time survives re-rendering (`crossover report`).
+    let wall_file = out.join("wall_seconds.txt");
+    let wall_seconds = match wall_seconds {
+        Some(w) => {
+            std::fs::write(&wall_file, format!("{w:.1}\n")).map_err(|e| Error::io(&wall_file, e))?;
+            Some(w)
+        }
+        None => std::fs::read_to_string(&wall_file).ok().and_then(|s| s.trim().parse().ok()),
+    };
     let rows = collect_results(&spec, out);
     results::write_csv(&out.join("results.csv"), &rows)?;
     let stmts = statements(out, &rows, spec.bootstrap.max(100), 1);
@@ -111,7 +120,7 @@ pub fn render(out: &Path, wall_seconds: Option<f64>) -> Result<PathBuf> {
     let _ = writeln!(md, "- Machine: {}", machine());
     let _ = writeln!(md, "- crossover version {}", env!("CARGO_PKG_VERSION"));
     if let Some(w) = wall_seconds {
-        let _ = writeln!(md, "- Wall time of this run: {:.0} s ({:.1} min)", w, w / 60.0);
+        let _ = writeln!(md, "- Wall time of the last full run: {:.0} s ({:.1} min)", w, w / 60.0);
     }
     let done = rows.iter().filter(|r| r.ok()).count();
     let failed = rows.iter().filter(|r| !r.ok()).count();
