@@ -9,6 +9,14 @@ use crossover::pipeline::{DeviceChoice, Recogniser, TrainContext};
 const DIGITS: [&str; 10] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
 
 /// 20 FSDD recordings: digits 0-9 by two speakers, take 5.
+/// libtorch's RNG (`tch::manual_seed`) and thread count are process-wide, and
+/// cargo runs tests on parallel threads: training tests take this lock so
+/// one test's seeding cannot interleave with another's draws.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn fsdd20() -> Corpus {
     let root = crossover::shared::require_corpora().join("fsdd").join("recordings");
     let mut utterances = Vec::new();
@@ -72,6 +80,7 @@ fn cer(model: &CtcModel, corpus: &Corpus) -> f64 {
 
 #[test]
 fn overfits_twenty_digits_and_round_trips() {
+    let _serial = serial();
     let corpus = fsdd20();
     let tmp = tempfile::tempdir().unwrap();
     let mut cfg = overfit_config();
@@ -98,6 +107,7 @@ fn overfits_twenty_digits_and_round_trips() {
 
 #[test]
 fn interrupted_training_resumes_exactly() {
+    let _serial = serial();
     let corpus = fsdd20();
     let mut cfg = overfit_config();
     cfg.train.max_epochs = 4;
@@ -125,6 +135,7 @@ fn interrupted_training_resumes_exactly() {
 
 #[test]
 fn phone_ctc_overfits_and_decodes_words_through_the_lexicon() {
+    let _serial = serial();
     let corpus = fsdd20();
     let tmp = tempfile::tempdir().unwrap();
     let mut cfg = overfit_config();
