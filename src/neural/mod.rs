@@ -44,7 +44,9 @@ pub fn resolve_device(choice: DeviceChoice) -> Result<Device> {
         DeviceChoice::Cpu => Ok(Device::Cpu),
         DeviceChoice::Auto => Ok(Device::cuda_if_available()),
         DeviceChoice::Cuda if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
-        DeviceChoice::Cuda => Err(Error::Config("--device cuda: libtorch sees no CUDA device on this machine".into())),
+        DeviceChoice::Cuda => Err(Error::Config(
+            "--device cuda: libtorch sees no CUDA device on this machine".into(),
+        )),
     }
 }
 
@@ -57,15 +59,24 @@ fn device_name(d: Device) -> String {
 }
 
 fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
-    rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| Error::Invalid(format!("thread pool: {e}")))
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .map_err(|e| Error::Invalid(format!("thread pool: {e}")))
 }
 
 /// How an utterance becomes token ids for training.
 pub type TargetFn<'a> = dyn Fn(&Utterance) -> Result<Vec<i64>> + Sync + 'a;
 
 /// Features (and targets, when `targets` is given) for utterances, in parallel.
-pub fn load_examples(corpus: &Corpus, utts: &[&Utterance], targets: Option<&TargetFn>, num_mel_bins: usize, threads: usize) -> Result<Vec<Example>> {
-    let fb = fbank::Fbank::new(num_mel_bins);
+pub fn load_examples(
+    corpus: &Corpus,
+    utts: &[&Utterance],
+    targets: Option<&TargetFn>,
+    num_mel_bins: usize,
+    threads: usize,
+) -> Result<Vec<Example>> {
+    let fb = fbank::extractor(num_mel_bins)?;
     thread_pool(threads)?.install(|| {
         utts.par_iter()
             .map(|u| {
@@ -74,7 +85,11 @@ pub fn load_examples(corpus: &Corpus, utts: &[&Utterance], targets: Option<&Targ
                     Some(t) => t(u)?,
                     None => Vec::new(),
                 };
-                Ok(Example { id: u.id.clone(), feats, target })
+                Ok(Example {
+                    id: u.id.clone(),
+                    feats,
+                    target,
+                })
             })
             .collect()
     })
@@ -128,9 +143,18 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     };
     let char_targets = |u: &Utterance| tokens.encode(u);
     let phone_targets = |u: &Utterance| words.as_ref().expect("phone-ctc has a lexicon").targets(u);
-    let targets: &TargetFn = if words.is_some() { &phone_targets } else { &char_targets };
+    let targets: &TargetFn = if words.is_some() {
+        &phone_targets
+    } else {
+        &char_targets
+    };
     let max_dur = cfg.train.max_utterance_seconds;
-    let train_utts: Vec<&Utterance> = ctx.train.iter().copied().filter(|u| u.duration <= max_dur || u.duration <= 0.0).collect();
+    let train_utts: Vec<&Utterance> = ctx
+        .train
+        .iter()
+        .copied()
+        .filter(|u| u.duration <= max_dur || u.duration <= 0.0)
+        .collect();
     let skipped_long = ctx.train.len() - train_utts.len();
     let hours = train_utts.iter().map(|u| u.duration).sum::<f64>() / 3600.0;
     let (model_cfg, preset_note) = cfg.model_for_hours(hours);
@@ -138,7 +162,8 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     let scaled;
     let cfg = if cfg.train.train_seconds_per_hour > 0.0 {
         let mut c = cfg.clone();
-        c.train.max_train_seconds = cfg.train.max_train_seconds + cfg.train.train_seconds_per_hour * hours;
+        c.train.max_train_seconds =
+            cfg.train.max_train_seconds + cfg.train.train_seconds_per_hour * hours;
         c.train.train_seconds_per_hour = 0.0;
         scaled = c;
         &scaled
@@ -152,14 +177,21 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     let before = train.len();
     train.retain(|e| {
         let repeats = e.target.windows(2).filter(|w| w[0] == w[1]).count() as i64;
-        model::subsampled_len(e.feats.rows as i64, model_cfg.subsampling) >= e.target.len() as i64 + repeats
+        model::subsampled_len(e.feats.rows as i64, model_cfg.subsampling)
+            >= e.target.len() as i64 + repeats
     });
     let skipped_short = before - train.len();
     if train.is_empty() {
-        return Err(Error::Invalid("every training utterance is too short for its transcript at this subsampling".into()));
+        return Err(Error::Invalid(
+            "every training utterance is too short for its transcript at this subsampling".into(),
+        ));
     }
     let dev_utts: Vec<&Utterance> = ctx.dev.to_vec();
-    let dev = if dev_utts.is_empty() { Vec::new() } else { load_examples(ctx.corpus, &dev_utts, Some(targets), mel, ctx.threads)? };
+    let dev = if dev_utts.is_empty() {
+        Vec::new()
+    } else {
+        load_examples(ctx.corpus, &dev_utts, Some(targets), mel, ctx.threads)?
+    };
 
     tch::manual_seed(ctx.seed as i64);
     let mut vs = nn::VarStore::new(device);
@@ -198,7 +230,11 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         progress: ctx.progress,
     };
     let st = train::train_loop(&job, &mut vs, &net)?;
-    let speed = if st.train_seconds > 0.0 { st.audio_seconds_trained / st.train_seconds } else { 0.0 };
+    let speed = if st.train_seconds > 0.0 {
+        st.audio_seconds_trained / st.train_seconds
+    } else {
+        0.0
+    };
     let notes = format!(
         "{preset_note}; encoder {:?} {}x{}, x{} subsampling; {} epochs ({}), best epoch {} dev {} {}; {:.0} s training, {:.0} audio-s/s; skipped {} over {} s and {} too short for their transcript",
         model_cfg.encoder,
@@ -216,8 +252,22 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         max_dur,
         skipped_short,
     );
-    let summary = ModelSummary { kind: cfg.kind.clone(), size: params, size_unit: "parameters".into(), device: device_name(device), notes };
-    Ok(CtcModel { cfg: cfg.clone(), model_cfg, tokens, summary, training: Some(st), words, net: Mutex::new((vs, net)) })
+    let summary = ModelSummary {
+        kind: cfg.kind.clone(),
+        size: params,
+        size_unit: "parameters".into(),
+        device: device_name(device),
+        notes,
+    };
+    Ok(CtcModel {
+        cfg: cfg.clone(),
+        model_cfg,
+        tokens,
+        summary,
+        training: Some(st),
+        words,
+        net: Mutex::new((vs, net)),
+    })
 }
 
 impl CtcModel {
@@ -230,18 +280,33 @@ impl CtcModel {
         let cfg = CtcConfig::load(&dir.join(PIPELINE_FILE))?;
         let mpath = dir.join(MODEL_FILE);
         let text = std::fs::read_to_string(&mpath).map_err(|e| Error::io(&mpath, e))?;
-        let saved: SavedModel = serde_json::from_str(&text).map_err(|e| Error::parse(&mpath, e.to_string()))?;
-        saved.model.validate().map_err(|e| Error::parse(&mpath, e.to_string()))?;
+        let saved: SavedModel =
+            serde_json::from_str(&text).map_err(|e| Error::parse(&mpath, e.to_string()))?;
+        saved
+            .model
+            .validate()
+            .map_err(|e| Error::parse(&mpath, e.to_string()))?;
         let tokens = TokenSet::load(&dir.join(TOKENS_FILE), token_kind(&cfg.kind))?;
         let mut vs = nn::VarStore::new(device);
         let net = CtcNet::new(&vs.root(), &saved.model, tokens.len() as i64);
         let wpath = dir.join(WEIGHTS_FILE);
-        vs.load(&wpath).map_err(|source| Error::Torch { context: format!("loading weights {}", wpath.display()), source })?;
+        vs.load(&wpath).map_err(|source| Error::Torch {
+            context: format!("loading weights {}", wpath.display()),
+            source,
+        })?;
         let words = match tokens.kind {
             TokenKind::Phones => Some(phone_words::WordDecoder::load(dir, tokens.len())?),
             TokenKind::Chars => None,
         };
-        Ok(CtcModel { cfg, model_cfg: saved.model, tokens, summary: saved.summary, training: saved.training, words, net: Mutex::new((vs, net)) })
+        Ok(CtcModel {
+            cfg,
+            model_cfg: saved.model,
+            tokens,
+            summary: saved.summary,
+            training: saved.training,
+            words,
+            net: Mutex::new((vs, net)),
+        })
     }
 
     /// Per-epoch training log (loss, dev error, learning rate), when known.
@@ -260,7 +325,9 @@ impl CtcModel {
         let d = &self.cfg.decode;
         match d.method {
             DecodeMethod::Greedy => ctc_decode::greedy(logp, tokens::BLANK),
-            DecodeMethod::Beam => ctc_decode::prefix_beam_search(logp, tokens::BLANK, d.beam, d.prune_logp, None),
+            DecodeMethod::Beam => {
+                ctc_decode::prefix_beam_search(logp, tokens::BLANK, d.beam, d.prune_logp, None)
+            }
         }
     }
 
@@ -282,31 +349,61 @@ impl Recogniser for CtcModel {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let ppath = dir.join(PIPELINE_FILE);
         std::fs::write(&ppath, self.cfg.to_toml()).map_err(|e| Error::io(&ppath, e))?;
-        let saved = SavedModel { model: self.model_cfg.clone(), summary: self.summary.clone(), training: self.training.clone() };
+        let saved = SavedModel {
+            model: self.model_cfg.clone(),
+            summary: self.summary.clone(),
+            training: self.training.clone(),
+        };
         let mpath = dir.join(MODEL_FILE);
-        std::fs::write(&mpath, serde_json::to_string_pretty(&saved).expect("serialisable")).map_err(|e| Error::io(&mpath, e))?;
+        std::fs::write(
+            &mpath,
+            serde_json::to_string_pretty(&saved).expect("serialisable"),
+        )
+        .map_err(|e| Error::io(&mpath, e))?;
         self.tokens.save(&dir.join(TOKENS_FILE))?;
         if let Some(w) = &self.words {
             w.save(dir)?;
         }
         let wpath = dir.join(WEIGHTS_FILE);
         let guard = self.net.lock().expect("model lock");
-        guard.0.save(&wpath).map_err(|source| Error::Torch { context: format!("saving weights {}", wpath.display()), source })
+        guard.0.save(&wpath).map_err(|source| Error::Torch {
+            context: format!("saving weights {}", wpath.display()),
+            source,
+        })
     }
 
     /// char-ctc: words from the decoded characters (no lexicon, no LM).
     /// phone-ctc: phones from the CTC decoder (for PER) and words from the
     /// lexicon-tree search with the word LM.
-    fn transcribe(&self, corpus: &Corpus, utts: &[&Utterance], threads: usize) -> Result<Vec<Transcript>> {
+    fn transcribe(
+        &self,
+        corpus: &Corpus,
+        utts: &[&Utterance],
+        threads: usize,
+    ) -> Result<Vec<Transcript>> {
         tch::set_num_threads(threads.max(1) as i32);
-        let examples = load_examples(corpus, utts, None, self.model_cfg.num_mel_bins as usize, threads)?;
+        let examples = load_examples(
+            corpus,
+            utts,
+            None,
+            self.model_cfg.num_mel_bins as usize,
+            threads,
+        )?;
         let mut out = Vec::with_capacity(examples.len());
         for e in &examples {
             let logp = self.posteriors(&e.feats);
             let text = self.tokens.decode(&self.decode_ids(&logp));
             out.push(match &self.words {
-                None => Transcript { id: e.id.clone(), words: text, phones: None },
-                Some(w) => Transcript { id: e.id.clone(), words: w.words(&logp, &self.cfg.word_decode), phones: Some(text) },
+                None => Transcript {
+                    id: e.id.clone(),
+                    words: text,
+                    phones: None,
+                },
+                Some(w) => Transcript {
+                    id: e.id.clone(),
+                    words: w.words(&logp, &self.cfg.word_decode),
+                    phones: Some(text),
+                },
             });
         }
         Ok(out)

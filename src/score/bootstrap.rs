@@ -17,15 +17,7 @@ fn pooled(per_utt: &[(u64, u64)], idx: &[usize]) -> f64 {
         e += per_utt[i].0;
         n += per_utt[i].1;
     }
-    if n == 0 {
-        if e == 0 {
-            0.0
-        } else {
-            f64::INFINITY
-        }
-    } else {
-        e as f64 / n as f64
-    }
+    super::ratio(e, n)
 }
 
 /// Percentile `q` in [0, 1] of sorted values, interpolating linearly.
@@ -52,7 +44,12 @@ fn draw(rng: &mut ChaCha8Rng, n: usize, idx: &mut [usize]) {
 /// `per_utt` holds `(errors, ref_len)` per utterance; `level` is the coverage,
 /// e.g. 0.95. Returns `(NaN, NaN)` when there are no utterances or no
 /// replicates.
-pub fn bootstrap_ci(per_utt: &[(u64, u64)], replicates: usize, seed: u64, level: f64) -> (f64, f64) {
+pub fn bootstrap_ci(
+    per_utt: &[(u64, u64)],
+    replicates: usize,
+    seed: u64,
+    level: f64,
+) -> (f64, f64) {
     let n = per_utt.len();
     if n == 0 || replicates == 0 {
         return (f64::NAN, f64::NAN);
@@ -92,10 +89,26 @@ pub struct PairedComparison {
 /// # Panics
 /// If `a` and `b` differ in length or in any `ref_len` (they were not scored
 /// on the same references), or are empty, or `replicates` is 0.
-pub fn paired_bootstrap_ci(a: &[(u64, u64)], b: &[(u64, u64)], replicates: usize, seed: u64, level: f64) -> PairedComparison {
-    assert_eq!(a.len(), b.len(), "paired bootstrap needs the same utterances for both systems");
-    assert!(a.iter().zip(b).all(|(x, y)| x.1 == y.1), "paired bootstrap needs the same reference lengths for both systems");
-    assert!(!a.is_empty() && replicates > 0, "paired bootstrap needs utterances and replicates");
+pub fn paired_bootstrap_ci(
+    a: &[(u64, u64)],
+    b: &[(u64, u64)],
+    replicates: usize,
+    seed: u64,
+    level: f64,
+) -> PairedComparison {
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "paired bootstrap needs the same utterances for both systems"
+    );
+    assert!(
+        a.iter().zip(b).all(|(x, y)| x.1 == y.1),
+        "paired bootstrap needs the same reference lengths for both systems"
+    );
+    assert!(
+        !a.is_empty() && replicates > 0,
+        "paired bootstrap needs utterances and replicates"
+    );
     let n = a.len();
     let all: Vec<usize> = (0..n).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -119,8 +132,11 @@ pub fn paired_bootstrap_ci(a: &[(u64, u64)], b: &[(u64, u64)], replicates: usize
     }
     deltas.sort_by(f64::total_cmp);
     let alpha = (1.0 - level.clamp(0.0, 1.0)) / 2.0;
-    let (delta_lo, delta_hi) =
-        if deltas.is_empty() { (f64::NAN, f64::NAN) } else { (percentile(&deltas, alpha), percentile(&deltas, 1.0 - alpha)) };
+    let (delta_lo, delta_hi) = if deltas.is_empty() {
+        (f64::NAN, f64::NAN)
+    } else {
+        (percentile(&deltas, alpha), percentile(&deltas, 1.0 - alpha))
+    };
     PairedComparison {
         p_a_better: a_better as f64 / replicates as f64,
         p_b_better: b_better as f64 / replicates as f64,
@@ -162,10 +178,21 @@ mod tests {
         let large = synth(2000, 0.2, 2);
         let (lo_s, hi_s) = bootstrap_ci(&small, 1000, 0, 0.95);
         let (lo_l, hi_l) = bootstrap_ci(&large, 1000, 0, 0.95);
-        assert!(lo_s < point(&small) && point(&small) < hi_s, "{lo_s} {hi_s}");
-        assert!(lo_l < point(&large) && point(&large) < hi_l, "{lo_l} {hi_l}");
+        assert!(
+            lo_s < point(&small) && point(&small) < hi_s,
+            "{lo_s} {hi_s}"
+        );
+        assert!(
+            lo_l < point(&large) && point(&large) < hi_l,
+            "{lo_l} {hi_l}"
+        );
         // Width shrinks roughly as 1/sqrt(n): 40x the data, about 6x narrower.
-        assert!((hi_l - lo_l) * 3.0 < hi_s - lo_s, "{} vs {}", hi_l - lo_l, hi_s - lo_s);
+        assert!(
+            (hi_l - lo_l) * 3.0 < hi_s - lo_s,
+            "{} vs {}",
+            hi_l - lo_l,
+            hi_s - lo_s
+        );
         // The true rate 0.2 is inside the large-sample interval.
         assert!(lo_l < 0.2 && 0.2 < hi_l);
         // A 50% interval sits inside the 95% one.
@@ -176,11 +203,20 @@ mod tests {
     #[test]
     fn deterministic_per_seed() {
         let v = synth(100, 0.3, 3);
-        assert_eq!(bootstrap_ci(&v, 500, 42, 0.95), bootstrap_ci(&v, 500, 42, 0.95));
-        assert_ne!(bootstrap_ci(&v, 500, 42, 0.95), bootstrap_ci(&v, 500, 43, 0.95));
+        assert_eq!(
+            bootstrap_ci(&v, 500, 42, 0.95),
+            bootstrap_ci(&v, 500, 42, 0.95)
+        );
+        assert_ne!(
+            bootstrap_ci(&v, 500, 42, 0.95),
+            bootstrap_ci(&v, 500, 43, 0.95)
+        );
         let w = synth(100, 0.3, 4);
         let w: Vec<(u64, u64)> = w.iter().zip(&v).map(|(x, y)| (x.0.min(y.1), y.1)).collect();
-        assert_eq!(paired_bootstrap(&v, &w, 300, 9), paired_bootstrap(&v, &w, 300, 9));
+        assert_eq!(
+            paired_bootstrap(&v, &w, 300, 9),
+            paired_bootstrap(&v, &w, 300, 9)
+        );
     }
 
     #[test]
@@ -190,14 +226,29 @@ mod tests {
         let b: Vec<(u64, u64)> = a.iter().map(|&(e, n)| ((e + 1).min(n), n)).collect();
         let c = paired_bootstrap_ci(&a, &b, 1000, 0, 0.95);
         assert!(c.p_a_better > 0.99, "{c:?}");
-        assert!(c.delta < 0.0 && c.delta_lo <= c.delta && c.delta <= c.delta_hi && c.delta_hi < 0.0, "{c:?}");
+        assert!(
+            c.delta < 0.0 && c.delta_lo <= c.delta && c.delta <= c.delta_hi && c.delta_hi < 0.0,
+            "{c:?}"
+        );
         assert_eq!(paired_bootstrap(&b, &a, 1000, 0), c.p_b_better);
         // Identical systems: never strictly better either way, delta 0.
         let same = paired_bootstrap_ci(&a, &a, 200, 0, 0.95);
-        assert_eq!((same.p_a_better, same.p_b_better, same.delta_lo, same.delta_hi), (0.0, 0.0, 0.0, 0.0));
+        assert_eq!(
+            (
+                same.p_a_better,
+                same.p_b_better,
+                same.delta_lo,
+                same.delta_hi
+            ),
+            (0.0, 0.0, 0.0, 0.0)
+        );
         // Two systems with equal error rates on different utterances: a coin flip.
         let x = synth(400, 0.2, 6);
-        let y: Vec<(u64, u64)> = synth(400, 0.2, 7).iter().zip(&x).map(|(e, r)| (e.0.min(r.1), r.1)).collect();
+        let y: Vec<(u64, u64)> = synth(400, 0.2, 7)
+            .iter()
+            .zip(&x)
+            .map(|(e, r)| (e.0.min(r.1), r.1))
+            .collect();
         let p = paired_bootstrap(&x, &y, 1000, 1);
         assert!(p > 0.0 && p < 1.0);
     }

@@ -75,7 +75,9 @@ pub fn tokens(text: &str, level: Level) -> Vec<String> {
 }
 
 /// Substitution, deletion and insertion counts with the lengths they refer to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct ErrorCounts {
     pub sub: u64,
     pub del: u64,
@@ -111,7 +113,8 @@ impl ErrorCounts {
     }
 }
 
-fn ratio(num: u64, den: u64) -> f64 {
+/// `num / den`, with 0/0 = 0 and x/0 = infinity (errors against an empty reference).
+pub(crate) fn ratio(num: u64, den: u64) -> f64 {
     if den == 0 {
         if num == 0 {
             0.0
@@ -155,7 +158,10 @@ impl ScoreReport {
 
     /// Number of utterances with at least one error.
     pub fn sentence_errors(&self) -> u64 {
-        self.utterances.iter().filter(|u| u.alignment.counts.errors() > 0).count() as u64
+        self.utterances
+            .iter()
+            .filter(|u| u.alignment.counts.errors() > 0)
+            .count() as u64
     }
 
     /// Sentence error rate as a fraction.
@@ -170,7 +176,10 @@ impl ScoreReport {
 
     /// `(errors, ref_len)` per utterance, for [`bootstrap_ci`] and [`paired_bootstrap`].
     pub fn per_utt_errors(&self) -> Vec<(u64, u64)> {
-        self.utterances.iter().map(|u| (u.alignment.counts.errors(), u.alignment.counts.ref_len)).collect()
+        self.utterances
+            .iter()
+            .map(|u| (u.alignment.counts.errors(), u.alignment.counts.ref_len))
+            .collect()
     }
 
     /// Kaldi's `compute-wer` line, e.g. `%WER 12.34 [ 56 / 454, 7 ins, 8 del, 41 sub ]`
@@ -191,7 +200,12 @@ impl ScoreReport {
 
     /// Kaldi's sentence error line, e.g. `%SER 12.34 [ 3 / 100 ]`.
     pub fn ser_line(&self) -> String {
-        format!("%SER {:.2} [ {} / {} ]", 100.0 * self.ser(), self.sentence_errors(), self.utterances.len())
+        format!(
+            "%SER {:.2} [ {} / {} ]",
+            100.0 * self.ser(),
+            self.sentence_errors(),
+            self.utterances.len()
+        )
     }
 
     /// Each utterance's alignment in a layout like sclite's `pra` report:
@@ -199,18 +213,39 @@ impl ScoreReport {
     /// `Eval:` rows (`***` marks a gap; `S`, `D`, `I` mark errors).
     pub fn per_utt_text(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "# crossover score: level {}, alignment {:?}", self.level.label(), self.mode);
+        let _ = writeln!(
+            s,
+            "# crossover score: level {}, alignment {:?}",
+            self.level.label(),
+            self.mode
+        );
         for u in &self.utterances {
             let c = &u.alignment.counts;
             let _ = writeln!(s, "id: {}", u.id);
             if u.hyp_missing {
                 let _ = writeln!(s, "Note: no hypothesis for this id; scored as empty");
             }
-            let _ = writeln!(s, "Scores: (#C #S #D #I) {} {} {} {}", c.correct, c.sub, c.del, c.ins);
-            let (mut r, mut h, mut e) = (String::from("REF: "), String::from("HYP: "), String::from("Eval:"));
+            let _ = writeln!(
+                s,
+                "Scores: (#C #S #D #I) {} {} {} {}",
+                c.correct, c.sub, c.del, c.ins
+            );
+            let (mut r, mut h, mut e) = (
+                String::from("REF: "),
+                String::from("HYP: "),
+                String::from("Eval:"),
+            );
             for t in &u.alignment.ops {
-                let rt = t.reference.as_deref().map(visible).unwrap_or_else(|| "***".into());
-                let ht = t.hypothesis.as_deref().map(visible).unwrap_or_else(|| "***".into());
+                let rt = t
+                    .reference
+                    .as_deref()
+                    .map(visible)
+                    .unwrap_or_else(|| "***".into());
+                let ht = t
+                    .hypothesis
+                    .as_deref()
+                    .map(visible)
+                    .unwrap_or_else(|| "***".into());
                 let width = rt.chars().count().max(ht.chars().count());
                 let mark = match t.op {
                     EditOp::Match => "",
@@ -260,11 +295,22 @@ pub fn normalise_texts(texts: &BTreeMap<String, String>, level: Level) -> BTreeM
 /// scored against an empty hypothesis (all deletions); a hypothesis id with
 /// no reference is an error naming the id. The text is scored as given (see
 /// [`normalise_texts`]).
-pub fn score(refs: &BTreeMap<String, String>, hyps: &BTreeMap<String, String>, level: Level, mode: AlignMode) -> Result<ScoreReport> {
+pub fn score(
+    refs: &BTreeMap<String, String>,
+    hyps: &BTreeMap<String, String>,
+    level: Level,
+    mode: AlignMode,
+) -> Result<ScoreReport> {
     let orphans: Vec<&String> = hyps.keys().filter(|k| !refs.contains_key(*k)).collect();
     if let Some(first) = orphans.first() {
-        let more = if orphans.len() > 1 { format!(" (and {} more)", orphans.len() - 1) } else { String::new() };
-        return Err(Error::Invalid(format!("hypothesis for utterance '{first}' has no reference{more}")));
+        let more = if orphans.len() > 1 {
+            format!(" (and {} more)", orphans.len() - 1)
+        } else {
+            String::new()
+        };
+        return Err(Error::Invalid(format!(
+            "hypothesis for utterance '{first}' has no reference{more}"
+        )));
     }
     if refs.is_empty() {
         return Err(Error::Invalid("no reference utterances to score".into()));
@@ -279,9 +325,18 @@ pub fn score(refs: &BTreeMap<String, String>, hyps: &BTreeMap<String, String>, l
         let hh: Vec<&str> = h.iter().map(String::as_str).collect();
         let alignment = align(&rr, &hh, mode);
         totals.add(&alignment.counts);
-        utterances.push(UttScore { id: id.clone(), alignment, hyp_missing: hyp_text.is_none() });
+        utterances.push(UttScore {
+            id: id.clone(),
+            alignment,
+            hyp_missing: hyp_text.is_none(),
+        });
     }
-    Ok(ScoreReport { level, mode, utterances, totals })
+    Ok(ScoreReport {
+        level,
+        mode,
+        utterances,
+        totals,
+    })
 }
 
 #[cfg(test)]
@@ -289,7 +344,10 @@ mod tests {
     use super::*;
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -297,7 +355,10 @@ mod tests {
         assert_eq!(tokens("  ab  c ", Level::Char), vec!["a", "b", " ", "c"]);
         assert_eq!(tokens("", Level::Char), Vec::<String>::new());
         assert_eq!(tokens("é x", Level::Char), vec!["é", " ", "x"]);
-        assert_eq!(tokens(" h @ l oU ", Level::Phone), vec!["h", "@", "l", "oU"]);
+        assert_eq!(
+            tokens(" h @ l oU ", Level::Phone),
+            vec!["h", "@", "l", "oU"]
+        );
     }
 
     #[test]
@@ -311,7 +372,13 @@ mod tests {
         let c = score(&refs, &hyps, Level::Char, AlignMode::Levenshtein).unwrap();
         assert!(c.kaldi_line().starts_with("%CER "));
         assert_eq!(c.totals.ref_len, 11 + 10 + 5);
-        let p = score(&map(&[("u", "h @ l oU")]), &map(&[("u", "h @ oU w")]), Level::Phone, AlignMode::Levenshtein).unwrap();
+        let p = score(
+            &map(&[("u", "h @ l oU")]),
+            &map(&[("u", "h @ oU w")]),
+            Level::Phone,
+            AlignMode::Levenshtein,
+        )
+        .unwrap();
         assert_eq!(p.kaldi_line(), "%PER 50.00 [ 2 / 4, 0 ins, 0 del, 2 sub ]");
     }
 
@@ -332,22 +399,42 @@ mod tests {
     fn unknown_hypothesis_id_is_an_error_naming_it() {
         let refs = map(&[("a", "x")]);
         let hyps = map(&[("a", "x"), ("zz9", "y"), ("zz8", "y")]);
-        let e = score(&refs, &hyps, Level::Word, AlignMode::Levenshtein).unwrap_err().to_string();
+        let e = score(&refs, &hyps, Level::Word, AlignMode::Levenshtein)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("'zz8'") && e.contains("1 more"), "{e}");
     }
 
     #[test]
     fn empty_reference_and_hypothesis() {
         let refs = map(&[("a", ""), ("b", "")]);
-        let r = score(&refs, &map(&[("a", ""), ("b", "")]), Level::Word, AlignMode::Levenshtein).unwrap();
+        let r = score(
+            &refs,
+            &map(&[("a", ""), ("b", "")]),
+            Level::Word,
+            AlignMode::Levenshtein,
+        )
+        .unwrap();
         assert_eq!(r.rate(), 0.0);
         assert_eq!(r.kaldi_line(), "%WER 0.00 [ 0 / 0, 0 ins, 0 del, 0 sub ]");
         assert_eq!(r.ser(), 0.0);
-        let r = score(&refs, &map(&[("a", "x y")]), Level::Word, AlignMode::Levenshtein).unwrap();
+        let r = score(
+            &refs,
+            &map(&[("a", "x y")]),
+            Level::Word,
+            AlignMode::Levenshtein,
+        )
+        .unwrap();
         assert_eq!(r.totals.ins, 2);
         assert!(r.rate().is_infinite());
         assert_eq!(r.ser_line(), "%SER 50.00 [ 1 / 2 ]");
-        assert!(score(&BTreeMap::new(), &BTreeMap::new(), Level::Word, AlignMode::Levenshtein).is_err());
+        assert!(score(
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            Level::Word,
+            AlignMode::Levenshtein
+        )
+        .is_err());
     }
 
     #[test]
