@@ -28,7 +28,11 @@ fn kathleen(n: usize) -> Vec<Vec<f32>> {
     files
         .iter()
         .take(n)
-        .map(|p| crossover::audio::read_16k(p, crossover::audio::ChannelMode::Mix).unwrap().samples)
+        .map(|p| {
+            crossover::audio::read_16k(p, crossover::audio::ChannelMode::Mix)
+                .unwrap()
+                .samples
+        })
         .collect()
 }
 
@@ -42,26 +46,35 @@ fn bench(c: &mut Criterion) {
     // Throughput in "elements" = audio samples; x real time = elements/s / 16000.
     g.throughput(Throughput::Elements(total_samples as u64));
     g.sample_size(20).measurement_time(Duration::from_secs(5));
-    g.bench_function(BenchmarkId::new("one_thread", format!("{seconds:.1}s_audio")), |b| {
-        b.iter(|| {
-            for x in &audio {
-                let m = ex.compute(x).unwrap();
-                std::hint::black_box(add_deltas(&m, 2, 2));
-            }
-        })
-    });
-    for threads in [1, 2] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        g.bench_function(BenchmarkId::new("rayon_files", format!("{threads}_threads")), |b| {
+    g.bench_function(
+        BenchmarkId::new("one_thread", format!("{seconds:.1}s_audio")),
+        |b| {
             b.iter(|| {
-                pool.install(|| {
-                    audio.par_iter().for_each(|x| {
-                        let m = ex.compute(x).unwrap();
-                        std::hint::black_box(add_deltas(&m, 2, 2));
+                for x in &audio {
+                    let m = ex.compute(x).unwrap();
+                    std::hint::black_box(add_deltas(&m, 2, 2));
+                }
+            })
+        },
+    );
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        g.bench_function(
+            BenchmarkId::new("rayon_files", format!("{threads}_threads")),
+            |b| {
+                b.iter(|| {
+                    pool.install(|| {
+                        audio.par_iter().for_each(|x| {
+                            let m = ex.compute(x).unwrap();
+                            std::hint::black_box(add_deltas(&m, 2, 2));
+                        })
                     })
                 })
-            })
-        });
+            },
+        );
     }
     g.finish();
 }

@@ -11,7 +11,9 @@ use crossover::features::{add_deltas, FeatureConfig, FeatureExtractor};
 fn main() {
     let mut args = std::env::args().skip(1);
     let dir = args.next().expect("usage: feature_speed DIR [REPEATS]");
-    let repeats: usize = args.next().map_or(7, |s| s.parse().expect("REPEATS must be a number"));
+    let repeats: usize = args
+        .next()
+        .map_or(7, |s| s.parse().expect("REPEATS must be a number"));
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{dir}: {e}"))
         .map(|e| e.unwrap().path())
@@ -20,7 +22,13 @@ fn main() {
     files.sort();
     let audio: Vec<Vec<f32>> = files
         .iter()
-        .map(|p| std::fs::read(p).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+        .map(|p| {
+            std::fs::read(p)
+                .unwrap()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        })
         .collect();
     let seconds: f64 = audio.iter().map(|a| a.len() as f64 / 16000.0).sum();
     let ex = FeatureExtractor::new(&FeatureConfig::mfcc()).unwrap();

@@ -19,7 +19,17 @@ use crate::error::{Error, Result};
 pub const TARGET_RATE: u32 = 16_000;
 
 /// How to reduce a multi-channel file to one channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ChannelMode {
     /// Average all channels (default).
@@ -56,7 +66,10 @@ pub fn read(path: &Path, channels: ChannelMode) -> Result<Audio> {
     } else if bytes.starts_with(b"fLaC") {
         read_flac(path, &bytes, channels)?
     } else {
-        return Err(Error::audio(path, "not a WAV (RIFF) or FLAC file: unrecognised header"));
+        return Err(Error::audio(
+            path,
+            "not a WAV (RIFF) or FLAC file: unrecognised header",
+        ));
     };
     if audio.samples.is_empty() {
         return Err(Error::audio(path, "audio contains no samples"));
@@ -71,7 +84,10 @@ pub fn read(path: &Path, channels: ChannelMode) -> Result<Audio> {
 pub fn read_16k(path: &Path, channels: ChannelMode) -> Result<Audio> {
     let a = read(path, channels)?;
     let samples = resample(&a.samples, a.rate, TARGET_RATE).map_err(|e| Error::audio(path, e))?;
-    Ok(Audio { rate: TARGET_RATE, samples })
+    Ok(Audio {
+        rate: TARGET_RATE,
+        samples,
+    })
 }
 
 fn mixdown(interleaved: Vec<f32>, n_ch: usize, mode: ChannelMode) -> Vec<f32> {
@@ -91,7 +107,8 @@ fn mixdown(interleaved: Vec<f32>, n_ch: usize, mode: ChannelMode) -> Vec<f32> {
 }
 
 fn read_wav(path: &Path, bytes: &[u8], mode: ChannelMode) -> Result<Audio> {
-    let reader = hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(|e| wav_err(path, e))?;
+    let reader =
+        hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(|e| wav_err(path, e))?;
     let spec = reader.spec();
     let n_ch = spec.channels as usize;
     if n_ch == 0 {
@@ -99,29 +116,57 @@ fn read_wav(path: &Path, bytes: &[u8], mode: ChannelMode) -> Result<Audio> {
     }
     let declared = reader.len() as usize;
     let samples: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
-        (hound::SampleFormat::Float, 32) => collect(path, reader.into_samples::<f32>(), |x| x * 32768.0)?,
-        (hound::SampleFormat::Int, 8) => collect(path, reader.into_samples::<i8>(), |x| x as f32 * 256.0)?,
-        (hound::SampleFormat::Int, 16) => collect(path, reader.into_samples::<i16>(), |x| x as f32)?,
-        (hound::SampleFormat::Int, 24) => collect(path, reader.into_samples::<i32>(), |x| x as f32 / 256.0)?,
-        (hound::SampleFormat::Int, 32) => collect(path, reader.into_samples::<i32>(), |x| x as f32 / 65536.0)?,
-        (f, b) => return Err(Error::audio(path, format!("unsupported WAV sample format {f:?} with {b} bits"))),
+        (hound::SampleFormat::Float, 32) => {
+            collect(path, reader.into_samples::<f32>(), |x| x * 32768.0)?
+        }
+        (hound::SampleFormat::Int, 8) => {
+            collect(path, reader.into_samples::<i8>(), |x| x as f32 * 256.0)?
+        }
+        (hound::SampleFormat::Int, 16) => {
+            collect(path, reader.into_samples::<i16>(), |x| x as f32)?
+        }
+        (hound::SampleFormat::Int, 24) => {
+            collect(path, reader.into_samples::<i32>(), |x| x as f32 / 256.0)?
+        }
+        (hound::SampleFormat::Int, 32) => {
+            collect(path, reader.into_samples::<i32>(), |x| x as f32 / 65536.0)?
+        }
+        (f, b) => {
+            return Err(Error::audio(
+                path,
+                format!("unsupported WAV sample format {f:?} with {b} bits"),
+            ))
+        }
     };
     if samples.len() < declared {
         return Err(Error::audio(
             path,
-            format!("truncated WAV: header declares {declared} samples, file holds {}", samples.len()),
+            format!(
+                "truncated WAV: header declares {declared} samples, file holds {}",
+                samples.len()
+            ),
         ));
     }
-    Ok(Audio { rate: spec.sample_rate, samples: mixdown(samples, n_ch, mode) })
+    Ok(Audio {
+        rate: spec.sample_rate,
+        samples: mixdown(samples, n_ch, mode),
+    })
 }
 
-fn collect<S, I: Iterator<Item = hound::Result<S>>>(path: &Path, it: I, f: impl Fn(S) -> f32) -> Result<Vec<f32>> {
+fn collect<S, I: Iterator<Item = hound::Result<S>>>(
+    path: &Path,
+    it: I,
+    f: impl Fn(S) -> f32,
+) -> Result<Vec<f32>> {
     let mut out = Vec::new();
     for s in it {
         match s {
             Ok(v) => out.push(f(v)),
             Err(hound::Error::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                return Err(Error::audio(path, format!("truncated WAV: data ends after {} samples", out.len())));
+                return Err(Error::audio(
+                    path,
+                    format!("truncated WAV: data ends after {} samples", out.len()),
+                ));
             }
             Err(e) => return Err(wav_err(path, e)),
         }
@@ -140,8 +185,8 @@ fn wav_err(path: &Path, e: hound::Error) -> Error {
 }
 
 fn read_flac(path: &Path, bytes: &[u8], mode: ChannelMode) -> Result<Audio> {
-    let mut reader =
-        claxon::FlacReader::new(std::io::Cursor::new(bytes)).map_err(|e| Error::audio(path, format!("invalid FLAC: {e}")))?;
+    let mut reader = claxon::FlacReader::new(std::io::Cursor::new(bytes))
+        .map_err(|e| Error::audio(path, format!("invalid FLAC: {e}")))?;
     let info = reader.streaminfo();
     let n_ch = info.channels as usize;
     let bits = info.bits_per_sample;
@@ -151,16 +196,30 @@ fn read_flac(path: &Path, bytes: &[u8], mode: ChannelMode) -> Result<Audio> {
     for s in reader.samples() {
         match s {
             Ok(v) => interleaved.push(v as f32 * scale),
-            Err(e) => return Err(Error::audio(path, format!("corrupt or truncated FLAC after {} samples: {e}", interleaved.len()))),
+            Err(e) => {
+                return Err(Error::audio(
+                    path,
+                    format!(
+                        "corrupt or truncated FLAC after {} samples: {e}",
+                        interleaved.len()
+                    ),
+                ))
+            }
         }
     }
     if let Some(total) = info.samples {
         let got = (interleaved.len() / n_ch.max(1)) as u64;
         if got < total {
-            return Err(Error::audio(path, format!("truncated FLAC: header declares {total} samples, stream holds {got}")));
+            return Err(Error::audio(
+                path,
+                format!("truncated FLAC: header declares {total} samples, stream holds {got}"),
+            ));
         }
     }
-    Ok(Audio { rate: info.sample_rate, samples: mixdown(interleaved, n_ch, mode) })
+    Ok(Audio {
+        rate: info.sample_rate,
+        samples: mixdown(interleaved, n_ch, mode),
+    })
 }
 
 /// Band-limited resampling with rubato's FFT resampler (fixed ratio, so
@@ -175,7 +234,8 @@ pub fn resample(input: &[f32], from: u32, to: u32) -> std::result::Result<Vec<f3
     if from == 0 || to == 0 {
         return Err(format!("cannot resample from {from} Hz to {to} Hz"));
     }
-    let mut rs = FftFixedInOut::<f32>::new(from as usize, to as usize, 1024, 1).map_err(|e| e.to_string())?;
+    let mut rs = FftFixedInOut::<f32>::new(from as usize, to as usize, 1024, 1)
+        .map_err(|e| e.to_string())?;
     let delay = rs.output_delay();
     let want = ((input.len() as u64 * to as u64).div_ceil(from as u64)) as usize;
     let chunk = rs.input_frames_next();
@@ -202,7 +262,9 @@ mod tests {
     #[test]
     fn resample_keeps_length_and_a_low_tone() {
         let n = 8000;
-        let x: Vec<f32> = (0..n).map(|i| (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 8000.0).sin() * 1000.0).collect();
+        let x: Vec<f32> = (0..n)
+            .map(|i| (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 8000.0).sin() * 1000.0)
+            .collect();
         let y = resample(&x, 8000, 16000).unwrap();
         assert_eq!(y.len(), 16000);
         // Compare with the analytic tone at 16 kHz away from the edges.

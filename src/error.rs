@@ -15,19 +15,32 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
     #[error("{context}: {source}")]
-    Torch { context: String, #[source] source: tch::TchError },
+    Torch {
+        context: String,
+        #[source]
+        source: tch::TchError,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn io(path: impl Into<PathBuf>, e: std::io::Error) -> Self {
-        Error::Io { path: path.into(), what: e.to_string() }
+        Error::Io {
+            path: path.into(),
+            what: e.to_string(),
+        }
     }
     pub fn parse(path: impl Into<PathBuf>, what: impl Into<String>) -> Self {
-        Error::Parse { path: path.into(), what: what.into() }
+        Error::Parse {
+            path: path.into(),
+            what: what.into(),
+        }
     }
     pub fn audio(path: impl Into<PathBuf>, what: impl Into<String>) -> Self {
-        Error::Audio { path: path.into(), what: what.into() }
+        Error::Audio {
+            path: path.into(),
+            what: what.into(),
+        }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! utt1  [
-//!   1.5 -2.25 3 
+//!   1.5 -2.25 3
 //!   0.5 0 -1 ]
 //! utt2  [ ]
 //! ```
@@ -29,7 +29,11 @@ fn format_g(x: f64, precision: usize) -> String {
         return if x > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if x == 0.0 {
-        return if x.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if x.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let p = precision.max(1);
     let sci = format!("{:.*e}", p - 1, x);
@@ -83,7 +87,9 @@ pub fn read_text_archive(r: impl BufRead) -> Result<Vec<(String, Matrix)>> {
     let mut out = Vec::new();
     // Current entry: key, rows so far, and whether the matrix is still open.
     let mut cur: Option<(String, Vec<Vec<f32>>)> = None;
-    let bad = |n: usize, what: String| Error::Invalid(format!("Kaldi text archive line {}: {what}", n + 1));
+    let bad = |n: usize, what: String| {
+        Error::Invalid(format!("Kaldi text archive line {}: {what}", n + 1))
+    };
     for (n, line) in r.lines().enumerate() {
         let line = line.map_err(|e| bad(n, e.to_string()))?;
         let mut toks = line.split_whitespace().peekable();
@@ -94,7 +100,12 @@ pub fn read_text_archive(r: impl BufRead) -> Result<Vec<(String, Matrix)>> {
             let key = toks.next().unwrap().to_string();
             match toks.next() {
                 Some("[") => {}
-                other => return Err(bad(n, format!("expected '[' after key {key:?}, found {other:?}"))),
+                other => {
+                    return Err(bad(
+                        n,
+                        format!("expected '[' after key {key:?}, found {other:?}"),
+                    ))
+                }
             }
             cur = Some((key, Vec::new()));
         }
@@ -113,14 +124,23 @@ pub fn read_text_archive(r: impl BufRead) -> Result<Vec<(String, Matrix)>> {
                 "nan" | "-nan" => f32::NAN,
                 "inf" => f32::INFINITY,
                 "-inf" => f32::NEG_INFINITY,
-                _ => t.parse().map_err(|_| bad(n, format!("bad number {t:?} in {key:?}")))?,
+                _ => t
+                    .parse()
+                    .map_err(|_| bad(n, format!("bad number {t:?} in {key:?}")))?,
             };
             row.push(v);
         }
         if !row.is_empty() {
             if let Some(first) = rows.first() {
                 if first.len() != row.len() {
-                    return Err(bad(n, format!("row of {} values in {key:?}, earlier rows have {}", row.len(), first.len())));
+                    return Err(bad(
+                        n,
+                        format!(
+                            "row of {} values in {key:?}, earlier rows have {}",
+                            row.len(),
+                            first.len()
+                        ),
+                    ));
                 }
             }
             rows.push(row);
@@ -133,7 +153,9 @@ pub fn read_text_archive(r: impl BufRead) -> Result<Vec<(String, Matrix)>> {
         }
     }
     if let Some((key, _)) = cur {
-        return Err(Error::Invalid(format!("Kaldi text archive ends inside matrix {key:?} (no closing ']')")));
+        return Err(Error::Invalid(format!(
+            "Kaldi text archive ends inside matrix {key:?} (no closing ']')"
+        )));
     }
     Ok(out)
 }
@@ -170,9 +192,17 @@ mod tests {
     #[test]
     fn writes_copy_feats_layout() {
         let mut buf = Vec::new();
-        write_text_matrix(&mut buf, "utt1", &Matrix::from_vec(2, 3, vec![1.5, -2.25, 3.0, 0.5, 0.0, -1.0])).unwrap();
+        write_text_matrix(
+            &mut buf,
+            "utt1",
+            &Matrix::from_vec(2, 3, vec![1.5, -2.25, 3.0, 0.5, 0.0, -1.0]),
+        )
+        .unwrap();
         write_text_matrix(&mut buf, "empty", &Matrix::zeros(0, 3)).unwrap();
-        assert_eq!(String::from_utf8(buf).unwrap(), "utt1  [\n  1.5 -2.25 3 \n  0.5 0 -1 ]\nempty  [ ]\n");
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            "utt1  [\n  1.5 -2.25 3 \n  0.5 0 -1 ]\nempty  [ ]\n"
+        );
         assert!(write_text_matrix(&mut Vec::new(), "a b", &Matrix::zeros(1, 1)).is_err());
     }
 
@@ -197,8 +227,14 @@ mod tests {
 
     #[test]
     fn malformed_archives_are_errors() {
-        assert!(read_text_archive("k  [\n  1 2 \n  3 ]\n".as_bytes()).unwrap_err().to_string().contains("line 3"));
-        assert!(read_text_archive("k  [\n  1 2 \n".as_bytes()).unwrap_err().to_string().contains("no closing"));
+        assert!(read_text_archive("k  [\n  1 2 \n  3 ]\n".as_bytes())
+            .unwrap_err()
+            .to_string()
+            .contains("line 3"));
+        assert!(read_text_archive("k  [\n  1 2 \n".as_bytes())
+            .unwrap_err()
+            .to_string()
+            .contains("no closing"));
         assert!(read_text_archive("k  1 2\n".as_bytes()).is_err());
         assert!(read_text_archive("k  [\n  1 x ]\n".as_bytes()).is_err());
     }

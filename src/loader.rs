@@ -41,7 +41,9 @@ use sha2::{Digest, Sha256};
 
 use crate::corpus::{Corpus, Split, Utterance};
 use crate::error::{Error, Result};
-use crate::features::{compute_samples, read_samples, CmvnMode, CmvnStats, FeatureConfig, FeatureExtractor};
+use crate::features::{
+    compute_samples, read_samples, CmvnMode, CmvnStats, FeatureConfig, FeatureExtractor,
+};
 use crate::matrix::Matrix;
 
 const MAGIC: &[u8; 8] = b"XOFEAT1\0";
@@ -65,7 +67,9 @@ pub struct FeatureCache {
 
 impl std::fmt::Debug for FeatureCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FeatureCache").field("dir", &self.dir).finish()
+        f.debug_struct("FeatureCache")
+            .field("dir", &self.dir)
+            .finish()
     }
 }
 
@@ -74,17 +78,25 @@ impl FeatureCache {
     pub fn new(corpus: &Corpus, cfg: &FeatureConfig) -> Result<Self> {
         let extractor = FeatureExtractor::new(cfg)?;
         let config_hash = cfg.stable_hash();
-        let dir = corpus.root.join(".cache").join("features").join(&config_hash);
+        let dir = corpus
+            .root
+            .join(".cache")
+            .join("features")
+            .join(&config_hash);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let cfg_path = dir.join("config.json");
         if !cfg_path.exists() {
-            let json = serde_json::to_string_pretty(cfg).map_err(|e| Error::Config(e.to_string()))?;
+            let json =
+                serde_json::to_string_pretty(cfg).map_err(|e| Error::Config(e.to_string()))?;
             write_atomic(&cfg_path, json.as_bytes())?;
         }
         let mut speaker_utts: HashMap<(Split, String), Vec<Utterance>> = HashMap::new();
         if cfg.cmvn == CmvnMode::Speaker {
             for u in &corpus.utterances {
-                speaker_utts.entry((u.split, u.speaker.clone())).or_default().push(u.clone());
+                speaker_utts
+                    .entry((u.split, u.speaker.clone()))
+                    .or_default()
+                    .push(u.clone());
             }
         }
         Ok(FeatureCache {
@@ -136,11 +148,18 @@ impl FeatureCache {
     fn key(&self, u: &Utterance) -> Result<[u8; 32]> {
         let path = self.audio_path(u);
         let meta = std::fs::metadata(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::audio(&path, format!("audio of utterance {} not found", u.id)),
+            std::io::ErrorKind::NotFound => {
+                Error::audio(&path, format!("audio of utterance {} not found", u.id))
+            }
             _ => Error::io(&path, e),
         })?;
         let stamp = (path.clone(), meta.len(), meta.modified().ok());
-        if let Some(h) = self.audio_hashes.lock().expect("hash memo lock").get(&stamp) {
+        if let Some(h) = self
+            .audio_hashes
+            .lock()
+            .expect("hash memo lock")
+            .get(&stamp)
+        {
             return Ok(self.key_from_audio_hash(h));
         }
         let mut f = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
@@ -154,7 +173,10 @@ impl FeatureCache {
             hasher.update(&buf[..n]);
         }
         let h: [u8; 32] = hasher.finalize().into();
-        self.audio_hashes.lock().expect("hash memo lock").insert(stamp, h);
+        self.audio_hashes
+            .lock()
+            .expect("hash memo lock")
+            .insert(stamp, h);
         Ok(self.key_from_audio_hash(&h))
     }
 
@@ -188,7 +210,8 @@ impl FeatureCache {
         }
         let path = self.audio_path(u);
         let samples = read_samples(&path, self.config())?;
-        let m = compute_samples(&self.extractor, &samples).map_err(|e| Error::audio(&path, e.to_string()))?;
+        let m = compute_samples(&self.extractor, &samples)
+            .map_err(|e| Error::audio(&path, e.to_string()))?;
         write_feat(&file, &key, &m)?;
         self.computed.fetch_add(1, Ordering::Relaxed);
         Ok(m)
@@ -228,7 +251,10 @@ impl FeatureCache {
             s.accumulate(&self.cached(x)?);
         }
         let s = Arc::new(s);
-        self.speaker_stats.lock().expect("stats lock").insert(k, s.clone());
+        self.speaker_stats
+            .lock()
+            .expect("stats lock")
+            .insert(k, s.clone());
         Ok(s)
     }
 
@@ -243,11 +269,16 @@ impl FeatureCache {
     }
 
     /// Per-(split, speaker) CMVN statistics over the given utterances (from the cache).
-    pub fn speaker_stats(&self, utts: &[&Utterance]) -> Result<HashMap<(Split, String), CmvnStats>> {
+    pub fn speaker_stats(
+        &self,
+        utts: &[&Utterance],
+    ) -> Result<HashMap<(Split, String), CmvnStats>> {
         let mut out: HashMap<(Split, String), CmvnStats> = HashMap::new();
         for u in utts {
             let m = self.cached(u)?;
-            out.entry((u.split, u.speaker.clone())).or_insert_with(|| CmvnStats::new(m.cols)).accumulate(&m);
+            out.entry((u.split, u.speaker.clone()))
+                .or_insert_with(|| CmvnStats::new(m.cols))
+                .accumulate(&m);
         }
         Ok(out)
     }
@@ -332,13 +363,19 @@ fn read_feat(path: &Path, key: &[u8; 32]) -> std::result::Result<Option<Matrix>,
     let (rows, cols) = parse_header(&bytes[..HEADER], key)?;
     let payload = &bytes[HEADER..];
     if payload.len() != rows * cols * 4 {
-        return Err(format!("payload of {} bytes for {rows}x{cols}", payload.len()));
+        return Err(format!(
+            "payload of {} bytes for {rows}x{cols}",
+            payload.len()
+        ));
     }
     let sum = u64::from_le_bytes(bytes[32..40].try_into().expect("8 bytes"));
     if fnv1a(payload) != sum {
         return Err("checksum mismatch".into());
     }
-    let data: Vec<f32> = payload.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+    let data: Vec<f32> = payload
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+        .collect();
     if data.iter().any(|x| !x.is_finite()) {
         return Err("non-finite values".into());
     }
@@ -380,7 +417,12 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// `max_frames_per_batch` and count within `max_batch` (an utterance longer
 /// than the frame budget gets a batch of its own); the batch order is then
 /// shuffled by `seed`. Every index appears in exactly one batch.
-pub fn length_buckets(lengths: &[usize], max_frames_per_batch: usize, max_batch: usize, seed: u64) -> Vec<Vec<usize>> {
+pub fn length_buckets(
+    lengths: &[usize],
+    max_frames_per_batch: usize,
+    max_batch: usize,
+    seed: u64,
+) -> Vec<Vec<usize>> {
     let max_batch = max_batch.max(1);
     let mut idx: Vec<usize> = (0..lengths.len()).collect();
     idx.sort_by_key(|&i| (lengths[i], i));
@@ -418,7 +460,11 @@ mod tests {
         for batch in &b {
             let longest = batch.iter().map(|&i| lengths[i]).max().unwrap();
             assert!(batch.len() <= 16);
-            assert!(batch.len() == 1 || batch.len() * longest <= 4000, "batch of {} x {longest}", batch.len());
+            assert!(
+                batch.len() == 1 || batch.len() * longest <= 4000,
+                "batch of {} x {longest}",
+                batch.len()
+            );
         }
         assert_eq!(b, length_buckets(&lengths, 4000, 16, 1));
         let other = length_buckets(&lengths, 4000, 16, 2);

@@ -12,7 +12,17 @@ use crate::corpus::{Corpus, Utterance};
 use crate::error::{Error, Result};
 
 /// Where to run neural work. Classical recognisers ignore it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
     /// CUDA when available, else CPU.
@@ -69,17 +79,29 @@ pub trait Recogniser: Send + Sync {
     /// Write the model (and its `pipeline.toml`) to `dir`.
     fn save(&self, dir: &Path) -> Result<()>;
     /// Transcribe utterances of `corpus`, in the given order.
-    fn transcribe(&self, corpus: &Corpus, utts: &[&Utterance], threads: usize) -> Result<Vec<Transcript>>;
+    fn transcribe(
+        &self,
+        corpus: &Corpus,
+        utts: &[&Utterance],
+        threads: usize,
+    ) -> Result<Vec<Transcript>>;
 }
 
 /// Read the `kind` of a pipeline config file (`pipelines/*.toml`).
 pub fn pipeline_kind(path: &Path) -> Result<(String, toml::Table)> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::parse(path, e.to_string()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| Error::parse(path, e.to_string()))?;
     let kind = table
         .get("kind")
         .and_then(|k| k.as_str())
-        .ok_or_else(|| Error::parse(path, "missing `kind = \"classical\" | \"phone-ctc\" | \"char-ctc\"`"))?
+        .ok_or_else(|| {
+            Error::parse(
+                path,
+                "missing `kind = \"classical\" | \"phone-ctc\" | \"char-ctc\"`",
+            )
+        })?
         .to_string();
     Ok((kind, table))
 }
@@ -89,12 +111,23 @@ pub fn pipeline_kind(path: &Path) -> Result<(String, toml::Table)> {
 pub fn load_model(dir: &Path) -> Result<Box<dyn Recogniser>> {
     let cfg = dir.join("pipeline.toml");
     if !cfg.exists() {
-        return Err(Error::parse(&cfg, "not a model folder (no pipeline.toml; train one with `crossover train`)"));
+        return Err(Error::parse(
+            &cfg,
+            "not a model folder (no pipeline.toml; train one with `crossover train`)",
+        ));
     }
     let (kind, _) = pipeline_kind(&cfg)?;
     match kind.as_str() {
         crate::classical::KIND => Ok(Box::new(crate::classical::ClassicalModel::load(dir)?)),
-        k if crate::neural::config::KINDS.contains(&k) => Ok(Box::new(crate::neural::CtcModel::load(dir)?)),
-        other => Err(Error::parse(&cfg, format!("unknown pipeline kind {other:?} (known: {})", crate::classical::KIND))),
+        k if crate::neural::config::KINDS.contains(&k) => {
+            Ok(Box::new(crate::neural::CtcModel::load(dir)?))
+        }
+        other => Err(Error::parse(
+            &cfg,
+            format!(
+                "unknown pipeline kind {other:?} (known: {})",
+                crate::classical::KIND
+            ),
+        )),
     }
 }

@@ -8,7 +8,10 @@ use crate::pipeline::{pipeline_kind, Recogniser, TrainContext};
 pub const KINDS: &str = "classical, phone-ctc or char-ctc";
 
 fn unknown(path: &Path, kind: &str) -> Error {
-    Error::Config(format!("{}: unknown pipeline kind {kind:?} (expected {KINDS})", path.display()))
+    Error::Config(format!(
+        "{}: unknown pipeline kind {kind:?} (expected {KINDS})",
+        path.display()
+    ))
 }
 
 /// Train the recogniser a pipeline config file describes.

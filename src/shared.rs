@@ -6,7 +6,10 @@ pub fn corpora_dir() -> PathBuf {
     if let Ok(p) = std::env::var("CROSSOVER_SHARED") {
         return PathBuf::from(p);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("shared").join("corpora")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("shared")
+        .join("corpora")
 }
 
 /// The shared corpora folder, or a panic message (for tests) naming where it looked.

@@ -25,7 +25,13 @@ pub fn normalise(text: &str) -> String {
             cur.extend(ch.to_lowercase());
         } else if ch == '\'' || ch == '\u{2019}' {
             cur.push('\'');
-        } else if ch.is_whitespace() || ch == '-' || ch == '/' || ch == '_' || ch == '\u{2013}' || ch == '\u{2014}' {
+        } else if ch.is_whitespace()
+            || ch == '-'
+            || ch == '/'
+            || ch == '_'
+            || ch == '\u{2013}'
+            || ch == '\u{2014}'
+        {
             flush(&mut cur, &mut words);
         }
         // anything else: dropped without splitting the word ("u.s." -> "us")
@@ -44,8 +50,14 @@ mod tests {
     use super::*;
     #[test]
     fn normalises_case_punctuation_and_apostrophes() {
-        assert_eq!(normalise("Author of the danger trail, Philip Steels, etc."), "author of the danger trail philip steels etc");
-        assert_eq!(normalise("O'Brien  had-been 'quoted' dogs'"), "o'brien had been quoted dogs");
+        assert_eq!(
+            normalise("Author of the danger trail, Philip Steels, etc."),
+            "author of the danger trail philip steels etc"
+        );
+        assert_eq!(
+            normalise("O'Brien  had-been 'quoted' dogs'"),
+            "o'brien had been quoted dogs"
+        );
         assert_eq!(normalise("  U.S.A.  "), "usa");
         assert_eq!(normalise(""), "");
         assert_eq!(normalise("?!"), "");

@@ -9,10 +9,14 @@ use crossover::classical::{train_classical, ClassicalConfig, ClassicalModel};
 use crossover::corpus::{Corpus, Split, Utterance};
 use crossover::pipeline::{Recogniser, TrainContext};
 
-const DIGITS: [&str; 10] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
+const DIGITS: [&str; 10] = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+];
 
 fn fsdd() -> PathBuf {
-    crossover::shared::require_corpora().join("fsdd").join("recordings")
+    crossover::shared::require_corpora()
+        .join("fsdd")
+        .join("recordings")
 }
 
 /// jackson's takes `train` as training and takes 0-4 as test.
@@ -35,7 +39,10 @@ fn corpus(dir: &Path, train: std::ops::Range<usize>) -> Corpus {
             });
         }
     }
-    let c = Corpus { root: dir.to_path_buf(), utterances };
+    let c = Corpus {
+        root: dir.to_path_buf(),
+        utterances,
+    };
     c.save().unwrap();
     c
 }
@@ -72,12 +79,27 @@ fn trained() -> &'static Trained {
             progress: false,
         };
         let model = train_classical(&cfg, &ctx).unwrap();
-        Trained { _dir: dir, corpus, model }
+        Trained {
+            _dir: dir,
+            corpus,
+            model,
+        }
     })
 }
 
 fn wer(corpus: &Corpus, hyps: &[crossover::pipeline::Transcript]) -> f64 {
-    let errs = hyps.iter().filter(|h| corpus.utterances.iter().find(|u| u.id == h.id).unwrap().norm_text != h.words).count();
+    let errs = hyps
+        .iter()
+        .filter(|h| {
+            corpus
+                .utterances
+                .iter()
+                .find(|u| u.id == h.id)
+                .unwrap()
+                .norm_text
+                != h.words
+        })
+        .count();
     errs as f64 / hyps.len() as f64
 }
 
@@ -87,19 +109,34 @@ fn trains_decodes_and_round_trips() {
     let test = t.corpus.split(Split::Test);
     let hyps = t.model.transcribe(&t.corpus, &test, 2).unwrap();
     let w = wer(&t.corpus, &hyps);
-    assert!(w <= 0.06, "speaker-dependent digit WER {w} on 50 test files");
-    assert!(t.model.report.contains("mono pass 11"), "{}", t.model.report);
+    assert!(
+        w <= 0.06,
+        "speaker-dependent digit WER {w} on 50 test files"
+    );
+    assert!(
+        t.model.report.contains("mono pass 11"),
+        "{}",
+        t.model.report
+    );
     let dir = tempfile::tempdir().unwrap();
     t.model.save(dir.path()).unwrap();
     let back = ClassicalModel::load(dir.path()).unwrap();
     assert_eq!(back.am.num_gaussians(), t.model.am.num_gaussians());
-    assert_eq!(back.transcribe(&t.corpus, &test, 1).unwrap(), hyps, "decodes differ after save/load");
+    assert_eq!(
+        back.transcribe(&t.corpus, &test, 1).unwrap(),
+        hyps,
+        "decodes differ after save/load"
+    );
     let loaded = crossover::pipeline::load_model(dir.path()).unwrap();
     assert_eq!(loaded.summary().kind, "classical");
 }
 
 fn read_wav(p: &Path) -> Vec<i16> {
-    hound::WavReader::open(p).unwrap().samples::<i16>().map(|s| s.unwrap()).collect()
+    hound::WavReader::open(p)
+        .unwrap()
+        .samples::<i16>()
+        .map(|s| s.unwrap())
+        .collect()
 }
 
 #[test]
@@ -107,7 +144,10 @@ fn forced_alignment_finds_the_join() {
     let t = trained();
     // Two FSDD files joined end to end: the quiet each keeps at its edges is
     // the silence between the words (the kind the silence model was trained on).
-    let (a, b) = (read_wav(&fsdd().join("3_jackson_1.wav")), read_wav(&fsdd().join("8_jackson_2.wav")));
+    let (a, b) = (
+        read_wav(&fsdd().join("3_jackson_1.wav")),
+        read_wav(&fsdd().join("8_jackson_2.wav")),
+    );
     let gap = 0;
     let mut x: Vec<i16> = a.clone();
     x.extend(&b);
@@ -116,15 +156,26 @@ fn forced_alignment_finds_the_join() {
     // Word segments (seconds) of `x` aligned to `words`.
     let segments = |x: &[i16], words: &[&str], name: &str| -> Vec<(f64, f64)> {
         let wav = dir.path().join(name);
-        let spec = hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
         let mut w = hound::WavWriter::create(&wav, spec).unwrap();
         x.iter().for_each(|s| w.write_sample(*s).unwrap());
         w.finalize().unwrap();
         let feats = crossover::features::compute_file(&wav, &m.config.features).unwrap();
-        let prons: Vec<&[usize]> = words.iter().map(|w| m.lexicon.prons(w).unwrap()[0].as_slice()).collect();
+        let prons: Vec<&[usize]> = words
+            .iter()
+            .map(|w| m.lexicon.prons(w).unwrap()[0].as_slice())
+            .collect();
         let units = transcript_units(&m.am as &dyn PhoneTopology, &prons, true);
         let ali = align(&units, &mut GmmScorer::new(&m.am, &feats), 100.0).unwrap();
-        ali.word_segments(&units).iter().map(|s| (s.start as f64 * 0.01, s.end as f64 * 0.01)).collect()
+        ali.word_segments(&units)
+            .iter()
+            .map(|s| (s.start as f64 * 0.01, s.end as f64 * 0.01))
+            .collect()
     };
     let joined = segments(&x, &["three", "eight"], "joined.wav");
     let alone_a = segments(&a, &["three"], "a.wav");
@@ -136,8 +187,16 @@ fn forced_alignment_finds_the_join() {
     // 'eight' starts where it starts in its own file, shifted by the join.
     let tol = 0.05;
     let (end1, start2) = (joined[0].1, joined[1].0);
-    assert!((end1 - alone_a[0].1).abs() <= tol && end1 <= join1 + tol, "'three' ends at {end1:.3} s; alone at {:.3} s; join at {join1:.3} s", alone_a[0].1);
-    assert!((start2 - (join2 + alone_b[0].0)).abs() <= tol && start2 >= join2 - tol, "'eight' starts at {start2:.3} s; alone at {:.3} s after the join at {join2:.3} s", alone_b[0].0);
+    assert!(
+        (end1 - alone_a[0].1).abs() <= tol && end1 <= join1 + tol,
+        "'three' ends at {end1:.3} s; alone at {:.3} s; join at {join1:.3} s",
+        alone_a[0].1
+    );
+    assert!(
+        (start2 - (join2 + alone_b[0].0)).abs() <= tol && start2 >= join2 - tol,
+        "'eight' starts at {start2:.3} s; alone at {:.3} s after the join at {join2:.3} s",
+        alone_b[0].0
+    );
 }
 
 #[test]
@@ -149,24 +208,66 @@ fn cli_train_decode_and_align() {
     std::fs::write(&pipe, "kind = \"classical\"\n[mono]\niters = 4\ntotal_gaussians = 130\nmax_iter_inc = 3\nrealign_iters = [1, 2]\n").unwrap();
     let bin = env!("CARGO_BIN_EXE_crossover");
     let model = dir.path().join("model");
-    let st = std::process::Command::new(bin).args(["train", "--quiet", "--pipeline"]).arg(&pipe).arg("--corpus").arg(&cdir).arg("--out").arg(&model).status().unwrap();
+    let st = std::process::Command::new(bin)
+        .args(["train", "--quiet", "--pipeline"])
+        .arg(&pipe)
+        .arg("--corpus")
+        .arg(&cdir)
+        .arg("--out")
+        .arg(&model)
+        .status()
+        .unwrap();
     assert!(st.success());
     let hyp = dir.path().join("hyp.txt");
-    let out = std::process::Command::new(bin).args(["decode", "--model"]).arg(&model).arg("--corpus").arg(&cdir).arg("--out").arg(&hyp).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(bin)
+        .args(["decode", "--model"])
+        .arg(&model)
+        .arg("--corpus")
+        .arg(&cdir)
+        .arg("--out")
+        .arg(&hyp)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = std::fs::read_to_string(&hyp).unwrap();
     assert_eq!(text.lines().count(), 50);
-    assert!(text.lines().all(|l| l.starts_with("jackson-") && l.split_whitespace().count() >= 1));
+    assert!(text
+        .lines()
+        .all(|l| l.starts_with("jackson-") && l.split_whitespace().count() >= 1));
     let ctm = dir.path().join("a.ctm");
-    let out = std::process::Command::new(bin).args(["align", "--split", "test", "--model"]).arg(&model).arg("--corpus").arg(&cdir).arg("--out").arg(&ctm).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(bin)
+        .args(["align", "--split", "test", "--model"])
+        .arg(&model)
+        .arg("--corpus")
+        .arg(&cdir)
+        .arg("--out")
+        .arg(&ctm)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let words = std::fs::read_to_string(&ctm).unwrap();
     assert_eq!(words.lines().count(), 50);
     let phones = std::fs::read_to_string(dir.path().join("a.ctm.phones")).unwrap();
     assert!(phones.lines().count() >= 150 && phones.contains(" TH") && phones.contains(" SIL"));
     // Unknown pipeline kinds are refused by name.
     std::fs::write(&pipe, "kind = \"wav2vec\"\n").unwrap();
-    let out = std::process::Command::new(bin).args(["train", "--pipeline"]).arg(&pipe).arg("--corpus").arg(&cdir).arg("--out").arg(&model).output().unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["train", "--pipeline"])
+        .arg(&pipe)
+        .arg("--corpus")
+        .arg(&cdir)
+        .arg("--out")
+        .arg(&model)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown pipeline kind \"wav2vec\""));
 }
@@ -192,10 +293,18 @@ fn triphones_train_and_decode() {
     let model = train_classical(&cfg, &ctx).unwrap();
     assert!(model.am.is_triphone());
     // One root per (phone, state) = 120, split up to 160 leaves.
-    assert!(model.am.pdfs.len() > 120 && model.am.pdfs.len() <= 160, "{} tied states", model.am.pdfs.len());
+    assert!(
+        model.am.pdfs.len() > 120 && model.am.pdfs.len() <= 160,
+        "{} tied states",
+        model.am.pdfs.len()
+    );
     let test = corpus.split(Split::Test);
     let hyps = model.transcribe(&corpus, &test, 2).unwrap();
-    assert!(wer(&corpus, &hyps) <= 0.06, "triphone digit WER {}", wer(&corpus, &hyps));
+    assert!(
+        wer(&corpus, &hyps) <= 0.06,
+        "triphone digit WER {}",
+        wer(&corpus, &hyps)
+    );
     // The tree survives save/load.
     let out = tempfile::tempdir().unwrap();
     model.save(out.path()).unwrap();

@@ -11,17 +11,30 @@ use crossover::corpus::{Corpus, Split};
 const SUBCOMMAND: &[&str] = &["corpus", "synth"];
 
 fn small(seed: u64) -> SynthConfig {
-    SynthConfig { seed, hours: 0.01, eval_hours: 0.004, chunk: 6, babble_pool: 4, ..Default::default() }
+    SynthConfig {
+        seed,
+        hours: 0.01,
+        eval_hours: 0.004,
+        chunk: 6,
+        babble_pool: 4,
+        ..Default::default()
+    }
 }
 
 fn generate(cfg: &SynthConfig, dir: &Path, threads: usize) -> Corpus {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
     pool.install(|| synth::generate(cfg, dir, false)).unwrap();
     Corpus::load(dir).unwrap()
 }
 
 fn wav_bytes(c: &Corpus) -> Vec<(String, Vec<u8>)> {
-    c.utterances.iter().map(|u| (u.id.clone(), std::fs::read(c.audio_path(u)).unwrap())).collect()
+    c.utterances
+        .iter()
+        .map(|u| (u.id.clone(), std::fs::read(c.audio_path(u)).unwrap()))
+        .collect()
 }
 
 #[test]
@@ -30,15 +43,30 @@ fn same_seed_same_corpus_whatever_the_threads_and_resumes_after_interruption() {
     let b = tempfile::tempdir().unwrap();
     let ca = generate(&small(5), a.path(), 1);
     let cb = generate(&small(5), b.path(), 2);
-    assert_eq!(ca.utterances, cb.utterances, "manifests differ between 1 and 2 threads");
-    assert_eq!(wav_bytes(&ca), wav_bytes(&cb), "audio differs between 1 and 2 threads");
-    assert_eq!(std::fs::read(a.path().join("synth.toml")).unwrap(), std::fs::read(b.path().join("synth.toml")).unwrap());
+    assert_eq!(
+        ca.utterances, cb.utterances,
+        "manifests differ between 1 and 2 threads"
+    );
+    assert_eq!(
+        wav_bytes(&ca),
+        wav_bytes(&cb),
+        "audio differs between 1 and 2 threads"
+    );
+    assert_eq!(
+        std::fs::read(a.path().join("synth.toml")).unwrap(),
+        std::fs::read(b.path().join("synth.toml")).unwrap()
+    );
 
     // Interrupt: lose the manifest and one WAV; the rerun redoes only that chunk.
     std::fs::remove_file(a.path().join("manifest.tsv")).unwrap();
     std::fs::remove_file(ca.audio_path(&ca.utterances[1])).unwrap();
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-    let report = pool.install(|| synth::generate(&small(5), a.path(), false)).unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let report = pool
+        .install(|| synth::generate(&small(5), a.path(), false))
+        .unwrap();
     assert_eq!(report.chunks_made, 1, "{report:?}");
     assert!(report.chunks_reused >= 3, "{report:?}");
     let again = Corpus::load(a.path()).unwrap();
@@ -46,8 +74,15 @@ fn same_seed_same_corpus_whatever_the_threads_and_resumes_after_interruption() {
     assert_eq!(wav_bytes(&again), wav_bytes(&ca));
 
     // More hours with the same settings extend the corpus: the old train set is a prefix.
-    let more = SynthConfig { hours: 0.02, ..small(5) };
-    let bigger = pool.install(|| synth::generate(&more, a.path(), false).map(|_| Corpus::load(a.path()).unwrap())).unwrap();
+    let more = SynthConfig {
+        hours: 0.02,
+        ..small(5)
+    };
+    let bigger = pool
+        .install(|| {
+            synth::generate(&more, a.path(), false).map(|_| Corpus::load(a.path()).unwrap())
+        })
+        .unwrap();
     let old_train = ca.split(Split::Train);
     let new_train = bigger.split(Split::Train);
     assert!(new_train.len() > old_train.len());
@@ -55,7 +90,16 @@ fn same_seed_same_corpus_whatever_the_threads_and_resumes_after_interruption() {
     assert_eq!(bigger.split(Split::Test), ca.split(Split::Test));
 
     // Other settings in the same folder are refused, naming synth.toml.
-    let err = synth::generate(&SynthConfig { seed: 6, ..small(5) }, a.path(), false).unwrap_err().to_string();
+    let err = synth::generate(
+        &SynthConfig {
+            seed: 6,
+            ..small(5)
+        },
+        a.path(),
+        false,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("synth.toml"), "{err}");
 
     // A different seed gives a different corpus.
@@ -69,25 +113,57 @@ fn same_seed_same_corpus_whatever_the_threads_and_resumes_after_interruption() {
 #[test]
 fn splits_share_no_voice_or_sentence_and_audio_is_real_speech() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = SynthConfig { seed: 11, hours: 0.012, eval_hours: 0.006, chunk: 8, babble_pool: 4, lm_sentences: 3000, ..Default::default() };
+    let cfg = SynthConfig {
+        seed: 11,
+        hours: 0.012,
+        eval_hours: 0.006,
+        chunk: 8,
+        babble_pool: 4,
+        lm_sentences: 3000,
+        ..Default::default()
+    };
     let c = generate(&cfg, dir.path(), 2);
     let mut voices_by: HashMap<Split, HashSet<String>> = HashMap::new();
     let mut sents_by: HashMap<Split, HashSet<String>> = HashMap::new();
     let mut groups_by: HashMap<Split, HashSet<String>> = HashMap::new();
     for u in &c.utterances {
-        voices_by.entry(u.split).or_default().insert(u.speaker.clone());
-        sents_by.entry(u.split).or_default().insert(u.norm_text.clone());
-        groups_by.entry(u.split).or_default().insert(u.group.clone());
+        voices_by
+            .entry(u.split)
+            .or_default()
+            .insert(u.speaker.clone());
+        sents_by
+            .entry(u.split)
+            .or_default()
+            .insert(u.norm_text.clone());
+        groups_by
+            .entry(u.split)
+            .or_default()
+            .insert(u.group.clone());
         assert!(u.duration > 0.5, "{}: {} s", u.id, u.duration);
         assert!(!u.phonemes.trim().is_empty(), "{}: no phonemes", u.id);
-        assert!(u.phonemes.split_whitespace().count() >= u.norm_text.split(' ').count(), "{}: {}", u.id, u.phonemes);
-        assert!(u.augment.contains("speed=") && u.augment.contains("gain="), "{}", u.augment);
+        assert!(
+            u.phonemes.split_whitespace().count() >= u.norm_text.split(' ').count(),
+            "{}: {}",
+            u.id,
+            u.phonemes
+        );
+        assert!(
+            u.augment.contains("speed=") && u.augment.contains("gain="),
+            "{}",
+            u.augment
+        );
         let a = read(&c.audio_path(u), ChannelMode::Mix).unwrap();
         assert_eq!(a.rate, 16000);
         assert!((a.duration() - u.duration).abs() < 1e-3);
-        let rms = (a.samples.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / a.samples.len() as f64).sqrt();
+        let rms = (a.samples.iter().map(|x| (*x as f64).powi(2)).sum::<f64>()
+            / a.samples.len() as f64)
+            .sqrt();
         assert!(rms > 100.0, "{}: nearly silent (rms {rms})", u.id);
-        assert!(u.id.starts_with(&u.speaker), "Kaldi wants the speaker as the id prefix: {}", u.id);
+        assert!(
+            u.id.starts_with(&u.speaker),
+            "Kaldi wants the speaker as the id prefix: {}",
+            u.id
+        );
     }
     for s in Split::ALL {
         assert!(!voices_by[&s].is_empty(), "no {s} utterances");
@@ -96,29 +172,52 @@ fn splits_share_no_voice_or_sentence_and_audio_is_real_speech() {
     let held_inv: HashSet<String> = voices::held_out_voices().iter().map(|v| v.id()).collect();
     assert!(voices_by[&Split::Train].is_subset(&train_inv));
     for s in [Split::Dev, Split::Test] {
-        assert!(voices_by[&s].is_subset(&held_inv), "{s} uses a training voice");
+        assert!(
+            voices_by[&s].is_subset(&held_inv),
+            "{s} uses a training voice"
+        );
         assert!(voices_by[&s].is_disjoint(&voices_by[&Split::Train]));
-        assert!(sents_by[&s].is_disjoint(&sents_by[&Split::Train]), "{s} shares a sentence with train");
+        assert!(
+            sents_by[&s].is_disjoint(&sents_by[&Split::Train]),
+            "{s} shares a sentence with train"
+        );
         assert!(groups_by[&s].is_disjoint(&groups_by[&Split::Train]));
     }
     assert!(sents_by[&Split::Dev].is_disjoint(&sents_by[&Split::Test]));
     // Both engines speak in training (round robin over the inventory order).
-    assert!(voices_by[&Split::Train].iter().any(|v| v.starts_with("fl-")));
-    assert!(voices_by[&Split::Train].iter().any(|v| v.starts_with("es-")));
+    assert!(voices_by[&Split::Train]
+        .iter()
+        .any(|v| v.starts_with("fl-")));
+    assert!(voices_by[&Split::Train]
+        .iter()
+        .any(|v| v.starts_with("es-")));
     // Hours reached, and not overshot by more than one utterance.
     let h = c.hours(Split::Train);
-    assert!((0.012..0.012 + 8.0 / 3600.0).contains(&h), "train hours {h}");
+    assert!(
+        (0.012..0.012 + 8.0 / 3600.0).contains(&h),
+        "train hours {h}"
+    );
     // Text-only LM data never holds a dev/test sentence; the vocabulary covers every transcript.
     let lm = std::fs::read_to_string(dir.path().join("lm_text.txt")).unwrap();
     let lm: HashSet<&str> = lm.lines().collect();
-    assert!(lm.len() as f64 > 0.9 * cfg.lm_sentences as f64, "{} distinct LM sentences", lm.len());
+    assert!(
+        lm.len() as f64 > 0.9 * cfg.lm_sentences as f64,
+        "{} distinct LM sentences",
+        lm.len()
+    );
     for s in [Split::Dev, Split::Test] {
-        assert!(sents_by[&s].iter().all(|t| !lm.contains(t.as_str())), "lm_text.txt holds a {s} sentence");
+        assert!(
+            sents_by[&s].iter().all(|t| !lm.contains(t.as_str())),
+            "lm_text.txt holds a {s} sentence"
+        );
     }
     let vocab = std::fs::read_to_string(dir.path().join("vocab.txt")).unwrap();
     let vocab: HashSet<&str> = vocab.lines().collect();
     assert!(vocab.len() >= 1000);
-    assert!(c.utterances.iter().all(|u| u.norm_text.split(' ').all(|w| vocab.contains(w))));
+    assert!(c
+        .utterances
+        .iter()
+        .all(|u| u.norm_text.split(' ').all(|w| vocab.contains(w))));
     let voices_md = std::fs::read_to_string(dir.path().join("VOICES.md")).unwrap();
     assert!(voices_md.contains("fl-rms-d100"));
 }
@@ -127,15 +226,33 @@ fn splits_share_no_voice_or_sentence_and_audio_is_real_speech() {
 fn text_file_sentences_are_split_without_leakage() {
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("sentences.txt");
-    let lines: Vec<String> = (0..80).map(|i| format!("Sentence number {i} is about the {} garden.", ["red", "green", "blue", "old"][i % 4])).collect();
+    let lines: Vec<String> = (0..80)
+        .map(|i| {
+            format!(
+                "Sentence number {i} is about the {} garden.",
+                ["red", "green", "blue", "old"][i % 4]
+            )
+        })
+        .collect();
     std::fs::write(&text, format!("{}\n\n", lines.join("\n"))).unwrap();
     let out = dir.path().join("corpus");
-    let cfg = SynthConfig { text: Some(text), hours: 0.006, eval_hours: 0.003, chunk: 8, babble_pool: 3, ..Default::default() };
+    let cfg = SynthConfig {
+        text: Some(text),
+        hours: 0.006,
+        eval_hours: 0.003,
+        chunk: 8,
+        babble_pool: 3,
+        ..Default::default()
+    };
     let c = generate(&cfg, &out, 2);
     let allowed: HashSet<&str> = lines.iter().map(|s| s.as_str()).collect();
     let mut by: HashMap<Split, HashSet<&str>> = HashMap::new();
     for u in &c.utterances {
-        assert!(allowed.contains(u.text.as_str()), "{:?} is not from the file", u.text);
+        assert!(
+            allowed.contains(u.text.as_str()),
+            "{:?} is not from the file",
+            u.text
+        );
         by.entry(u.split).or_default().insert(u.text.as_str());
     }
     assert!(by[&Split::Train].is_disjoint(&by[&Split::Dev]));
@@ -156,7 +273,10 @@ fn cli_errors_name_the_missing_program_and_bad_settings() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("espeak-ng") && err.contains("scripts/setup.sh"), "{err}");
+    assert!(
+        err.contains("espeak-ng") && err.contains("scripts/setup.sh"),
+        "{err}"
+    );
 
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossover"))
         .args(SUBCOMMAND)
@@ -175,9 +295,16 @@ fn default_config_round_trips_through_toml() {
     let text = toml::to_string(&cfg).unwrap();
     let back: SynthConfig = toml::from_str(&text).unwrap();
     assert_eq!(cfg, back);
-    let partial: SynthConfig = toml::from_str("hours = 3.0\n[augment]\nnoise_prob = 0.2\n").unwrap();
+    let partial: SynthConfig =
+        toml::from_str("hours = 3.0\n[augment]\nnoise_prob = 0.2\n").unwrap();
     assert_eq!(partial.hours, 3.0);
     assert_eq!(partial.augment.noise_prob, 0.2);
-    assert_eq!(partial.augment.snr_db, SynthConfig::default().augment.snr_db);
-    assert!(toml::from_str::<SynthConfig>("hourz = 3.0\n").is_err(), "unknown keys must be rejected");
+    assert_eq!(
+        partial.augment.snr_db,
+        SynthConfig::default().augment.snr_db
+    );
+    assert!(
+        toml::from_str::<SynthConfig>("hourz = 3.0\n").is_err(),
+        "unknown keys must be rejected"
+    );
 }

@@ -8,18 +8,29 @@ use crossover::kaldi_io::read_text_archive;
 use crossover::matrix::Matrix;
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_crossover")).arg("features").args(args).output().expect("run crossover")
+    Command::new(env!("CARGO_BIN_EXE_crossover"))
+        .arg("features")
+        .args(args)
+        .output()
+        .expect("run crossover")
 }
 
 fn ok_archive(args: &[&str]) -> Vec<(String, Matrix)> {
     let out = run(args);
-    assert!(out.status.success(), "crossover features {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "crossover features {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     read_text_archive(&out.stdout[..]).expect("stdout is a Kaldi text archive")
 }
 
 fn files() -> (PathBuf, PathBuf) {
     let d = crossover::shared::require_corpora();
-    (d.join("kathleen/arctic_a0207_1592712443.flac"), d.join("fsdd/recordings/3_theo_5.wav"))
+    (
+        d.join("kathleen/arctic_a0207_1592712443.flac"),
+        d.join("fsdd/recordings/3_theo_5.wav"),
+    )
 }
 
 fn s(p: &Path) -> &str {
@@ -38,7 +49,11 @@ fn mfcc_archive_of_real_files() {
     let (k, f) = files();
     let ark = ok_archive(&[s(&k), s(&f)]);
     let keys: Vec<&str> = ark.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(keys, ["arctic_a0207_1592712443", "3_theo_5"], "keys are file stems, in argument order");
+    assert_eq!(
+        keys,
+        ["arctic_a0207_1592712443", "3_theo_5"],
+        "keys are file stems, in argument order"
+    );
     // kathleen file: 12127 samples at 16 kHz -> 1 + (12127 - 400) / 160 = 74 frames.
     assert_eq!((ark[0].1.rows, ark[0].1.cols), (74, 13));
     for ((_, m), p) in ark.iter().zip([&k, &f]) {
@@ -62,11 +77,20 @@ fn fbank_deltas_cmvn_and_config_file() {
     }
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("fbank.toml");
-    std::fs::write(&cfg, "kind = \"fbank\"\nnum_mel_bins = 64\nframe_shift_ms = 20.0\n").unwrap();
+    std::fs::write(
+        &cfg,
+        "kind = \"fbank\"\nnum_mel_bins = 64\nframe_shift_ms = 20.0\n",
+    )
+    .unwrap();
     let m = &ok_archive(&["--config", s(&cfg), s(&k)])[0].1;
     assert_eq!((m.rows, m.cols), (1 + (12127 - 400) / 320, 64));
     // Flags override the file.
-    assert_eq!(ok_archive(&["--config", s(&cfg), "--kind", "mfcc", s(&k)])[0].1.cols, 13);
+    assert_eq!(
+        ok_archive(&["--config", s(&cfg), "--kind", "mfcc", s(&k)])[0]
+            .1
+            .cols,
+        13
+    );
 }
 
 #[test]
@@ -77,24 +101,38 @@ fn errors_name_the_file_and_exit_nonzero() {
     let out = run(&[s(&k), s(&missing)]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("nope.wav") && err.contains("not found"), "{err}");
+    assert!(
+        err.contains("nope.wav") && err.contains("not found"),
+        "{err}"
+    );
     assert!(out.stdout.is_empty(), "no partial archive on error");
 
     let short = dir.path().join("short.wav");
-    let spec = hound::WavSpec { channels: 1, sample_rate: 16000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut w = hound::WavWriter::create(&short, spec).unwrap();
     for i in 0..300 {
         w.write_sample((i * 37 % 1000) as i16).unwrap();
     }
     w.finalize().unwrap();
     let err = String::from_utf8_lossy(&run(&[s(&short)]).stderr).into_owned();
-    assert!(err.contains("short.wav") && err.contains("shorter than one 25 ms"), "{err}");
+    assert!(
+        err.contains("short.wav") && err.contains("shorter than one 25 ms"),
+        "{err}"
+    );
 
     let cfg = dir.path().join("bad.toml");
     std::fs::write(&cfg, "num_mel_bin = 40\n").unwrap();
     let out = run(&["--config", s(&cfg), s(&k)]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("bad.toml") && err.contains("num_mel_bin"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("bad.toml") && err.contains("num_mel_bin"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -106,5 +144,9 @@ fn dump_samples_writes_the_16k_samples() {
     let a = crossover::audio::read(&f, crossover::audio::ChannelMode::Mix).unwrap();
     assert_eq!(a.rate, 8000);
     let n = bytes.len() / 4;
-    assert!((n as i64 - 2 * a.samples.len() as i64).abs() <= 2, "{n} samples at 16 kHz from {} at 8 kHz", a.samples.len());
+    assert!(
+        (n as i64 - 2 * a.samples.len() as i64).abs() <= 2,
+        "{n} samples at 16 kHz from {} at 8 kHz",
+        a.samples.len()
+    );
 }

@@ -15,7 +15,9 @@
 //! asserts that all kathleen coefficients and most FSDD ones get the strict check.
 use std::path::{Path, PathBuf};
 
-use crossover::features::{compute_file, FeatureConfig, FeatureExtractor, DELTA_WINDOW, DELTA_ORDER};
+use crossover::features::{
+    compute_file, FeatureConfig, FeatureExtractor, DELTA_ORDER, DELTA_WINDOW,
+};
 use crossover::kaldi_io::read_text_archive_file;
 use crossover::matrix::Matrix;
 
@@ -25,14 +27,22 @@ const NOISE_GAP: f32 = 20.0;
 
 /// Archive key -> file under ../shared/corpora.
 const SOURCES: [(&str, &str); 4] = [
-    ("arctic_a0207_1592712443", "kathleen/arctic_a0207_1592712443.flac"),
-    ("arctic_a0158_1592713822", "kathleen/arctic_a0158_1592713822.flac"),
+    (
+        "arctic_a0207_1592712443",
+        "kathleen/arctic_a0207_1592712443.flac",
+    ),
+    (
+        "arctic_a0158_1592713822",
+        "kathleen/arctic_a0158_1592713822.flac",
+    ),
     ("0_george_0", "fsdd/recordings/0_george_0.wav"),
     ("7_jackson_12", "fsdd/recordings/7_jackson_12.wav"),
 ];
 
 fn golden(name: &str) -> Vec<(String, Matrix)> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/features").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/features")
+        .join(name);
     let ark = read_text_archive_file(&p).unwrap_or_else(|e| panic!("golden archive: {e}"));
     let keys: Vec<&str> = ark.iter().map(|(k, _)| k.as_str()).collect();
     for (k, _) in SOURCES {
@@ -43,7 +53,11 @@ fn golden(name: &str) -> Vec<(String, Matrix)> {
 
 fn source(key: &str) -> PathBuf {
     let dir = crossover::shared::require_corpora();
-    let rel = SOURCES.iter().find(|(k, _)| *k == key).unwrap_or_else(|| panic!("unknown golden key {key}")).1;
+    let rel = SOURCES
+        .iter()
+        .find(|(k, _)| *k == key)
+        .unwrap_or_else(|| panic!("unknown golden key {key}"))
+        .1;
     dir.join(rel)
 }
 
@@ -61,8 +75,18 @@ fn noisy_frames(path: &Path, bins: usize) -> Vec<bool> {
 
 /// Compare `ours` to `gold`; `loose(t, c)` says whether coefficient (t, c) may use LOOSE.
 /// Returns the fraction of coefficients checked strictly.
-fn compare(what: &str, key: &str, ours: &Matrix, gold: &Matrix, loose: impl Fn(usize, usize) -> bool) -> f64 {
-    assert_eq!((ours.rows, ours.cols), (gold.rows, gold.cols), "{what} {key}: shape (frames, dims)");
+fn compare(
+    what: &str,
+    key: &str,
+    ours: &Matrix,
+    gold: &Matrix,
+    loose: impl Fn(usize, usize) -> bool,
+) -> f64 {
+    assert_eq!(
+        (ours.rows, ours.cols),
+        (gold.rows, gold.cols),
+        "{what} {key}: shape (frames, dims)"
+    );
     let (mut strict, mut worst) = (0usize, (0f32, 0, 0));
     for t in 0..gold.rows {
         for c in 0..gold.cols {
@@ -81,13 +105,24 @@ fn compare(what: &str, key: &str, ours: &Matrix, gold: &Matrix, loose: impl Fn(u
         }
     }
     let frac = strict as f64 / gold.data.len() as f64;
-    eprintln!("{what} {key}: max strict |diff| {:.2e} at frame {} coef {}; {:.1}% checked to {STRICT}", worst.0, worst.1, worst.2, 100.0 * frac);
+    eprintln!(
+        "{what} {key}: max strict |diff| {:.2e} at frame {} coef {}; {:.1}% checked to {STRICT}",
+        worst.0,
+        worst.1,
+        worst.2,
+        100.0 * frac
+    );
     frac
 }
 
 fn expect_coverage(key: &str, frac: f64) {
     let min = if key.starts_with("arctic") { 1.0 } else { 0.4 };
-    assert!(frac >= min, "{key}: only {:.1}% of coefficients above the noise floor (expected >= {:.0}%)", 100.0 * frac, 100.0 * min);
+    assert!(
+        frac >= min,
+        "{key}: only {:.1}% of coefficients above the noise floor (expected >= {:.0}%)",
+        100.0 * frac,
+        100.0 * min
+    );
 }
 
 #[test]
@@ -95,8 +130,13 @@ fn fbank_matches_kaldi_native_fbank() {
     for (key, gold) in golden("fbank.ark") {
         let path = source(&key);
         let ours = compute_file(&path, &FeatureConfig::fbank(80)).unwrap();
-        let frame_max: Vec<f32> = ours.iter_rows().map(|r| r.iter().cloned().fold(f32::MIN, f32::max)).collect();
-        let frac = compare("fbank", &key, &ours, &gold, |t, c| frame_max[t] - ours.row(t)[c] > NOISE_GAP);
+        let frame_max: Vec<f32> = ours
+            .iter_rows()
+            .map(|r| r.iter().cloned().fold(f32::MIN, f32::max))
+            .collect();
+        let frac = compare("fbank", &key, &ours, &gold, |t, c| {
+            frame_max[t] - ours.row(t)[c] > NOISE_GAP
+        });
         expect_coverage(&key, frac);
     }
 }
@@ -107,7 +147,10 @@ fn mfcc_matches_kaldi_native_fbank() {
     for (key, gold) in golden("mfcc.ark") {
         let path = source(&key);
         let ours = compute_file(&path, &FeatureConfig::mfcc()).unwrap();
-        assert_eq!(ours, crossover::features::compute_file_with(&ex, &path).unwrap());
+        assert_eq!(
+            ours,
+            crossover::features::compute_file_with(&ex, &path).unwrap()
+        );
         let noisy = noisy_frames(&path, 23);
         let frac = compare("mfcc", &key, &ours, &gold, |t, _| noisy[t]);
         // FSDD's 8-kHz audio leaves the 4-8 kHz mel bins empty: with default options its
@@ -122,11 +165,21 @@ fn mfcc_matches_kaldi_native_fbank() {
 /// cover, so FSDD's MFCCs get the strict check too.
 #[test]
 fn band_limited_mfcc_matches_kaldi_native_fbank() {
-    let cfg = FeatureConfig { high_freq: 3800.0, ..FeatureConfig::mfcc() };
+    let cfg = FeatureConfig {
+        high_freq: 3800.0,
+        ..FeatureConfig::mfcc()
+    };
     for (key, gold) in golden("mfcc_hf3800.ark") {
         let path = source(&key);
         let ours = compute_file(&path, &cfg).unwrap();
-        let fb = compute_file(&path, &FeatureConfig { high_freq: 3800.0, ..FeatureConfig::fbank(23) }).unwrap();
+        let fb = compute_file(
+            &path,
+            &FeatureConfig {
+                high_freq: 3800.0,
+                ..FeatureConfig::fbank(23)
+            },
+        )
+        .unwrap();
         let noisy: Vec<bool> = fb
             .iter_rows()
             .map(|r| {
@@ -141,7 +194,10 @@ fn band_limited_mfcc_matches_kaldi_native_fbank() {
 
 #[test]
 fn mfcc_deltas_match_kaldi_native_fbank() {
-    let cfg = FeatureConfig { deltas: true, ..FeatureConfig::mfcc() };
+    let cfg = FeatureConfig {
+        deltas: true,
+        ..FeatureConfig::mfcc()
+    };
     let reach = (DELTA_ORDER * DELTA_WINDOW) as i64; // deltas spread a noisy frame over +-4 frames
     for (key, gold) in golden("mfcc_deltas.ark") {
         let path = source(&key);
@@ -149,7 +205,9 @@ fn mfcc_deltas_match_kaldi_native_fbank() {
         assert_eq!(ours.cols, 39);
         let noisy = noisy_frames(&path, 23);
         let n = noisy.len() as i64;
-        let near_noisy = |t: usize| (t as i64 - reach..=t as i64 + reach).any(|u| noisy[u.clamp(0, n - 1) as usize]);
+        let near_noisy = |t: usize| {
+            (t as i64 - reach..=t as i64 + reach).any(|u| noisy[u.clamp(0, n - 1) as usize])
+        };
         let frac = compare("mfcc+deltas", &key, &ours, &gold, |t, _| near_noisy(t));
         if key.starts_with("arctic") {
             expect_coverage(&key, frac);

@@ -6,7 +6,9 @@ use crossover::corpus::{Corpus, Split, Utterance};
 use crossover::neural::{self, CtcConfig, CtcModel, EncoderKind};
 use crossover::pipeline::{DeviceChoice, Recogniser, TrainContext};
 
-const DIGITS: [&str; 10] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
+const DIGITS: [&str; 10] = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+];
 
 /// 20 FSDD recordings: digits 0-9 by two speakers, take 5.
 /// libtorch's RNG (`tch::manual_seed`) and thread count are process-wide, and
@@ -18,12 +20,18 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn fsdd20() -> Corpus {
-    let root = crossover::shared::require_corpora().join("fsdd").join("recordings");
+    let root = crossover::shared::require_corpora()
+        .join("fsdd")
+        .join("recordings");
     let mut utterances = Vec::new();
     for speaker in ["jackson", "george"] {
         for (d, word) in DIGITS.iter().enumerate() {
             let file = format!("{d}_{speaker}_5.wav");
-            assert!(root.join(&file).exists(), "missing {}", root.join(&file).display());
+            assert!(
+                root.join(&file).exists(),
+                "missing {}",
+                root.join(&file).display()
+            );
             utterances.push(Utterance {
                 id: format!("{speaker}_{d}_5"),
                 audio: file.into(),
@@ -61,7 +69,16 @@ fn overfit_config() -> CtcConfig {
 
 fn context<'a>(corpus: &'a Corpus, out: &Path, seed: u64) -> TrainContext<'a> {
     let all: Vec<&Utterance> = corpus.utterances.iter().collect();
-    TrainContext { corpus, train: all.clone(), dev: all, seed, threads: 1, device: DeviceChoice::Cpu, out_dir: out.to_path_buf(), progress: false }
+    TrainContext {
+        corpus,
+        train: all.clone(),
+        dev: all,
+        seed,
+        threads: 1,
+        device: DeviceChoice::Cpu,
+        out_dir: out.to_path_buf(),
+        progress: false,
+    }
 }
 
 fn cer(model: &CtcModel, corpus: &Corpus) -> f64 {
@@ -87,8 +104,17 @@ fn overfits_twenty_digits_and_round_trips() {
     cfg.train.max_epochs = 120;
     let model = neural::train_ctc(&cfg, &context(&corpus, tmp.path(), 7)).unwrap();
     let rate = cer(&model, &corpus);
-    eprintln!("overfit: CER {:.2}%; {}", 100.0 * rate, model.summary().notes);
-    assert!(rate < 0.05, "CER {:.1}% after overfitting; {}", 100.0 * rate, model.summary().notes);
+    eprintln!(
+        "overfit: CER {:.2}%; {}",
+        100.0 * rate,
+        model.summary().notes
+    );
+    assert!(
+        rate < 0.05,
+        "CER {:.1}% after overfitting; {}",
+        100.0 * rate,
+        model.summary().notes
+    );
     assert_eq!(model.summary().kind, "char-ctc");
     assert!(model.summary().size > 100_000);
 
@@ -101,7 +127,10 @@ fn overfits_twenty_digits_and_round_trips() {
     for e in &ex {
         assert_eq!(model.posteriors(&e.feats), loaded.posteriors(&e.feats));
     }
-    assert_eq!(model.transcribe(&corpus, &utts, 1).unwrap(), loaded.transcribe(&corpus, &utts, 1).unwrap());
+    assert_eq!(
+        model.transcribe(&corpus, &utts, 1).unwrap(),
+        loaded.transcribe(&corpus, &utts, 1).unwrap()
+    );
     assert_eq!(loaded.summary().size, model.summary().size);
 }
 
@@ -126,10 +155,16 @@ fn interrupted_training_resumes_exactly() {
     let utts: Vec<&Utterance> = corpus.utterances.iter().take(2).collect();
     let ex = neural::load_examples(&corpus, &utts, None, 80, 2).unwrap();
     for e in &ex {
-        assert_eq!(a.posteriors(&e.feats), b.posteriors(&e.feats), "resumed run differs from the uninterrupted one");
+        assert_eq!(
+            a.posteriors(&e.feats),
+            b.posteriors(&e.feats),
+            "resumed run differs from the uninterrupted one"
+        );
     }
     // A different seed is a different job: the checkpoint folder refuses it.
-    let err = neural::train_ctc(&cfg, &context(&corpus, split.path(), 4)).err().expect("fingerprint mismatch");
+    let err = neural::train_ctc(&cfg, &context(&corpus, split.path(), 4))
+        .err()
+        .expect("fingerprint mismatch");
     assert!(err.to_string().contains("different training job"), "{err}");
 }
 
@@ -147,9 +182,22 @@ fn phone_ctc_overfits_and_decodes_words_through_the_lexicon() {
     let loaded = CtcModel::load(&dir).unwrap();
     let utts: Vec<&Utterance> = corpus.utterances.iter().collect();
     let hyps = loaded.transcribe(&corpus, &utts, 1).unwrap();
-    let wrong = hyps.iter().zip(&utts).filter(|(h, u)| h.words != u.norm_text).count();
-    eprintln!("phone-ctc: {wrong}/20 words wrong; {}", model.summary().notes);
-    assert!(wrong <= 1, "{wrong} of 20 digits misrecognised: {:?}", hyps.iter().map(|h| &h.words).collect::<Vec<_>>());
-    assert!(hyps.iter().all(|h| h.phones.as_deref().is_some_and(|p| !p.is_empty())));
+    let wrong = hyps
+        .iter()
+        .zip(&utts)
+        .filter(|(h, u)| h.words != u.norm_text)
+        .count();
+    eprintln!(
+        "phone-ctc: {wrong}/20 words wrong; {}",
+        model.summary().notes
+    );
+    assert!(
+        wrong <= 1,
+        "{wrong} of 20 digits misrecognised: {:?}",
+        hyps.iter().map(|h| &h.words).collect::<Vec<_>>()
+    );
+    assert!(hyps
+        .iter()
+        .all(|h| h.phones.as_deref().is_some_and(|p| !p.is_empty())));
     assert_eq!(hyps, model.transcribe(&corpus, &utts, 1).unwrap());
 }

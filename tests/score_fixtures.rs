@@ -9,7 +9,9 @@ use std::process::Command;
 use crossover::score::{self, AlignMode, EditOp, Level, ScoreReport};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/score").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/score")
+        .join(name)
 }
 
 /// `id -> [four counts]` from a fixture TSV with a header line.
@@ -48,25 +50,48 @@ fn ours(r: &ScoreReport) -> BTreeMap<String, [u64; 4]> {
         .collect()
 }
 
-fn assert_same_counts(name: &str, ours: &BTreeMap<String, [u64; 4]>, theirs: &BTreeMap<String, [u64; 4]>) {
+fn assert_same_counts(
+    name: &str,
+    ours: &BTreeMap<String, [u64; 4]>,
+    theirs: &BTreeMap<String, [u64; 4]>,
+) {
     assert_eq!(ours.len(), theirs.len());
     let diffs: Vec<String> = theirs
         .iter()
         .filter(|(id, c)| ours.get(*id) != Some(c))
         .map(|(id, c)| format!("{id}: ours {:?} vs {name} {c:?}", ours.get(id)))
         .collect();
-    assert!(diffs.is_empty(), "{} of {} utterances differ from {name} (C S D I), first: {:?}", diffs.len(), theirs.len(), &diffs[..diffs.len().min(5)]);
+    assert!(
+        diffs.is_empty(),
+        "{} of {} utterances differ from {name} (C S D I), first: {:?}",
+        diffs.len(),
+        theirs.len(),
+        &diffs[..diffs.len().min(5)]
+    );
 }
 
 fn kaldi_line(label: &str, sub: u64, del: u64, ins: u64, ref_len: u64) -> String {
     let e = sub + del + ins;
-    format!("%{label} {:.2} [ {e} / {ref_len}, {ins} ins, {del} del, {sub} sub ]", 100.0 * e as f64 / ref_len as f64)
+    format!(
+        "%{label} {:.2} [ {e} / {ref_len}, {ins} ins, {del} del, {sub} sub ]",
+        100.0 * e as f64 / ref_len as f64
+    )
 }
 
 fn line_from_totals(t: &serde_json::Value, key: &str, label: &str) -> String {
     let g = |k: &str| t[key][k].as_u64().unwrap();
-    let hits = if key.starts_with("jiwer") { g("hits") } else { g("correct") };
-    kaldi_line(label, g("sub"), g("del"), g("ins"), hits + g("sub") + g("del"))
+    let hits = if key.starts_with("jiwer") {
+        g("hits")
+    } else {
+        g("correct")
+    };
+    kaldi_line(
+        label,
+        g("sub"),
+        g("del"),
+        g("ins"),
+        hits + g("sub") + g("del"),
+    )
 }
 
 #[test]
@@ -78,7 +103,8 @@ fn fixtures_cover_the_edge_cases() {
     // Both kinds of one-sided emptiness, and both sides empty, are present.
     let refs = score::read_kaldi_text(fixture("ref.txt")).unwrap();
     let hyps = score::read_kaldi_text(fixture("hyp.txt")).unwrap();
-    let count = |f: &dyn Fn(&str, &str) -> bool| refs.iter().filter(|(k, r)| f(r, &hyps[*k])).count();
+    let count =
+        |f: &dyn Fn(&str, &str) -> bool| refs.iter().filter(|(k, r)| f(r, &hyps[*k])).count();
     assert!(count(&|r, h| r.is_empty() && h.is_empty()) >= 10);
     assert!(count(&|r, h| r.is_empty() && !h.is_empty()) >= 30);
     assert!(count(&|r, h| !r.is_empty() && h.is_empty()) >= 30);
@@ -90,7 +116,10 @@ fn levenshtein_word_counts_equal_jiwer() {
     assert_same_counts("jiwer", &ours(&r), &read_tsv("jiwer_word.tsv"));
     let t = &totals()["jiwer_word"];
     let c = &r.totals;
-    assert_eq!([c.correct, c.sub, c.del, c.ins], ["hits", "sub", "del", "ins"].map(|k| t[k].as_u64().unwrap()));
+    assert_eq!(
+        [c.correct, c.sub, c.del, c.ins],
+        ["hits", "sub", "del", "ins"].map(|k| t[k].as_u64().unwrap())
+    );
 }
 
 #[test]
@@ -99,7 +128,10 @@ fn levenshtein_char_counts_equal_jiwer_cer() {
     assert_same_counts("jiwer.cer", &ours(&r), &read_tsv("jiwer_char.tsv"));
     let t = &totals()["jiwer_char"];
     let c = &r.totals;
-    assert_eq!([c.correct, c.sub, c.del, c.ins], ["hits", "sub", "del", "ins"].map(|k| t[k].as_u64().unwrap()));
+    assert_eq!(
+        [c.correct, c.sub, c.del, c.ins],
+        ["hits", "sub", "del", "ins"].map(|k| t[k].as_u64().unwrap())
+    );
 }
 
 #[test]
@@ -165,12 +197,24 @@ fn sclite_mode_alignments_equal_sclite_pra() {
             differ.push(format!("{}: ours {mine} sclite {}", u.id, theirs[&u.id]));
         }
     }
-    assert!(differ.is_empty(), "{} alignments differ, first: {:?}", differ.len(), &differ[..differ.len().min(5)]);
+    assert!(
+        differ.is_empty(),
+        "{} alignments differ, first: {:?}",
+        differ.len(),
+        &differ[..differ.len().min(5)]
+    );
 }
 
 fn crossover(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_crossover")).args(args).output().unwrap();
-    (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    let out = Command::new(env!("CARGO_BIN_EXE_crossover"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
 }
 
 #[test]
@@ -186,16 +230,32 @@ fn binary_prints_the_reference_tools_totals() {
     // SER from jiwer's per-utterance rows: utterances with any error.
     let jw = read_tsv("jiwer_word.tsv");
     let ser_errs = jw.values().filter(|c| c[1] + c[2] + c[3] > 0).count();
-    assert_eq!(lines[1], format!("%SER {:.2} [ {ser_errs} / {} ]", 100.0 * ser_errs as f64 / jw.len() as f64, jw.len()));
-    assert_eq!(lines[2], format!("Scored {} sentences, 0 not present in hyp.", jw.len()));
+    assert_eq!(
+        lines[1],
+        format!(
+            "%SER {:.2} [ {ser_errs} / {} ]",
+            100.0 * ser_errs as f64 / jw.len() as f64,
+            jw.len()
+        )
+    );
+    assert_eq!(
+        lines[2],
+        format!("Scored {} sentences, 0 not present in hyp.", jw.len())
+    );
 
     let (ok, out, err) = crossover(&["score", "--ref", r, "--hyp", h, "--level", "char"]);
     assert!(ok, "{err}");
-    assert_eq!(out.lines().next().unwrap(), line_from_totals(&t, "jiwer_char", "CER"));
+    assert_eq!(
+        out.lines().next().unwrap(),
+        line_from_totals(&t, "jiwer_char", "CER")
+    );
 
     let (ok, out, err) = crossover(&["score", "--ref", r, "--hyp", h, "--sclite"]);
     assert!(ok, "{err}");
-    assert_eq!(out.lines().next().unwrap(), line_from_totals(&t, "sclite_word", "WER"));
+    assert_eq!(
+        out.lines().next().unwrap(),
+        line_from_totals(&t, "sclite_word", "WER")
+    );
 }
 
 #[test]
@@ -206,26 +266,62 @@ fn binary_small_example_per_utt_bootstrap_and_compare() {
     std::fs::write(p("hyp"), "u1 the cat sat\nu2 on a mat mat\n").unwrap();
     std::fs::write(p("hyp2"), "u1 the bat sat\nu2 on a\nu3 yellow\n").unwrap();
     let s = |x: &PathBuf| x.to_str().unwrap().to_string();
-    let (ok, out, err) = crossover(&["score", "--ref", &s(&p("ref")), "--hyp", &s(&p("hyp")), "--per-utt", &s(&p("pra"))]);
+    let (ok, out, err) = crossover(&[
+        "score",
+        "--ref",
+        &s(&p("ref")),
+        "--hyp",
+        &s(&p("hyp")),
+        "--per-utt",
+        &s(&p("pra")),
+    ]);
     assert!(ok, "{err}");
     // u2: 1 sub + 1 ins; u3 missing: 2 deletions. Normalisation makes u1 correct.
     assert_eq!(out, "%WER 50.00 [ 4 / 8, 1 ins, 2 del, 1 sub ]\n%SER 66.67 [ 2 / 3 ]\nScored 3 sentences, 1 not present in hyp.\n");
     let pra = std::fs::read_to_string(p("pra")).unwrap();
     // The same alignment jiwer.visualize_alignment shows for this pair.
     assert!(pra.contains("id: u2\nScores: (#C #S #D #I) 2 1 0 1\nREF:  on *** the mat\nHYP:  on a   mat mat\nEval:    I   S\n"), "{pra}");
-    assert!(pra.contains("id: u3\nNote: no hypothesis for this id; scored as empty\n"), "{pra}");
+    assert!(
+        pra.contains("id: u3\nNote: no hypothesis for this id; scored as empty\n"),
+        "{pra}"
+    );
 
-    let (ok, raw, _) = crossover(&["score", "--ref", &s(&p("ref")), "--hyp", &s(&p("hyp")), "--no-normalise"]);
+    let (ok, raw, _) = crossover(&[
+        "score",
+        "--ref",
+        &s(&p("ref")),
+        "--hyp",
+        &s(&p("hyp")),
+        "--no-normalise",
+    ]);
     assert!(ok);
-    assert!(raw.starts_with("%WER 75.00 [ 6 / 8, 1 ins, 2 del, 3 sub ]"), "{raw}");
+    assert!(
+        raw.starts_with("%WER 75.00 [ 6 / 8, 1 ins, 2 del, 3 sub ]"),
+        "{raw}"
+    );
 
-    let args = ["score", "--ref", &s(&p("ref")), "--hyp", &s(&p("hyp")), "--bootstrap", "200", "--seed", "3", "--compare", &s(&p("hyp2"))];
+    let args = [
+        "score",
+        "--ref",
+        &s(&p("ref")),
+        "--hyp",
+        &s(&p("hyp")),
+        "--bootstrap",
+        "200",
+        "--seed",
+        "3",
+        "--compare",
+        &s(&p("hyp2")),
+    ];
     let (ok, out1, err) = crossover(&args);
     assert!(ok, "{err}");
     let (_, out2, _) = crossover(&args);
     assert_eq!(out1, out2, "same seed, same output");
     assert!(out1.contains("%WER 95% CI [ "), "{out1}");
-    assert!(out1.contains("P(") && out1.contains("%WER difference (HYP - HYP2) -12.50"), "{out1}");
+    assert!(
+        out1.contains("P(") && out1.contains("%WER difference (HYP - HYP2) -12.50"),
+        "{out1}"
+    );
 }
 
 #[test]
@@ -243,6 +339,14 @@ fn binary_errors_name_the_problem() {
     assert!(!ok && err.contains("missing"), "{err}");
     let (ok, _, err) = crossover(&["score", "--ref", &s(p("blank")), "--hyp", &s(p("ref"))]);
     assert!(!ok && err.contains("blank: line 2: blank line"), "{err}");
-    let (ok, _, err) = crossover(&["score", "--ref", &s(p("ref")), "--hyp", &s(p("ref")), "--level", "syllable"]);
+    let (ok, _, err) = crossover(&[
+        "score",
+        "--ref",
+        &s(p("ref")),
+        "--hyp",
+        &s(p("ref")),
+        "--level",
+        "syllable",
+    ]);
     assert!(!ok && err.contains("syllable"), "{err}");
 }

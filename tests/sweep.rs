@@ -9,8 +9,16 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_crossover");
 
 fn run_ok(args: &[&str]) -> String {
-    let out = Command::new(BIN).args(args).output().expect("run crossover");
-    assert!(out.status.success(), "crossover {args:?} failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run crossover");
+    assert!(
+        out.status.success(),
+        "crossover {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
@@ -30,7 +38,14 @@ fn read_rows(path: &Path) -> Vec<csv::StringRecord> {
 fn stable(rows: &[csv::StringRecord], header: &csv::StringRecord) -> Vec<Vec<String>> {
     let skip = ["train_seconds", "decode_rtf"];
     rows.iter()
-        .map(|r| header.iter().zip(r.iter()).filter(|(h, _)| !skip.contains(h)).map(|(_, v)| v.to_string()).collect())
+        .map(|r| {
+            header
+                .iter()
+                .zip(r.iter())
+                .filter(|(h, _)| !skip.contains(h))
+                .map(|(_, v)| v.to_string())
+                .collect()
+        })
         .collect()
 }
 
@@ -39,30 +54,74 @@ fn sweep_resumes_records_failures_and_is_deterministic() {
     let shared = crossover::shared::require_corpora();
     let tmp = tempfile::tempdir().unwrap();
     let corpus = tmp.path().join("fsdd");
-    run_ok(&["corpus", "import", "fsdd", shared.join("fsdd").to_str().unwrap(), "--split", "official", "--out", corpus.to_str().unwrap(), "--no-progress"]);
+    run_ok(&[
+        "corpus",
+        "import",
+        "fsdd",
+        shared.join("fsdd").to_str().unwrap(),
+        "--split",
+        "official",
+        "--out",
+        corpus.to_str().unwrap(),
+        "--no-progress",
+    ]);
     let tiny = tiny_pipeline(tmp.path());
     let out_a = tmp.path().join("a");
     let args = |out: &Path, pipelines: &str| -> Vec<String> {
-        ["sweep", "--corpus", corpus.to_str().unwrap(), "--pipelines", pipelines, "--hours", "0.01,0.02", "--seeds", "3", "--threads", "2", "--bootstrap", "100", "--no-progress", "--out", out.to_str().unwrap()]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        [
+            "sweep",
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--pipelines",
+            pipelines,
+            "--hours",
+            "0.01,0.02",
+            "--seeds",
+            "3",
+            "--threads",
+            "2",
+            "--bootstrap",
+            "100",
+            "--no-progress",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     };
     let tiny_s = tiny.to_str().unwrap().to_string();
 
     // --plan lists the cells without running anything.
-    let plan = run_ok(&args(&out_a, &tiny_s).iter().map(String::as_str).chain(["--plan"]).collect::<Vec<_>>());
+    let plan = run_ok(
+        &args(&out_a, &tiny_s)
+            .iter()
+            .map(String::as_str)
+            .chain(["--plan"])
+            .collect::<Vec<_>>(),
+    );
     assert_eq!(plan.lines().count(), 2, "plan:\n{plan}");
-    assert!(plan.contains("tiny_h0.01_s3") && plan.contains("--cell 1"), "plan:\n{plan}");
+    assert!(
+        plan.contains("tiny_h0.01_s3") && plan.contains("--cell 1"),
+        "plan:\n{plan}"
+    );
     assert!(!out_a.join("cells").exists(), "--plan must not run cells");
 
     // Start the sweep and kill it as soon as the first cell has finished.
     let first = out_a.join("cells/tiny_h0.01_s3/result.json");
     let second = out_a.join("cells/tiny_h0.02_s3/result.json");
-    let mut child = Command::new(BIN).args(args(&out_a, &tiny_s)).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = Command::new(BIN)
+        .args(args(&out_a, &tiny_s))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let t0 = Instant::now();
     while !first.exists() {
-        assert!(t0.elapsed() < Duration::from_secs(300), "first cell did not finish in 300 s");
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "first cell did not finish in 300 s"
+        );
         if let Some(st) = child.try_wait().unwrap() {
             panic!("sweep exited early with {st}");
         }
@@ -73,19 +132,49 @@ fn sweep_resumes_records_failures_and_is_deterministic() {
     let first_json = std::fs::read_to_string(&first).unwrap();
     let first_mtime = std::fs::metadata(&first).unwrap().modified().unwrap();
     // The interrupted run already wrote results.csv with the finished cell.
-    assert!(out_a.join("results.csv").exists(), "results.csv must be written after each cell");
+    assert!(
+        out_a.join("results.csv").exists(),
+        "results.csv must be written after each cell"
+    );
     let second_was_done = second.exists();
 
     // Rerun: the finished cell is reused, the rest is done.
-    let log = run_ok(&args(&out_a, &tiny_s).iter().map(String::as_str).collect::<Vec<_>>());
+    let log = run_ok(
+        &args(&out_a, &tiny_s)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
     assert!(log.contains("report:"), "{log}");
-    assert_eq!(std::fs::read_to_string(&first).unwrap(), first_json, "finished cell was redone");
-    assert_eq!(std::fs::metadata(&first).unwrap().modified().unwrap(), first_mtime, "finished cell was rewritten");
-    assert!(log.contains("cached"), "rerun should report the cached cell:\n{log}");
-    assert!(second.exists(), "the unfinished cell must run on rerun (was done before kill: {second_was_done})");
+    assert_eq!(
+        std::fs::read_to_string(&first).unwrap(),
+        first_json,
+        "finished cell was redone"
+    );
+    assert_eq!(
+        std::fs::metadata(&first).unwrap().modified().unwrap(),
+        first_mtime,
+        "finished cell was rewritten"
+    );
+    assert!(
+        log.contains("cached"),
+        "rerun should report the cached cell:\n{log}"
+    );
+    assert!(
+        second.exists(),
+        "the unfinished cell must run on rerun (was done before kill: {second_was_done})"
+    );
     let rows_a = read_rows(&out_a.join("results.csv"));
     assert_eq!(rows_a.len(), 2);
-    for f in ["report.md", "wer.png", "wer.svg", "cer_per.png", "cost.png", "errors.png", "crossover.json"] {
+    for f in [
+        "report.md",
+        "wer.png",
+        "wer.svg",
+        "cer_per.png",
+        "cost.png",
+        "errors.png",
+        "crossover.json",
+    ] {
         assert!(out_a.join(f).exists(), "missing {f}");
     }
 
@@ -95,20 +184,46 @@ fn sweep_resumes_records_failures_and_is_deterministic() {
     std::fs::write(&broken, "kind = \"classical\"\nno_such_option = 1\n").unwrap();
     let out_b = tmp.path().join("b");
     let both = format!("{},{}", tiny_s, broken.display());
-    let log_b = run_ok(&args(&out_b, &both).iter().map(String::as_str).collect::<Vec<_>>());
+    let log_b = run_ok(
+        &args(&out_b, &both)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
     assert!(log_b.contains("failed"), "{log_b}");
-    let header = csv::Reader::from_path(out_b.join("results.csv")).unwrap().headers().unwrap().clone();
+    let header = csv::Reader::from_path(out_b.join("results.csv"))
+        .unwrap()
+        .headers()
+        .unwrap()
+        .clone();
     let rows_b = read_rows(&out_b.join("results.csv"));
     let status = header.iter().position(|h| h == "status").unwrap();
     let error = header.iter().position(|h| h == "error").unwrap();
     let pipeline = header.iter().position(|h| h == "pipeline").unwrap();
     let failed: Vec<_> = rows_b.iter().filter(|r| &r[status] == "failed").collect();
     assert_eq!(failed.len(), 2, "both broken cells recorded");
-    assert!(failed.iter().all(|r| &r[pipeline] == "broken" && r[error].contains("broken.toml")), "{failed:?}");
+    assert!(
+        failed
+            .iter()
+            .all(|r| &r[pipeline] == "broken" && r[error].contains("broken.toml")),
+        "{failed:?}"
+    );
     assert!(out_b.join("cells/broken_h0.01_s3/error.txt").exists());
-    let good_b: Vec<_> = rows_b.iter().filter(|r| &r[status] == "ok").cloned().collect();
-    let header_a = csv::Reader::from_path(out_a.join("results.csv")).unwrap().headers().unwrap().clone();
-    assert_eq!(stable(&rows_a, &header_a), stable(&good_b, &header), "same seeds must give the same results");
+    let good_b: Vec<_> = rows_b
+        .iter()
+        .filter(|r| &r[status] == "ok")
+        .cloned()
+        .collect();
+    let header_a = csv::Reader::from_path(out_a.join("results.csv"))
+        .unwrap()
+        .headers()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        stable(&rows_a, &header_a),
+        stable(&good_b, &header),
+        "same seeds must give the same results"
+    );
     let report = std::fs::read_to_string(out_b.join("report.md")).unwrap();
     assert!(report.contains("Failed cells"), "{report}");
 }

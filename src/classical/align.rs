@@ -19,12 +19,23 @@ pub struct AlignUnit {
 
 /// The units of a transcript: `prons[i]` is word i's pronunciation.
 /// Triphone context stops at word edges (word-internal triphones).
-pub fn transcript_units(topo: &dyn PhoneTopology, prons: &[&[usize]], optional_silence: bool) -> Vec<AlignUnit> {
+pub fn transcript_units(
+    topo: &dyn PhoneTopology,
+    prons: &[&[usize]],
+    optional_silence: bool,
+) -> Vec<AlignUnit> {
     let mut units = Vec::new();
     let sil = topo.silence();
     let push_sil = |units: &mut Vec<AlignUnit>| {
         if let (Some(s), true) = (sil, optional_silence) {
-            units.push(AlignUnit { phone: s, word: None, optional: true, left: None, right: None, chain: topo.chain(None, s, None) });
+            units.push(AlignUnit {
+                phone: s,
+                word: None,
+                optional: true,
+                left: None,
+                right: None,
+                chain: topo.chain(None, s, None),
+            });
         }
     };
     push_sil(&mut units);
@@ -32,7 +43,14 @@ pub fn transcript_units(topo: &dyn PhoneTopology, prons: &[&[usize]], optional_s
         for i in 0..p.len() {
             let l = if i > 0 { Some(p[i - 1]) } else { None };
             let r = p.get(i + 1).copied();
-            units.push(AlignUnit { phone: p[i], word: Some(w), optional: false, left: l, right: r, chain: topo.chain(l, p[i], r) });
+            units.push(AlignUnit {
+                phone: p[i],
+                word: Some(w),
+                optional: false,
+                left: l,
+                right: r,
+                chain: topo.chain(l, p[i], r),
+            });
         }
         push_sil(&mut units);
     }
@@ -64,7 +82,11 @@ impl Alignment {
         for (t, &u) in self.unit.iter().enumerate() {
             match out.last_mut() {
                 Some(s) if s.index == u as usize => s.end = t + 1,
-                _ => out.push(Segment { index: u as usize, start: t, end: t + 1 }),
+                _ => out.push(Segment {
+                    index: u as usize,
+                    start: t,
+                    end: t + 1,
+                }),
             }
         }
         out
@@ -76,7 +98,11 @@ impl Alignment {
             if let Some(w) = units[s.index].word {
                 match out.last_mut() {
                     Some(x) if x.index == w => x.end = s.end,
-                    _ => out.push(Segment { index: w, start: s.start, end: s.end }),
+                    _ => out.push(Segment {
+                        index: w,
+                        start: s.start,
+                        end: s.end,
+                    }),
                 }
             }
         }
@@ -175,7 +201,10 @@ fn viterbi(units: &[AlignUnit], scorer: &mut dyn FrameScorer, beam: f32) -> Opti
     if units[units.len() - 1].optional && units.len() > 1 {
         ends.push(last_of(units.len() - 2));
     }
-    let (mut s, ll) = ends.iter().map(|&e| (e, prev[e] + flat[e].2.next_lp)).max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let (mut s, ll) = ends
+        .iter()
+        .map(|&e| (e, prev[e] + flat[e].2.next_lp))
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
     if ll == ninf {
         return None;
     }
@@ -190,7 +219,12 @@ fn viterbi(units: &[AlignUnit], scorer: &mut dyn FrameScorer, beam: f32) -> Opti
             s = bp[t * s_len + s] as usize;
         }
     }
-    Some(Alignment { unit, state, pdf, log_likelihood: ll })
+    Some(Alignment {
+        unit,
+        state,
+        pdf,
+        log_likelihood: ll,
+    })
 }
 
 /// Equal alignment (flat start): the frames split evenly over the
@@ -200,12 +234,22 @@ pub fn equal_alignment(units: &[AlignUnit], frames: usize) -> Option<Alignment> 
         .iter()
         .enumerate()
         .filter(|(_, u)| !u.optional)
-        .flat_map(|(i, u)| u.chain.iter().enumerate().map(move |(k, c)| (i as u32, k as u8, c.pdf)))
+        .flat_map(|(i, u)| {
+            u.chain
+                .iter()
+                .enumerate()
+                .map(move |(k, c)| (i as u32, k as u8, c.pdf))
+        })
         .collect();
     if states.is_empty() || frames < states.len() {
         return None;
     }
-    let mut a = Alignment { unit: vec![], state: vec![], pdf: vec![], log_likelihood: 0.0 };
+    let mut a = Alignment {
+        unit: vec![],
+        state: vec![],
+        pdf: vec![],
+        log_likelihood: 0.0,
+    };
     for t in 0..frames {
         let (u, k, p) = states[t * states.len() / frames];
         a.unit.push(u);

@@ -29,7 +29,13 @@ pub struct DecodeConfig {
 
 impl Default for DecodeConfig {
     fn default() -> Self {
-        DecodeConfig { beam: 130.0, max_active: 7000, lm_weight: 10.0, word_penalty: 0.0, silence_penalty: 0.0 }
+        DecodeConfig {
+            beam: 130.0,
+            max_active: 7000,
+            lm_weight: 10.0,
+            word_penalty: 0.0,
+            silence_penalty: 0.0,
+        }
     }
 }
 
@@ -61,10 +67,23 @@ const ROOT: u32 = 0;
 
 impl LexiconTree {
     pub fn build(lex: &Lexicon, topo: &dyn PhoneTopology, lm: &NgramLm) -> Self {
-        let mut t = LexiconTree { units: vec![], nodes: vec![TreeNode { unit: u32::MAX, children: vec![], words: vec![] }], sil: None, skipped: vec![], lookahead: vec![] };
+        let mut t = LexiconTree {
+            units: vec![],
+            nodes: vec![TreeNode {
+                unit: u32::MAX,
+                children: vec![],
+                words: vec![],
+            }],
+            sil: None,
+            skipped: vec![],
+            lookahead: vec![],
+        };
         let mut unit_ids: HashMap<Vec<(u32, u32, u32, bool)>, u32> = HashMap::new();
         let mut unit_of = |chain: Vec<ChainState>, units: &mut Vec<Vec<ChainState>>| -> u32 {
-            let key: Vec<(u32, u32, u32, bool)> = chain.iter().map(|c| (c.pdf, c.self_lp.to_bits(), c.next_lp.to_bits(), c.skippable)).collect();
+            let key: Vec<(u32, u32, u32, bool)> = chain
+                .iter()
+                .map(|c| (c.pdf, c.self_lp.to_bits(), c.next_lp.to_bits(), c.skippable))
+                .collect();
             *unit_ids.entry(key).or_insert_with(|| {
                 units.push(chain);
                 (units.len() - 1) as u32
@@ -87,7 +106,11 @@ impl LexiconTree {
                         Some(&n) => n,
                         None => {
                             let n = t.nodes.len() as u32;
-                            t.nodes.push(TreeNode { unit: u, children: vec![], words: vec![] });
+                            t.nodes.push(TreeNode {
+                                unit: u,
+                                children: vec![],
+                                words: vec![],
+                            });
                             t.nodes[node as usize].children.push(n);
                             child.insert((node, u), n);
                             n
@@ -102,13 +125,23 @@ impl LexiconTree {
         if let Some(s) = topo.silence() {
             let u = unit_of(topo.chain(None, s, None), &mut t.units);
             t.sil = Some(t.nodes.len() as u32);
-            t.nodes.push(TreeNode { unit: u, children: vec![], words: vec![] });
+            t.nodes.push(TreeNode {
+                unit: u,
+                children: vec![],
+                words: vec![],
+            });
         }
         // Children always have larger ids than parents: fill bottom-up.
-        let uni: Vec<f32> = (0..lm.vocab.len() as u32).map(|w| lm.log_prob(&[], w)).collect();
+        let uni: Vec<f32> = (0..lm.vocab.len() as u32)
+            .map(|w| lm.log_prob(&[], w))
+            .collect();
         let mut la = vec![f32::NEG_INFINITY; t.nodes.len()];
         for n in (0..t.nodes.len()).rev() {
-            let mut best = t.nodes[n].words.iter().map(|&w| uni[w as usize]).fold(f32::NEG_INFINITY, f32::max);
+            let mut best = t.nodes[n]
+                .words
+                .iter()
+                .map(|&w| uni[w as usize])
+                .fold(f32::NEG_INFINITY, f32::max);
             for &c in &t.nodes[n].children {
                 best = best.max(la[c as usize]);
             }
@@ -176,14 +209,24 @@ fn key(node: u32, state: usize, lm: u32) -> u64 {
 
 /// The inverse of [`key`]: (LM state, tree node, chain state).
 fn unkey(k: u64) -> (u32, u32, usize) {
-    ((k >> 32) as u32, ((k >> 4) & 0x0fff_ffff) as u32, (k & 0xf) as usize)
+    (
+        (k >> 32) as u32,
+        ((k >> 4) & 0x0fff_ffff) as u32,
+        (k & 0xf) as usize,
+    )
 }
 
 /// Decode one utterance.
-pub fn decode(tree: &LexiconTree, lm: &NgramLm, scorer: &mut dyn FrameScorer, cfg: &DecodeConfig) -> DecodeResult {
+pub fn decode(
+    tree: &LexiconTree,
+    lm: &NgramLm,
+    scorer: &mut dyn FrameScorer,
+    cfg: &DecodeConfig,
+) -> DecodeResult {
     let t_len = scorer.num_frames();
     // n-gram lookups hash word vectors: memoise them per utterance.
-    let lm_cache: std::cell::RefCell<HashMap<u64, (f32, u32), BuildHasherDefault<IdHasher>>> = Default::default();
+    let lm_cache: std::cell::RefCell<HashMap<u64, (f32, u32), BuildHasherDefault<IdHasher>>> =
+        Default::default();
     let lm_score = |s: u32, w: u32| -> (f32, u32) {
         let k = ((s as u64) << 32) | w as u64;
         if let Some(&v) = lm_cache.borrow().get(&k) {
@@ -198,24 +241,34 @@ pub fn decode(tree: &LexiconTree, lm: &NgramLm, scorer: &mut dyn FrameScorer, cf
     let mut next: TokMap = TokMap::default();
     let none = u32::MAX;
     let relax = |m: &mut TokMap, k: u64, score: f32, bp: u32| {
-        m.entry(k).and_modify(|t| {
-            if score > t.score {
-                *t = Tok { score, bp };
-            }
-        })
-        .or_insert(Tok { score, bp });
+        m.entry(k)
+            .and_modify(|t| {
+                if score > t.score {
+                    *t = Tok { score, bp };
+                }
+            })
+            .or_insert(Tok { score, bp });
     };
     let sil_cost = -cfg.lm_weight * cfg.silence_penalty;
     let enter_root = |m: &mut TokMap, score: f32, lm_state: u32, bp: u32| {
         for &c in &tree.nodes[ROOT as usize].children {
-            relax(m, key(c, 0, lm_state), score + cfg.lm_weight * tree.lookahead[c as usize], bp);
+            relax(
+                m,
+                key(c, 0, lm_state),
+                score + cfg.lm_weight * tree.lookahead[c as usize],
+                bp,
+            );
         }
         if let Some(s) = tree.sil {
             relax(m, key(s, 0, lm_state), score + sil_cost, bp);
         }
     };
     if t_len == 0 {
-        return DecodeResult { words: vec![], score: 0.0, complete: false };
+        return DecodeResult {
+            words: vec![],
+            score: 0.0,
+            complete: false,
+        };
     }
     enter_root(&mut next, 0.0, lm.start_state(), none);
     let mut keys: Vec<(u64, Tok)> = Vec::new();
@@ -231,7 +284,13 @@ pub fn decode(tree: &LexiconTree, lm: &NgramLm, scorer: &mut dyn FrameScorer, cf
             let pdf = tree.units[tree.nodes[node].unit as usize][s].pdf as usize;
             let sc = tok.score + scorer.score(t, pdf);
             best = best.max(sc);
-            keys.push((k, Tok { score: sc, bp: tok.bp }));
+            keys.push((
+                k,
+                Tok {
+                    score: sc,
+                    bp: tok.bp,
+                },
+            ));
         }
         next.clear();
         let mut thr = best - cfg.beam;
@@ -267,9 +326,18 @@ pub fn decode(tree: &LexiconTree, lm: &NgramLm, scorer: &mut dyn FrameScorer, cf
                     break;
                 }
                 // Leaving the node.
-                let la = if Some(node) == tree.sil { 0.0 } else { tree.lookahead[node as usize] };
+                let la = if Some(node) == tree.sil {
+                    0.0
+                } else {
+                    tree.lookahead[node as usize]
+                };
                 for &ch in &n.children {
-                    relax(&mut next, key(ch, 0, lm_state), sc + cfg.lm_weight * (tree.lookahead[ch as usize] - la), tok.bp);
+                    relax(
+                        &mut next,
+                        key(ch, 0, lm_state),
+                        sc + cfg.lm_weight * (tree.lookahead[ch as usize] - la),
+                        tok.bp,
+                    );
                 }
                 for &w in &n.words {
                     let (lp, lm2) = lm_score(lm_state, w);
@@ -280,7 +348,11 @@ pub fn decode(tree: &LexiconTree, lm: &NgramLm, scorer: &mut dyn FrameScorer, cf
                     if roots.get(&(lm2 as u64)).is_some_and(|r| r.score >= ws) {
                         continue;
                     }
-                    trace.push(Link { word: w, prev: tok.bp, frame: t as u32 });
+                    trace.push(Link {
+                        word: w,
+                        prev: tok.bp,
+                        frame: t as u32,
+                    });
                     relax(&mut roots, lm2 as u64, ws, (trace.len() - 1) as u32);
                 }
                 if Some(node) == tree.sil {
@@ -308,7 +380,11 @@ pub fn decode(tree: &LexiconTree, lm: &NgramLm, scorer: &mut dyn FrameScorer, cf
         if !at_end {
             continue;
         }
-        let la = if Some(node) == tree.sil { 0.0 } else { tree.lookahead[node as usize] };
+        let la = if Some(node) == tree.sil {
+            0.0
+        } else {
+            tree.lookahead[node as usize]
+        };
         let sc = tok.score + chain[s].next_lp;
         let mut finish = |sc: f32, lm_state: u32, bp: u32| {
             let (lp, _) = lm_score(lm_state, lm.eos());
@@ -320,7 +396,11 @@ pub fn decode(tree: &LexiconTree, lm: &NgramLm, scorer: &mut dyn FrameScorer, cf
         for &w in &n.words {
             let (lp, lm2) = lm_score(lm_state, w);
             let ws = sc + cfg.lm_weight * (lp - la - cfg.word_penalty);
-            trace.push(Link { word: w, prev: tok.bp, frame: t_len as u32 - 1 });
+            trace.push(Link {
+                word: w,
+                prev: tok.bp,
+                frame: t_len as u32 - 1,
+            });
             let id = (trace.len() - 1) as u32;
             finish(ws, lm2, id);
         }
@@ -335,11 +415,18 @@ pub fn decode(tree: &LexiconTree, lm: &NgramLm, scorer: &mut dyn FrameScorer, cf
     let mut words = Vec::new();
     while bp != none {
         let l = trace[bp as usize];
-        words.push(WordHyp { word: lm.vocab[l.word as usize].clone(), end_frame: l.frame as usize });
+        words.push(WordHyp {
+            word: lm.vocab[l.word as usize].clone(),
+            end_frame: l.frame as usize,
+        });
         bp = l.prev;
     }
     words.reverse();
-    DecodeResult { words, score, complete }
+    DecodeResult {
+        words,
+        score,
+        complete,
+    }
 }
 
 #[cfg(test)]
@@ -353,7 +440,12 @@ mod tests {
     struct Toy;
     impl PhoneTopology for Toy {
         fn chain(&self, _l: Option<usize>, p: usize, _r: Option<usize>) -> Vec<ChainState> {
-            vec![ChainState { pdf: p as u32, self_lp: 0.5f32.ln(), next_lp: 0.5f32.ln(), skippable: false }]
+            vec![ChainState {
+                pdf: p as u32,
+                self_lp: 0.5f32.ln(),
+                next_lp: 0.5f32.ln(),
+                skippable: false,
+            }]
         }
         fn num_pdfs(&self) -> usize {
             3
@@ -365,7 +457,17 @@ mod tests {
 
     fn scores(seq: &str) -> Matrix {
         // 0 for the named phone, -10 for the others.
-        let rows: Vec<f32> = seq.chars().flat_map(|c| { let p = match c { 's' => 0, 'a' => 1, _ => 2 }; (0..3).map(move |j| if j == p { 0.0 } else { -10.0 }) }).collect();
+        let rows: Vec<f32> = seq
+            .chars()
+            .flat_map(|c| {
+                let p = match c {
+                    's' => 0,
+                    'a' => 1,
+                    _ => 2,
+                };
+                (0..3).map(move |j| if j == p { 0.0 } else { -10.0 })
+            })
+            .collect();
         Matrix::from_vec(seq.len(), 3, rows)
     }
 
@@ -382,12 +484,19 @@ mod tests {
         text.extend(["a", "b", "a", "b", "a", "b"]);
         let lm = NgramLm::estimate(text, lex.words(), 2).unwrap();
         let tree = LexiconTree::build(&lex, &Toy, &lm);
-        let cfg = DecodeConfig { lm_weight: 1.0, ..DecodeConfig::default() };
+        let cfg = DecodeConfig {
+            lm_weight: 1.0,
+            ..DecodeConfig::default()
+        };
         let run = |seq: &str| {
             let m = scores(seq);
             let r = decode(&tree, &lm, &mut MatrixScorer(&m), &cfg);
             assert!(r.complete);
-            r.words.iter().map(|w| w.word.clone()).collect::<Vec<_>>().join(" ")
+            r.words
+                .iter()
+                .map(|w| w.word.clone())
+                .collect::<Vec<_>>()
+                .join(" ")
         };
         // "a ba" and "ab ba" (or "ab b a") explain the sounds equally; the LM picks "ab ba".
         assert_eq!(run("aaabbbbaaa"), "ab ba");

@@ -41,7 +41,14 @@ pub fn log_add(a: f32, b: f32) -> f32 {
 impl DiagGmm {
     /// One component with the given mean and variance.
     pub fn single(mean: Vec<f32>, var: Vec<f32>) -> Self {
-        let mut g = DiagGmm { dim: mean.len(), weights: vec![1.0], means: vec![mean], vars: vec![var], cache: vec![], gconst: vec![] };
+        let mut g = DiagGmm {
+            dim: mean.len(),
+            weights: vec![1.0],
+            means: vec![mean],
+            vars: vec![var],
+            cache: vec![],
+            gconst: vec![],
+        };
         g.prepare();
         g
     }
@@ -66,7 +73,10 @@ impl DiagGmm {
         }
     }
     fn ensure(&self) {
-        debug_assert!(self.gconst.len() == self.weights.len(), "DiagGmm::prepare not called");
+        debug_assert!(
+            self.gconst.len() == self.weights.len(),
+            "DiagGmm::prepare not called"
+        );
     }
     /// Per-component log (weight * density) for an extended frame `[x, x^2]`.
     pub fn component_lls(&self, xe: &[f32], out: &mut Vec<f32>) {
@@ -120,7 +130,9 @@ impl DiagGmm {
     /// (means moved apart by `perturb` standard deviations).
     pub fn split(&mut self, target: usize, perturb: f32) {
         while self.weights.len() < target {
-            let k = (0..self.weights.len()).max_by(|&a, &b| self.weights[a].total_cmp(&self.weights[b])).unwrap();
+            let k = (0..self.weights.len())
+                .max_by(|&a, &b| self.weights[a].total_cmp(&self.weights[b]))
+                .unwrap();
             let w = self.weights[k] / 2.0;
             self.weights[k] = w;
             let sd: Vec<f32> = self.vars[k].iter().map(|v| v.sqrt()).collect();
@@ -155,7 +167,11 @@ pub struct GmmAcc {
 
 impl GmmAcc {
     pub fn new(k: usize, dim: usize) -> Self {
-        GmmAcc { occ: vec![0.0; k], sum: vec![vec![0.0; dim]; k], sumsq: vec![vec![0.0; dim]; k] }
+        GmmAcc {
+            occ: vec![0.0; k],
+            sum: vec![vec![0.0; dim]; k],
+            sumsq: vec![vec![0.0; dim]; k],
+        }
     }
     pub fn total(&self) -> f64 {
         self.occ.iter().sum()
@@ -196,9 +212,13 @@ impl GmmAcc {
         if tot <= 0.0 {
             return;
         }
-        let mut keep: Vec<usize> = (0..self.occ.len()).filter(|&k| self.occ[k] >= min_count).collect();
+        let mut keep: Vec<usize> = (0..self.occ.len())
+            .filter(|&k| self.occ[k] >= min_count)
+            .collect();
         if keep.is_empty() {
-            keep = vec![(0..self.occ.len()).max_by(|&a, &b| self.occ[a].total_cmp(&self.occ[b])).unwrap()];
+            keep = vec![(0..self.occ.len())
+                .max_by(|&a, &b| self.occ[a].total_cmp(&self.occ[b]))
+                .unwrap()];
         }
         let ktot: f64 = keep.iter().map(|&k| self.occ[k]).sum();
         let (mut w, mut m, mut v) = (vec![], vec![], vec![]);
@@ -212,7 +232,9 @@ impl GmmAcc {
             }
             w.push((o / ktot) as f32);
             let mean: Vec<f64> = self.sum[k].iter().map(|s| s / o).collect();
-            let var: Vec<f32> = (0..gmm.dim).map(|j| ((self.sumsq[k][j] / o - mean[j] * mean[j]) as f32).max(var_floor[j])).collect();
+            let var: Vec<f32> = (0..gmm.dim)
+                .map(|j| ((self.sumsq[k][j] / o - mean[j] * mean[j]) as f32).max(var_floor[j]))
+                .collect();
             m.push(mean.iter().map(|&x| x as f32).collect());
             v.push(var);
         }
@@ -233,7 +255,11 @@ mod tests {
         (0..n)
             .map(|i| {
                 let c = [(-3.0f32, 1.0f32), (2.0, 0.5), (6.0, 2.0)][i % 3];
-                (0..2).map(|_| c.0 + c.1 * (r.gen::<f32>() + r.gen::<f32>() + r.gen::<f32>() - 1.5) * 2.0).collect()
+                (0..2)
+                    .map(|_| {
+                        c.0 + c.1 * (r.gen::<f32>() + r.gen::<f32>() + r.gen::<f32>() - 1.5) * 2.0
+                    })
+                    .collect()
             })
             .collect()
     }
@@ -253,14 +279,21 @@ mod tests {
         let mut lls = vec![];
         for _ in 0..8 {
             let mut acc = GmmAcc::new(g.num_components(), 2);
-            let ll: f64 = xs.iter().map(|x| acc.add(&g, x, 1.0, &mut s)).sum::<f64>() / xs.len() as f64;
+            let ll: f64 =
+                xs.iter().map(|x| acc.add(&g, x, 1.0, &mut s)).sum::<f64>() / xs.len() as f64;
             assert!(ll.is_finite());
-            assert!(ll >= prev - 1e-4, "EM log-likelihood fell: {lls:?} then {ll}");
+            assert!(
+                ll >= prev - 1e-4,
+                "EM log-likelihood fell: {lls:?} then {ll}"
+            );
             lls.push(ll);
             prev = ll;
             acc.update(&mut g, &[1e-3, 1e-3], 1.0);
         }
-        assert!(lls.last().unwrap() - lls[0] > 0.05, "no real improvement: {lls:?}");
+        assert!(
+            lls.last().unwrap() - lls[0] > 0.05,
+            "no real improvement: {lls:?}"
+        );
         // A point near a centre scores higher than one far from all.
         assert!(g.log_likelihood(&[2.0, 2.0]) > g.log_likelihood(&[20.0, -20.0]));
     }

@@ -69,7 +69,12 @@ impl PhoneTopology for AcousticModel {
             .map(|s| {
                 let pdf = self.pdf(left, phone, right, s);
                 let p = self.self_loop[pdf].clamp(0.01, 0.99);
-                ChainState { pdf: pdf as u32, self_lp: p.ln(), next_lp: (1.0 - p).ln(), skippable: false }
+                ChainState {
+                    pdf: pdf as u32,
+                    self_lp: p.ln(),
+                    next_lp: (1.0 - p).ln(),
+                    skippable: false,
+                }
             })
             .collect()
     }
@@ -100,7 +105,12 @@ impl<'a> GmmScorer<'a> {
     pub fn new(model: &'a AcousticModel, feats: &crate::matrix::Matrix) -> Self {
         let ext: Vec<Vec<f32>> = feats.iter_rows().map(super::gmm::extend).collect();
         let n = ext.len() * model.pdfs.len();
-        GmmScorer { model, ext, cache: vec![0.0; n], stamp: vec![false; n] }
+        GmmScorer {
+            model,
+            ext,
+            cache: vec![0.0; n],
+            stamp: vec![false; n],
+        }
     }
 }
 

@@ -36,12 +36,17 @@ pub struct Lexicon {
 
 impl Lexicon {
     pub fn new(phones: PhoneSet) -> Self {
-        Lexicon { phones, entries: BTreeMap::new() }
+        Lexicon {
+            phones,
+            entries: BTreeMap::new(),
+        }
     }
     /// Add a pronunciation (duplicates are ignored; empty ones rejected).
     pub fn insert(&mut self, word: &str, pron: Vec<usize>) -> Result<()> {
         if pron.is_empty() {
-            return Err(Error::Invalid(format!("empty pronunciation for word {word:?}")));
+            return Err(Error::Invalid(format!(
+                "empty pronunciation for word {word:?}"
+            )));
         }
         let e = self.entries.entry(word.to_string()).or_default();
         if !e.contains(&pron) {
@@ -85,11 +90,21 @@ impl Lexicon {
             };
             let mut pron = Vec::new();
             for p in it {
-                let m = map_cmudict(p).ok_or_else(|| Error::parse(path, format!("line {}: unknown phone {p:?}", i + 1)))?;
-                pron.push(lex.phones.id(m).ok_or_else(|| Error::parse(path, format!("line {}: phone {m} not in the phone set", i + 1)))?);
+                let m = map_cmudict(p).ok_or_else(|| {
+                    Error::parse(path, format!("line {}: unknown phone {p:?}", i + 1))
+                })?;
+                pron.push(lex.phones.id(m).ok_or_else(|| {
+                    Error::parse(
+                        path,
+                        format!("line {}: phone {m} not in the phone set", i + 1),
+                    )
+                })?);
             }
             if pron.is_empty() {
-                return Err(Error::parse(path, format!("line {}: word {w:?} has no phones", i + 1)));
+                return Err(Error::parse(
+                    path,
+                    format!("line {}: word {w:?} has no phones", i + 1),
+                ));
             }
             lex.insert(&w.to_lowercase(), pron)?;
         }
@@ -104,7 +119,11 @@ impl Lexicon {
         let mut s = String::new();
         for (w, prons) in &self.entries {
             for (k, p) in prons.iter().enumerate() {
-                let name = if k == 0 { w.clone() } else { format!("{w}({})", k + 1) };
+                let name = if k == 0 {
+                    w.clone()
+                } else {
+                    format!("{w}({})", k + 1)
+                };
                 let ps: Vec<&str> = p.iter().map(|&i| self.phones.name(i)).collect();
                 s.push_str(&format!("{name}  {}\n", ps.join(" ")));
             }
@@ -113,20 +132,39 @@ impl Lexicon {
     }
 
     /// Make sure every word in `words` has a pronunciation, following `policy`.
-    pub fn cover(&mut self, words: &BTreeSet<String>, policy: OovPolicy, g2p: &EspeakG2p) -> Result<()> {
-        let missing: Vec<String> = words.iter().filter(|w| !self.contains(w)).cloned().collect();
+    pub fn cover(
+        &mut self,
+        words: &BTreeSet<String>,
+        policy: OovPolicy,
+        g2p: &EspeakG2p,
+    ) -> Result<()> {
+        let missing: Vec<String> = words
+            .iter()
+            .filter(|w| !self.contains(w))
+            .cloned()
+            .collect();
         if missing.is_empty() {
             return Ok(());
         }
         if policy == OovPolicy::Error {
             let shown: Vec<&str> = missing.iter().take(20).map(|s| s.as_str()).collect();
-            return Err(Error::Invalid(format!("{} words have no pronunciation (oov = \"error\"): {}", missing.len(), shown.join(" "))));
+            return Err(Error::Invalid(format!(
+                "{} words have no pronunciation (oov = \"error\"): {}",
+                missing.len(),
+                shown.join(" ")
+            )));
         }
         let raw = g2p.pronounce(&missing)?;
         for (w, r) in missing.iter().zip(raw) {
-            let mapped = map_espeak_word(&r).map_err(|e| Error::Invalid(format!("word {w:?}: {e}")))?;
-            let ids: Vec<usize> = mapped.iter().map(|p| self.phones.id(p).expect("standard phone")).collect();
-            self.insert(w, ids).map_err(|_| Error::Invalid(format!("espeak-ng gave no phonemes for word {w:?}")))?;
+            let mapped =
+                map_espeak_word(&r).map_err(|e| Error::Invalid(format!("word {w:?}: {e}")))?;
+            let ids: Vec<usize> = mapped
+                .iter()
+                .map(|p| self.phones.id(p).expect("standard phone"))
+                .collect();
+            self.insert(w, ids).map_err(|_| {
+                Error::Invalid(format!("espeak-ng gave no phonemes for word {w:?}"))
+            })?;
         }
         Ok(())
     }
@@ -140,8 +178,12 @@ pub struct EspeakG2p {
 
 impl Default for EspeakG2p {
     fn default() -> Self {
-        let cache = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/crossover/g2p/espeak-en-us.tsv"));
-        EspeakG2p { voice: "en-us".into(), cache }
+        let cache = std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(".cache/crossover/g2p/espeak-en-us.tsv"));
+        EspeakG2p {
+            voice: "en-us".into(),
+            cache,
+        }
     }
 }
 
@@ -167,25 +209,44 @@ impl EspeakG2p {
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
-            .map_err(|e| Error::Invalid(format!("cannot run espeak-ng (install it with scripts/setup.sh): {e}")))?;
+            .map_err(|e| {
+                Error::Invalid(format!(
+                    "cannot run espeak-ng (install it with scripts/setup.sh): {e}"
+                ))
+            })?;
         {
             let mut stdin = child.stdin.take().unwrap();
             let mut s = words.join("\n");
             s.push('\n');
-            stdin.write_all(s.as_bytes()).map_err(|e| Error::Invalid(format!("espeak-ng stdin: {e}")))?;
+            stdin
+                .write_all(s.as_bytes())
+                .map_err(|e| Error::Invalid(format!("espeak-ng stdin: {e}")))?;
         }
-        let out = child.wait_with_output().map_err(|e| Error::Invalid(format!("espeak-ng: {e}")))?;
+        let out = child
+            .wait_with_output()
+            .map_err(|e| Error::Invalid(format!("espeak-ng: {e}")))?;
         if !out.status.success() {
-            return Err(Error::Invalid(format!("espeak-ng failed: {}", String::from_utf8_lossy(&out.stderr))));
+            return Err(Error::Invalid(format!(
+                "espeak-ng failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )));
         }
         let text = String::from_utf8_lossy(&out.stdout);
-        Ok(text.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty()).collect())
+        Ok(text
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|l| !l.is_empty())
+            .collect())
     }
 
     /// Raw espeak-ng phoneme strings for `words`, one per word.
     pub fn pronounce(&self, words: &[String]) -> Result<Vec<String>> {
         let mut cache = self.load_cache();
-        let todo: Vec<String> = words.iter().filter(|w| !cache.contains_key(*w)).cloned().collect();
+        let todo: Vec<String> = words
+            .iter()
+            .filter(|w| !cache.contains_key(*w))
+            .cloned()
+            .collect();
         let mut fresh = Vec::new();
         for batch in todo.chunks(500) {
             let out = self.run(batch)?;
@@ -202,7 +263,11 @@ impl EspeakG2p {
         if !fresh.is_empty() {
             if let Some(p) = &self.cache {
                 let _ = std::fs::create_dir_all(p.parent().unwrap());
-                let mut f = std::fs::OpenOptions::new().create(true).append(true).open(p).map_err(|e| Error::io(p, e))?;
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .map_err(|e| Error::io(p, e))?;
                 for (w, r) in &fresh {
                     writeln!(f, "{w}\t{r}").map_err(|e| Error::io(p, e))?;
                 }
@@ -221,14 +286,23 @@ mod tests {
     fn cmudict_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("lex.txt");
-        std::fs::write(&p, ";;; comment\nHELLO  HH AH0 L OW1\nHELLO(2)  HH EH0 L OW1\nWORLD  W ER1 L D\n").unwrap();
+        std::fs::write(
+            &p,
+            ";;; comment\nHELLO  HH AH0 L OW1\nHELLO(2)  HH EH0 L OW1\nWORLD  W ER1 L D\n",
+        )
+        .unwrap();
         let lex = Lexicon::from_cmudict(&p, PhoneSet::standard()).unwrap();
         assert_eq!(lex.prons("hello").unwrap().len(), 2);
         let q = dir.path().join("out.txt");
         lex.save_cmudict(&q).unwrap();
-        assert_eq!(Lexicon::from_cmudict(&q, PhoneSet::standard()).unwrap(), lex);
+        assert_eq!(
+            Lexicon::from_cmudict(&q, PhoneSet::standard()).unwrap(),
+            lex
+        );
         std::fs::write(&p, "BAD  QQ\n").unwrap();
-        let e = Lexicon::from_cmudict(&p, PhoneSet::standard()).unwrap_err().to_string();
+        let e = Lexicon::from_cmudict(&p, PhoneSet::standard())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("lex.txt") && e.contains("QQ"), "{e}");
     }
 
@@ -236,11 +310,29 @@ mod tests {
     fn espeak_covers_words() {
         let mut lex = Lexicon::new(PhoneSet::standard());
         let words: BTreeSet<String> = ["seven", "church"].iter().map(|s| s.to_string()).collect();
-        lex.cover(&words, OovPolicy::G2p, &EspeakG2p { voice: "en-us".into(), cache: None }).unwrap();
-        let ph = |w: &str| lex.prons(w).unwrap()[0].iter().map(|&i| lex.phones.name(i).to_string()).collect::<Vec<_>>().join(" ");
+        lex.cover(
+            &words,
+            OovPolicy::G2p,
+            &EspeakG2p {
+                voice: "en-us".into(),
+                cache: None,
+            },
+        )
+        .unwrap();
+        let ph = |w: &str| {
+            lex.prons(w).unwrap()[0]
+                .iter()
+                .map(|&i| lex.phones.name(i).to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         assert_eq!(ph("seven"), "S EH V AH N");
         assert_eq!(ph("church"), "CH ER CH");
         let mut strict = Lexicon::new(PhoneSet::standard());
-        assert!(strict.cover(&words, OovPolicy::Error, &EspeakG2p::default()).unwrap_err().to_string().contains("church"));
+        assert!(strict
+            .cover(&words, OovPolicy::Error, &EspeakG2p::default())
+            .unwrap_err()
+            .to_string()
+            .contains("church"));
     }
 }

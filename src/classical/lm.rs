@@ -58,12 +58,20 @@ impl NgramLm {
 
     /// Estimate from sentences (space-separated words) with modified KN.
     /// `vocab` lists extra words to give probability mass (e.g. the lexicon).
-    pub fn estimate<'a>(sentences: impl IntoIterator<Item = &'a str>, vocab: impl IntoIterator<Item = &'a str>, order: usize) -> Result<Self> {
+    pub fn estimate<'a>(
+        sentences: impl IntoIterator<Item = &'a str>,
+        vocab: impl IntoIterator<Item = &'a str>,
+        order: usize,
+    ) -> Result<Self> {
         if order == 0 {
             return Err(Error::Config("LM order must be at least 1".into()));
         }
         let mut words: Vec<String> = vec![BOS.into(), EOS.into()];
-        let mut index: HashMap<String, u32> = words.iter().enumerate().map(|(i, w)| (w.clone(), i as u32)).collect();
+        let mut index: HashMap<String, u32> = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.clone(), i as u32))
+            .collect();
         let mut id = |w: &str, words: &mut Vec<String>| -> u32 {
             if let Some(&i) = index.get(w) {
                 return i;
@@ -125,11 +133,16 @@ impl NgramLm {
                     coc[k] += 1.0;
                 }
             }
-            let y = if coc[1] + 2.0 * coc[2] > 0.0 { coc[1] / (coc[1] + 2.0 * coc[2]) } else { 0.5 };
+            let y = if coc[1] + 2.0 * coc[2] > 0.0 {
+                coc[1] / (coc[1] + 2.0 * coc[2])
+            } else {
+                0.5
+            };
             let mut d = [0.0, 0.5, 0.5, 0.5];
             for k in 1..=3 {
                 if coc[k] > 0.0 {
-                    d[k] = (k as f64 - (k as f64 + 1.0) * y * coc[k + 1] / coc[k]).clamp(0.0, k as f64 - 1e-3);
+                    d[k] = (k as f64 - (k as f64 + 1.0) * y * coc[k + 1] / coc[k])
+                        .clamp(0.0, k as f64 - 1e-3);
                 }
             }
             let disc = |v: f64| -> f64 {
@@ -154,7 +167,11 @@ impl NgramLm {
             for (g, &v) in c {
                 let h = &g[..n - 1];
                 let (tot, _) = ctx[h];
-                let lower = if n == 1 { 1.0 / vsize } else { lower_prob(&probs, &gammas, &g[1..], vsize) };
+                let lower = if n == 1 {
+                    1.0 / vsize
+                } else {
+                    lower_prob(&probs, &gammas, &g[1..], vsize)
+                };
                 let p = (v - disc(v)).max(0.0) / tot + gammas[n - 1][h] * lower;
                 probs[n - 1].insert(g.clone(), p);
             }
@@ -167,25 +184,60 @@ impl NgramLm {
         }
         for n in 1..=order {
             for (g, &p) in &probs[n - 1] {
-                let bow = gammas.get(n).and_then(|m| m.get(g)).map(|&x| x.ln() as f32).unwrap_or(0.0);
-                grams[n - 1].insert(g.clone(), Entry { lp: p.ln() as f32, bow });
+                let bow = gammas
+                    .get(n)
+                    .and_then(|m| m.get(g))
+                    .map(|&x| x.ln() as f32)
+                    .unwrap_or(0.0);
+                grams[n - 1].insert(
+                    g.clone(),
+                    Entry {
+                        lp: p.ln() as f32,
+                        bow,
+                    },
+                );
             }
         }
         // <s> as a context: unigram entry with -inf probability, backoff weight from gammas.
-        let bos_bow = gammas.get(1).and_then(|m| m.get(&vec![0u32])).map(|&x| x.ln() as f32).unwrap_or(0.0);
-        grams[0].insert(vec![0], Entry { lp: -99.0 * LN10, bow: bos_bow });
+        let bos_bow = gammas
+            .get(1)
+            .and_then(|m| m.get(&vec![0u32]))
+            .map(|&x| x.ln() as f32)
+            .unwrap_or(0.0);
+        grams[0].insert(
+            vec![0],
+            Entry {
+                lp: -99.0 * LN10,
+                bow: bos_bow,
+            },
+        );
         Ok(Self::build(order, words, grams))
     }
 
     fn build(order: usize, vocab: Vec<String>, grams: Vec<HashMap<Vec<u32>, Entry>>) -> Self {
-        let index = vocab.iter().enumerate().map(|(i, w)| (w.clone(), i as u32)).collect();
-        let mut lm = NgramLm { order, vocab, index, grams, states: vec![], state_index: HashMap::new() };
+        let index = vocab
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.clone(), i as u32))
+            .collect();
+        let mut lm = NgramLm {
+            order,
+            vocab,
+            index,
+            grams,
+            states: vec![],
+            state_index: HashMap::new(),
+        };
         // States: every n-gram of order < `order` that can be a context, plus the empty context.
         let bos = lm.index[BOS];
         lm.add_state(vec![bos]);
         lm.add_state(vec![]);
         if order > 1 {
-            let mut ctxs: Vec<Vec<u32>> = lm.grams[..order - 1].iter().flat_map(|m| m.keys().cloned()).filter(|g| g.last() != Some(&lm.index[EOS])).collect();
+            let mut ctxs: Vec<Vec<u32>> = lm.grams[..order - 1]
+                .iter()
+                .flat_map(|m| m.keys().cloned())
+                .filter(|g| g.last() != Some(&lm.index[EOS]))
+                .collect();
             ctxs.sort();
             for c in ctxs {
                 lm.add_state(c);
@@ -271,7 +323,12 @@ impl NgramLm {
             }
             sents += 1;
         }
-        Perplexity { perplexity: (-lp / n.max(1) as f64).exp(), words: n - sents, sentences: sents, oovs: oov }
+        Perplexity {
+            perplexity: (-lp / n.max(1) as f64).exp(),
+            words: n - sents,
+            sentences: sents,
+            oovs: oov,
+        }
     }
 
     pub fn to_arpa(&self) -> String {
@@ -309,7 +366,11 @@ impl NgramLm {
         let mut order = 0usize;
         let mut cur = 0usize;
         let mut vocab: Vec<String> = vec![BOS.into(), EOS.into()];
-        let mut index: HashMap<String, u32> = vocab.iter().enumerate().map(|(i, w)| (w.clone(), i as u32)).collect();
+        let mut index: HashMap<String, u32> = vocab
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.clone(), i as u32))
+            .collect();
         let mut grams: Vec<HashMap<Vec<u32>, Entry>> = Vec::new();
         let mut in_data = false;
         for (ln, line) in text.lines().enumerate() {
@@ -325,14 +386,25 @@ impl NgramLm {
                 break;
             }
             if let Some(rest) = line.strip_prefix("ngram ") {
-                let (n, _) = rest.split_once('=').ok_or(format!("line {}: bad ngram count line", ln + 1))?;
-                order = order.max(n.trim().parse().map_err(|_| format!("line {}: bad order", ln + 1))?);
+                let (n, _) = rest
+                    .split_once('=')
+                    .ok_or(format!("line {}: bad ngram count line", ln + 1))?;
+                order = order.max(
+                    n.trim()
+                        .parse()
+                        .map_err(|_| format!("line {}: bad order", ln + 1))?,
+                );
                 continue;
             }
             if line.starts_with('\\') && line.ends_with("-grams:") {
-                cur = line[1..line.len() - 7].parse().map_err(|_| format!("line {}: bad section", ln + 1))?;
+                cur = line[1..line.len() - 7]
+                    .parse()
+                    .map_err(|_| format!("line {}: bad section", ln + 1))?;
                 if cur == 0 || cur > order {
-                    return Err(format!("line {}: section {cur} outside the declared orders", ln + 1));
+                    return Err(format!(
+                        "line {}: section {cur} outside the declared orders",
+                        ln + 1
+                    ));
                 }
                 grams.resize(order, HashMap::new());
                 continue;
@@ -344,7 +416,9 @@ impl NgramLm {
             if f.len() < cur + 1 {
                 return Err(format!("line {}: expected {} words", ln + 1, cur));
             }
-            let lp: f32 = f[0].parse().map_err(|_| format!("line {}: bad log prob {:?}", ln + 1, f[0]))?;
+            let lp: f32 = f[0]
+                .parse()
+                .map_err(|_| format!("line {}: bad log prob {:?}", ln + 1, f[0]))?;
             let mut g = Vec::with_capacity(cur);
             for w in &f[1..=cur] {
                 let id = match index.get(*w) {
@@ -358,8 +432,20 @@ impl NgramLm {
                 };
                 g.push(id);
             }
-            let bow = if f.len() > cur + 1 { f[cur + 1].parse::<f32>().map_err(|_| format!("line {}: bad backoff", ln + 1))? } else { 0.0 };
-            grams[cur - 1].insert(g, Entry { lp: lp * LN10, bow: bow * LN10 });
+            let bow = if f.len() > cur + 1 {
+                f[cur + 1]
+                    .parse::<f32>()
+                    .map_err(|_| format!("line {}: bad backoff", ln + 1))?
+            } else {
+                0.0
+            };
+            grams[cur - 1].insert(
+                g,
+                Entry {
+                    lp: lp * LN10,
+                    bow: bow * LN10,
+                },
+            );
         }
         if order == 0 || grams.is_empty() {
             return Err("no \\data\\ section or no n-grams".into());
@@ -368,12 +454,21 @@ impl NgramLm {
     }
 }
 
-fn lower_prob(probs: &[HashMap<Vec<u32>, f64>], gammas: &[HashMap<Vec<u32>, f64>], g: &[u32], vsize: f64) -> f64 {
+fn lower_prob(
+    probs: &[HashMap<Vec<u32>, f64>],
+    gammas: &[HashMap<Vec<u32>, f64>],
+    g: &[u32],
+    vsize: f64,
+) -> f64 {
     let n = g.len();
     if let Some(&p) = probs[n - 1].get(g) {
         return p;
     }
-    let lower = if n == 1 { 1.0 / vsize } else { lower_prob(probs, gammas, &g[1..], vsize) };
+    let lower = if n == 1 {
+        1.0 / vsize
+    } else {
+        lower_prob(probs, gammas, &g[1..], vsize)
+    };
     if n == 1 {
         // unseen unigram: only the uniform share
         return gammas[0].get(&vec![]).copied().unwrap_or(1.0) * lower;
@@ -386,21 +481,42 @@ fn lower_prob(probs: &[HashMap<Vec<u32>, f64>], gammas: &[HashMap<Vec<u32>, f64>
 mod tests {
     use super::*;
 
-    const TEXT: [&str; 6] = ["the cat sat", "the dog sat", "a cat ran", "the cat ran away", "a dog sat down", "the the cat"];
+    const TEXT: [&str; 6] = [
+        "the cat sat",
+        "the dog sat",
+        "a cat ran",
+        "the cat ran away",
+        "a dog sat down",
+        "the the cat",
+    ];
 
     #[test]
     fn probabilities_normalise() {
         for order in [1, 2, 3] {
             let lm = NgramLm::estimate(TEXT, ["zebra"], order).unwrap();
-            let ids: Vec<u32> = (0..lm.vocab.len() as u32).filter(|&i| i != lm.bos()).collect();
-            let hists: Vec<Vec<u32>> = vec![vec![lm.bos()], vec![lm.word_id("the").unwrap()], vec![lm.word_id("zebra").unwrap()], vec![lm.word_id("the").unwrap(), lm.word_id("cat").unwrap()], vec![lm.bos(), lm.word_id("a").unwrap()]];
+            let ids: Vec<u32> = (0..lm.vocab.len() as u32)
+                .filter(|&i| i != lm.bos())
+                .collect();
+            let hists: Vec<Vec<u32>> = vec![
+                vec![lm.bos()],
+                vec![lm.word_id("the").unwrap()],
+                vec![lm.word_id("zebra").unwrap()],
+                vec![lm.word_id("the").unwrap(), lm.word_id("cat").unwrap()],
+                vec![lm.bos(), lm.word_id("a").unwrap()],
+            ];
             for h in hists {
                 let tot: f64 = ids.iter().map(|&w| (lm.log_prob(&h, w) as f64).exp()).sum();
-                assert!((tot - 1.0).abs() < 1e-4, "order {order}, history {h:?}: sum {tot}");
+                assert!(
+                    (tot - 1.0).abs() < 1e-4,
+                    "order {order}, history {h:?}: sum {tot}"
+                );
             }
             // Seen continuations beat unseen ones.
             let the = lm.word_id("the").unwrap();
-            assert!(lm.log_prob(&[the], lm.word_id("cat").unwrap()) > lm.log_prob(&[the], lm.word_id("zebra").unwrap()));
+            assert!(
+                lm.log_prob(&[the], lm.word_id("cat").unwrap())
+                    > lm.log_prob(&[the], lm.word_id("zebra").unwrap())
+            );
         }
     }
 
@@ -410,10 +526,16 @@ mod tests {
         let back = NgramLm::parse_arpa(&lm.to_arpa()).unwrap();
         for s in ["the cat sat", "a zebra ran away", "dog dog"] {
             let (a, b) = (lm.perplexity([s]), back.perplexity([s]));
-            assert!((a.perplexity - b.perplexity).abs() / a.perplexity < 1e-4, "{s}: {a:?} vs {b:?}");
+            assert!(
+                (a.perplexity - b.perplexity).abs() / a.perplexity < 1e-4,
+                "{s}: {a:?} vs {b:?}"
+            );
         }
         // Decoding through states gives the same score as explicit histories.
-        let ws: Vec<u32> = "the cat ran away".split(' ').map(|w| lm.word_id(w).unwrap()).collect();
+        let ws: Vec<u32> = "the cat ran away"
+            .split(' ')
+            .map(|w| lm.word_id(w).unwrap())
+            .collect();
         let (mut st, mut tot, mut hist) = (lm.start_state(), 0.0, vec![lm.bos()]);
         for &w in &ws {
             let (lp, n) = lm.score(st, w);
@@ -423,6 +545,10 @@ mod tests {
             hist.push(w);
         }
         assert!(tot < 0.0);
-        assert!(NgramLm::parse_arpa("\\data\\\nngram 1=1\n\n\\1-grams:\nxx a\n\\end\\\n").unwrap_err().contains("bad log prob"));
+        assert!(
+            NgramLm::parse_arpa("\\data\\\nngram 1=1\n\n\\1-grams:\nxx a\n\\end\\\n")
+                .unwrap_err()
+                .contains("bad log prob")
+        );
     }
 }

@@ -27,7 +27,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::corpus::{Corpus, Utterance};
 use crate::error::{Error, Result};
-use crate::features::{apply_cmvn, compute_file_with, CmvnMode, CmvnStats, FeatureConfig, FeatureExtractor};
+use crate::features::{
+    apply_cmvn, compute_file_with, CmvnMode, CmvnStats, FeatureConfig, FeatureExtractor,
+};
 use crate::matrix::Matrix;
 use crate::pipeline::{ModelSummary, Recogniser, TrainContext, Transcript};
 
@@ -66,7 +68,12 @@ pub struct LexiconConfig {
 
 impl Default for LexiconConfig {
     fn default() -> Self {
-        LexiconConfig { file: None, oov: OovPolicy::G2p, cover: LexiconCover::Corpus, voice: "en-us".into() }
+        LexiconConfig {
+            file: None,
+            oov: OovPolicy::G2p,
+            cover: LexiconCover::Corpus,
+            voice: "en-us".into(),
+        }
     }
 }
 
@@ -86,7 +93,12 @@ pub struct LmConfig {
 
 impl Default for LmConfig {
     fn default() -> Self {
-        LmConfig { order: 2, text: None, arpa: None, phone_order: 2 }
+        LmConfig {
+            order: 2,
+            text: None,
+            arpa: None,
+            phone_order: 2,
+        }
     }
 }
 
@@ -102,18 +114,28 @@ pub struct TuneConfig {
 
 impl Default for TuneConfig {
     fn default() -> Self {
-        TuneConfig { lm_weights: vec![], word_penalties: vec![], max_dev_utterances: 200 }
+        TuneConfig {
+            lm_weights: vec![],
+            word_penalties: vec![],
+            max_dev_utterances: 200,
+        }
     }
 }
 
 /// The classical front end: Kaldi MFCC (13, C0 as energy) + deltas +
 /// delta-deltas (39 dims), utterance mean normalisation.
 pub fn default_features() -> FeatureConfig {
-    FeatureConfig { deltas: true, cmvn: CmvnMode::Utterance, ..FeatureConfig::default() }
+    FeatureConfig {
+        deltas: true,
+        cmvn: CmvnMode::Utterance,
+        ..FeatureConfig::default()
+    }
 }
 
 /// `[features]` keys override [`default_features`] (not FeatureConfig's own defaults).
-fn de_features<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<FeatureConfig, D::Error> {
+fn de_features<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<FeatureConfig, D::Error> {
     use serde::de::Error as _;
     let given = toml::Table::deserialize(d)?;
     let mut base = toml::Table::try_from(default_features()).map_err(D::Error::custom)?;
@@ -157,9 +179,14 @@ impl Default for ClassicalConfig {
 
 impl ClassicalConfig {
     pub fn from_table(t: toml::Table, path: &Path) -> Result<Self> {
-        let c: ClassicalConfig = t.try_into().map_err(|e: toml::de::Error| Error::parse(path, e.to_string()))?;
+        let c: ClassicalConfig = t
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::parse(path, e.to_string()))?;
         if c.kind != KIND {
-            return Err(Error::parse(path, format!("kind is {:?}, expected {KIND:?}", c.kind)));
+            return Err(Error::parse(
+                path,
+                format!("kind is {:?}, expected {KIND:?}", c.kind),
+            ));
         }
         Ok(c)
     }
@@ -193,25 +220,47 @@ const DECODE_FILE: &str = "decode.toml";
 const REPORT_FILE: &str = "train_report.txt";
 
 impl ClassicalModel {
-    fn assemble(config: ClassicalConfig, mut am: AcousticModel, lexicon: Lexicon, lm: NgramLm, phone_lm: NgramLm, decode: DecodeConfig, report: String) -> Result<Self> {
+    fn assemble(
+        config: ClassicalConfig,
+        mut am: AcousticModel,
+        lexicon: Lexicon,
+        lm: NgramLm,
+        phone_lm: NgramLm,
+        decode: DecodeConfig,
+        report: String,
+    ) -> Result<Self> {
         am.prepare();
         let extractor = FeatureExtractor::new(&config.features)?;
         let tree = LexiconTree::build(&lexicon, &am, &lm);
-        let phone_tree = LexiconTree::build(&phone_decoder::phone_lexicon(&am.phones), &am, &phone_lm);
-        Ok(ClassicalModel { config, am, lexicon, lm, phone_lm, decode, tree, phone_tree, report, extractor })
+        let phone_tree =
+            LexiconTree::build(&phone_decoder::phone_lexicon(&am.phones), &am, &phone_lm);
+        Ok(ClassicalModel {
+            config,
+            am,
+            lexicon,
+            lm,
+            phone_lm,
+            decode,
+            tree,
+            phone_tree,
+            report,
+            extractor,
+        })
     }
 
     pub fn load(dir: &Path) -> Result<Self> {
         let config = ClassicalConfig::load(&dir.join("pipeline.toml"))?;
         let p = dir.join(AM_FILE);
         let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
-        let am: AcousticModel = serde_json::from_str(&text).map_err(|e| Error::parse(&p, e.to_string()))?;
+        let am: AcousticModel =
+            serde_json::from_str(&text).map_err(|e| Error::parse(&p, e.to_string()))?;
         let lexicon = Lexicon::from_cmudict(&dir.join(LEX_FILE), am.phones.clone())?;
         let lm = NgramLm::read_arpa(&dir.join(LM_FILE))?;
         let phone_lm = NgramLm::read_arpa(&dir.join(PHONE_LM_FILE))?;
         let p = dir.join(DECODE_FILE);
         let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
-        let decode: DecodeConfig = toml::from_str(&text).map_err(|e| Error::parse(&p, e.to_string()))?;
+        let decode: DecodeConfig =
+            toml::from_str(&text).map_err(|e| Error::parse(&p, e.to_string()))?;
         let report = std::fs::read_to_string(dir.join(REPORT_FILE)).unwrap_or_default();
         Self::assemble(config, am, lexicon, lm, phone_lm, decode, report)
     }
@@ -230,8 +279,16 @@ impl ClassicalModel {
     /// Phone recognition (phone loop with the phone bigram).
     pub fn recognise_phones(&self, feats: &Matrix) -> Vec<String> {
         let mut sc = GmmScorer::new(&self.am, feats);
-        let cfg = DecodeConfig { lm_weight: self.decode.lm_weight.min(5.0), word_penalty: 0.0, ..self.decode.clone() };
-        decode(&self.phone_tree, &self.phone_lm, &mut sc, &cfg).words.into_iter().map(|w| w.word).collect()
+        let cfg = DecodeConfig {
+            lm_weight: self.decode.lm_weight.min(5.0),
+            word_penalty: 0.0,
+            ..self.decode.clone()
+        };
+        decode(&self.phone_tree, &self.phone_lm, &mut sc, &cfg)
+            .words
+            .into_iter()
+            .map(|w| w.word)
+            .collect()
     }
 }
 
@@ -240,7 +297,10 @@ pub fn utterance_features(ex: &FeatureExtractor, corpus: &Corpus, u: &Utterance)
     let path = corpus.audio_path(u);
     let m = compute_file_with(ex, &path)?;
     if !m.is_finite() {
-        return Err(Error::audio(&path, format!("utterance {}: features contain NaN or infinity", u.id)));
+        return Err(Error::audio(
+            &path,
+            format!("utterance {}: features contain NaN or infinity", u.id),
+        ));
     }
     Ok(m)
 }
@@ -263,7 +323,11 @@ impl Recogniser for ClassicalModel {
             notes: format!(
                 "{} pdfs ({}), {} words, {}-gram LM, lm_weight {}, word_penalty {}",
                 self.am.pdfs.len(),
-                if self.am.is_triphone() { "tied triphone states" } else { "monophone states" },
+                if self.am.is_triphone() {
+                    "tied triphone states"
+                } else {
+                    "monophone states"
+                },
                 self.lexicon.len(),
                 self.lm.order,
                 self.decode.lm_weight,
@@ -278,19 +342,35 @@ impl Recogniser for ClassicalModel {
         let cfg = toml::to_string(&self.config).map_err(|e| Error::Config(e.to_string()))?;
         std::fs::write(&p, cfg).map_err(|e| Error::io(&p, e))?;
         let p = dir.join(AM_FILE);
-        std::fs::write(&p, serde_json::to_string(&self.am).map_err(|e| Error::Config(e.to_string()))?).map_err(|e| Error::io(&p, e))?;
+        std::fs::write(
+            &p,
+            serde_json::to_string(&self.am).map_err(|e| Error::Config(e.to_string()))?,
+        )
+        .map_err(|e| Error::io(&p, e))?;
         self.lexicon.save_cmudict(&dir.join(LEX_FILE))?;
         self.lm.write_arpa(&dir.join(LM_FILE))?;
         self.phone_lm.write_arpa(&dir.join(PHONE_LM_FILE))?;
         let p = dir.join(DECODE_FILE);
-        std::fs::write(&p, toml::to_string(&self.decode).map_err(|e| Error::Config(e.to_string()))?).map_err(|e| Error::io(&p, e))?;
+        std::fs::write(
+            &p,
+            toml::to_string(&self.decode).map_err(|e| Error::Config(e.to_string()))?,
+        )
+        .map_err(|e| Error::io(&p, e))?;
         let p = dir.join(REPORT_FILE);
         std::fs::write(&p, &self.report).map_err(|e| Error::io(&p, e))?;
         Ok(())
     }
 
-    fn transcribe(&self, corpus: &Corpus, utts: &[&Utterance], threads: usize) -> Result<Vec<Transcript>> {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| Error::Config(e.to_string()))?;
+    fn transcribe(
+        &self,
+        corpus: &Corpus,
+        utts: &[&Utterance],
+        threads: usize,
+    ) -> Result<Vec<Transcript>> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .build()
+            .map_err(|e| Error::Config(e.to_string()))?;
         pool.install(|| {
             let feats = corpus_features(&self.extractor, corpus, utts, self.config.norm_vars)?;
             Ok(utts
@@ -299,7 +379,11 @@ impl Recogniser for ClassicalModel {
                 .map(|(u, f)| {
                     let r = self.recognise(f, &self.decode);
                     let words: Vec<String> = r.words.into_iter().map(|w| w.word).collect();
-                    Transcript { id: u.id.clone(), words: words.join(" "), phones: None }
+                    Transcript {
+                        id: u.id.clone(),
+                        words: words.join(" "),
+                        phones: None,
+                    }
                 })
                 .collect())
         })
@@ -323,13 +407,25 @@ fn word_errors(refs: &[&str], hyps: &[String]) -> (usize, usize) {
 /// (and variances when `norm_vars`) are normalised per speaker over the
 /// given utterances, as Kaldi's `apply-cmvn` with speaker statistics; with
 /// `norm_vars` and `cmvn = "utt"` variances are normalised per utterance too.
-pub fn corpus_features(ex: &FeatureExtractor, corpus: &Corpus, utts: &[&Utterance], norm_vars: bool) -> Result<Vec<Matrix>> {
-    let mut feats: Vec<Matrix> = utts.par_iter().map(|u| utterance_features(ex, corpus, u)).collect::<Result<_>>()?;
+pub fn corpus_features(
+    ex: &FeatureExtractor,
+    corpus: &Corpus,
+    utts: &[&Utterance],
+    norm_vars: bool,
+) -> Result<Vec<Matrix>> {
+    let mut feats: Vec<Matrix> = utts
+        .par_iter()
+        .map(|u| utterance_features(ex, corpus, u))
+        .collect::<Result<_>>()?;
     match ex.config().cmvn {
         CmvnMode::Speaker => {
-            let mut stats: std::collections::BTreeMap<&str, CmvnStats> = std::collections::BTreeMap::new();
+            let mut stats: std::collections::BTreeMap<&str, CmvnStats> =
+                std::collections::BTreeMap::new();
             for (u, f) in utts.iter().zip(&feats) {
-                stats.entry(u.speaker.as_str()).or_insert_with(|| CmvnStats::new(f.cols)).accumulate(f);
+                stats
+                    .entry(u.speaker.as_str())
+                    .or_insert_with(|| CmvnStats::new(f.cols))
+                    .accumulate(f);
             }
             for (u, f) in utts.iter().zip(feats.iter_mut()) {
                 stats[u.speaker.as_str()].apply(f, norm_vars);
@@ -343,7 +439,10 @@ pub fn corpus_features(ex: &FeatureExtractor, corpus: &Corpus, utts: &[&Utteranc
 
 /// Train the classical recogniser on `ctx.train`, tune on `ctx.dev`.
 pub fn train_classical(cfg: &ClassicalConfig, ctx: &TrainContext) -> Result<ClassicalModel> {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(ctx.threads.max(1)).build().map_err(|e| Error::Config(e.to_string()))?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(ctx.threads.max(1))
+        .build()
+        .map_err(|e| Error::Config(e.to_string()))?;
     pool.install(|| train_inner(cfg, ctx))
 }
 
@@ -370,25 +469,70 @@ fn train_inner(cfg: &ClassicalConfig, ctx: &TrainContext) -> Result<ClassicalMod
     }
     for u in &ctx.train {
         if u.norm_text.split_whitespace().next().is_none() {
-            return Err(Error::Invalid(format!("utterance {}: empty transcript", u.id)));
+            return Err(Error::Invalid(format!(
+                "utterance {}: empty transcript",
+                u.id
+            )));
         }
     }
-    let g2p = EspeakG2p { voice: cfg.lexicon.voice.clone(), ..EspeakG2p::default() };
+    let g2p = EspeakG2p {
+        voice: cfg.lexicon.voice.clone(),
+        ..EspeakG2p::default()
+    };
     lex.cover(&words, cfg.lexicon.oov, &g2p)?;
-    log(&mut report, pr, format!("lexicon: {} words ({} needed by the transcripts), {} phones + silence", lex.len(), words.len(), phones.len() - 1));
+    log(
+        &mut report,
+        pr,
+        format!(
+            "lexicon: {} words ({} needed by the transcripts), {} phones + silence",
+            lex.len(),
+            words.len(),
+            phones.len() - 1
+        ),
+    );
 
     // Stage 2: features.
     let ex = FeatureExtractor::new(&cfg.features)?;
     let feats = corpus_features(&ex, ctx.corpus, &ctx.train, cfg.norm_vars)?;
     let frames: usize = feats.iter().map(|m| m.rows).sum();
-    log(&mut report, pr, format!("features: {} training utterances, {} frames ({:.2} h), dim {}, {:.1} s", feats.len(), frames, frames as f64 / 360000.0, feats[0].cols, t0.elapsed().as_secs_f64()));
-    let prons: Vec<Vec<Vec<usize>>> = ctx.train.iter().map(|u| u.norm_text.split_whitespace().map(|w| lex.prons(w).expect("covered")[0].clone()).collect()).collect();
-    let data = TrainData { ids: ctx.train.iter().map(|u| u.id.clone()).collect(), feats, prons };
+    log(
+        &mut report,
+        pr,
+        format!(
+            "features: {} training utterances, {} frames ({:.2} h), dim {}, {:.1} s",
+            feats.len(),
+            frames,
+            frames as f64 / 360000.0,
+            feats[0].cols,
+            t0.elapsed().as_secs_f64()
+        ),
+    );
+    let prons: Vec<Vec<Vec<usize>>> = ctx
+        .train
+        .iter()
+        .map(|u| {
+            u.norm_text
+                .split_whitespace()
+                .map(|w| lex.prons(w).expect("covered")[0].clone())
+                .collect()
+        })
+        .collect();
+    let data = TrainData {
+        ids: ctx.train.iter().map(|u| u.id.clone()).collect(),
+        feats,
+        prons,
+    };
 
     // Stage 3: monophones.
     let t1 = std::time::Instant::now();
-    let (mut am, mut alis) = train_mono::train_mono(&data, &phones, &cfg.mono, &mut |l| log(&mut report, pr, l))?;
-    let failed: Vec<&str> = alis.iter().zip(&data.ids).filter(|(a, _)| a.is_none()).map(|(_, id)| id.as_str()).collect();
+    let (mut am, mut alis) =
+        train_mono::train_mono(&data, &phones, &cfg.mono, &mut |l| log(&mut report, pr, l))?;
+    let failed: Vec<&str> = alis
+        .iter()
+        .zip(&data.ids)
+        .filter(|(a, _)| a.is_none())
+        .map(|(_, id)| id.as_str())
+        .collect();
     log(&mut report, pr, format!("monophones: {} Gaussians in {} pdfs, trained in {:.1} s; final alignment: {}/{} utterances aligned{}",
         am.num_gaussians(), am.pdfs.len(), t1.elapsed().as_secs_f64(), alis.len() - failed.len(), alis.len(),
         if failed.is_empty() { String::new() } else { format!(" (failed: {})", failed.iter().take(10).cloned().collect::<Vec<_>>().join(" ")) }));
@@ -397,8 +541,20 @@ fn train_inner(cfg: &ClassicalConfig, ctx: &TrainContext) -> Result<ClassicalMod
     // Stage 4: triphones.
     if cfg.tri.enabled {
         let t2 = std::time::Instant::now();
-        let (tri, tri_alis) = train_tri::train_tri(&am, &data, &alis, &cfg.tri, &cfg.mono, &mut |l| log(&mut report, pr, l))?;
-        log(&mut report, pr, format!("triphones: {} Gaussians in {} tied states, trained in {:.1} s", tri.num_gaussians(), tri.pdfs.len(), t2.elapsed().as_secs_f64()));
+        let (tri, tri_alis) =
+            train_tri::train_tri(&am, &data, &alis, &cfg.tri, &cfg.mono, &mut |l| {
+                log(&mut report, pr, l)
+            })?;
+        log(
+            &mut report,
+            pr,
+            format!(
+                "triphones: {} Gaussians in {} tied states, trained in {:.1} s",
+                tri.num_gaussians(),
+                tri.pdfs.len(),
+                t2.elapsed().as_secs_f64()
+            ),
+        );
         am = tri;
         alis = tri_alis;
     }
@@ -408,24 +564,54 @@ fn train_inner(cfg: &ClassicalConfig, ctx: &TrainContext) -> Result<ClassicalMod
         NgramLm::read_arpa(a)?
     } else {
         let sents: Vec<String> = match &cfg.lm.text {
-            Some(p) => std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?.lines().map(crate::text::normalise).filter(|s| !s.is_empty()).collect(),
+            Some(p) => std::fs::read_to_string(p)
+                .map_err(|e| Error::io(p, e))?
+                .lines()
+                .map(crate::text::normalise)
+                .filter(|s| !s.is_empty())
+                .collect(),
             None => ctx.train.iter().map(|u| u.norm_text.clone()).collect(),
         };
         NgramLm::estimate(sents.iter().map(|s| s.as_str()), lex.words(), cfg.lm.order)?
     };
     if !ctx.dev.is_empty() {
         let ppl = lm.perplexity(ctx.dev.iter().map(|u| u.norm_text.as_str()));
-        log(&mut report, pr, format!("word LM: {}-gram, dev perplexity {:.1} over {} words ({} sentences, {} OOV)", lm.order, ppl.perplexity, ppl.words, ppl.sentences, ppl.oovs));
+        log(
+            &mut report,
+            pr,
+            format!(
+                "word LM: {}-gram, dev perplexity {:.1} over {} words ({} sentences, {} OOV)",
+                lm.order, ppl.perplexity, ppl.words, ppl.sentences, ppl.oovs
+            ),
+        );
     }
     let phone_sents: Vec<String> = alis
         .iter()
         .zip(&data.prons)
         .filter(|(a, _)| a.is_some())
-        .map(|(_, p)| p.iter().flatten().map(|&i| phones.name(i)).collect::<Vec<_>>().join(" "))
+        .map(|(_, p)| {
+            p.iter()
+                .flatten()
+                .map(|&i| phones.name(i))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect();
-    let phone_lm = phone_decoder::phone_lm(phone_sents.iter().map(|s| s.as_str()), &phones, cfg.lm.phone_order)?;
+    let phone_lm = phone_decoder::phone_lm(
+        phone_sents.iter().map(|s| s.as_str()),
+        &phones,
+        cfg.lm.phone_order,
+    )?;
 
-    let mut model = ClassicalModel::assemble(cfg.clone(), am, lex, lm, phone_lm, cfg.decode.clone(), String::new())?;
+    let mut model = ClassicalModel::assemble(
+        cfg.clone(),
+        am,
+        lex,
+        lm,
+        phone_lm,
+        cfg.decode.clone(),
+        String::new(),
+    )?;
 
     // Stage 6: tune LM weight / penalty on dev, report PER and WER.
     if !ctx.dev.is_empty() {
@@ -434,40 +620,106 @@ fn train_inner(cfg: &ClassicalConfig, ctx: &TrainContext) -> Result<ClassicalMod
         let dev_feats = corpus_features(&ex, ctx.corpus, &dev, cfg.norm_vars)?;
         let refs: Vec<&str> = dev.iter().map(|u| u.norm_text.as_str()).collect();
         // PER on dev (reference phones from the lexicon, silence excluded).
-        let ph_hyps: Vec<Vec<String>> = dev_feats.par_iter().map(|f| model.recognise_phones(f)).collect();
+        let ph_hyps: Vec<Vec<String>> = dev_feats
+            .par_iter()
+            .map(|f| model.recognise_phones(f))
+            .collect();
         let (mut pe, mut pn) = (0, 0);
         for (u, h) in dev.iter().zip(&ph_hyps) {
-            let r: Vec<String> = u.norm_text.split_whitespace().flat_map(|w| model.lexicon.prons(w).map(|p| p[0].clone()).unwrap_or_default()).map(|i| phones.name(i).to_string()).collect();
+            let r: Vec<String> = u
+                .norm_text
+                .split_whitespace()
+                .flat_map(|w| {
+                    model
+                        .lexicon
+                        .prons(w)
+                        .map(|p| p[0].clone())
+                        .unwrap_or_default()
+                })
+                .map(|i| phones.name(i).to_string())
+                .collect();
             pe += phone_decoder::edit_distance(&r, h);
             pn += r.len();
         }
-        log(&mut report, pr, format!("dev PER {:.2}% ({pe}/{pn}) with the phone bigram", 100.0 * pe as f64 / pn.max(1) as f64));
-        let lws = if cfg.tune.lm_weights.is_empty() { vec![cfg.decode.lm_weight] } else { cfg.tune.lm_weights.clone() };
-        let wps = if cfg.tune.word_penalties.is_empty() { vec![cfg.decode.word_penalty] } else { cfg.tune.word_penalties.clone() };
+        log(
+            &mut report,
+            pr,
+            format!(
+                "dev PER {:.2}% ({pe}/{pn}) with the phone bigram",
+                100.0 * pe as f64 / pn.max(1) as f64
+            ),
+        );
+        let lws = if cfg.tune.lm_weights.is_empty() {
+            vec![cfg.decode.lm_weight]
+        } else {
+            cfg.tune.lm_weights.clone()
+        };
+        let wps = if cfg.tune.word_penalties.is_empty() {
+            vec![cfg.decode.word_penalty]
+        } else {
+            cfg.tune.word_penalties.clone()
+        };
         let mut best: Option<(usize, DecodeConfig)> = None;
         for &lw in &lws {
             for &wp in &wps {
-                let dc = DecodeConfig { lm_weight: lw, word_penalty: wp, ..cfg.decode.clone() };
-                let hyps: Vec<String> = dev_feats.par_iter().map(|f| model.recognise(f, &dc).words.into_iter().map(|w| w.word).collect::<Vec<_>>().join(" ")).collect();
+                let dc = DecodeConfig {
+                    lm_weight: lw,
+                    word_penalty: wp,
+                    ..cfg.decode.clone()
+                };
+                let hyps: Vec<String> = dev_feats
+                    .par_iter()
+                    .map(|f| {
+                        model
+                            .recognise(f, &dc)
+                            .words
+                            .into_iter()
+                            .map(|w| w.word)
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .collect();
                 let (e, n) = word_errors(&refs, &hyps);
-                log(&mut report, pr, format!("dev WER {:.2}% ({e}/{n}) at lm_weight {lw} word_penalty {wp}", 100.0 * e as f64 / n.max(1) as f64));
+                log(
+                    &mut report,
+                    pr,
+                    format!(
+                        "dev WER {:.2}% ({e}/{n}) at lm_weight {lw} word_penalty {wp}",
+                        100.0 * e as f64 / n.max(1) as f64
+                    ),
+                );
                 if best.as_ref().map_or(true, |b| e < b.0) {
                     best = Some((e, dc));
                 }
             }
         }
         if let Some((_, dc)) = best {
-            log(&mut report, pr, format!("chosen: lm_weight {} word_penalty {}", dc.lm_weight, dc.word_penalty));
+            log(
+                &mut report,
+                pr,
+                format!(
+                    "chosen: lm_weight {} word_penalty {}",
+                    dc.lm_weight, dc.word_penalty
+                ),
+            );
             model.decode = dc;
         }
     }
-    log(&mut report, pr, format!("total training time {:.1} s", t0.elapsed().as_secs_f64()));
+    log(
+        &mut report,
+        pr,
+        format!("total training time {:.1} s", t0.elapsed().as_secs_f64()),
+    );
     model.report = report;
     Ok(model)
 }
 
 /// Alignment statistics: frames per phone class, silence share, mean phone duration.
-pub fn alignment_stats(am: &AcousticModel, data: &TrainData, alis: &[Option<align::Alignment>]) -> String {
+pub fn alignment_stats(
+    am: &AcousticModel,
+    data: &TrainData,
+    alis: &[Option<align::Alignment>],
+) -> String {
     let (mut sil, mut tot, mut phones, mut ll) = (0usize, 0usize, 0usize, 0f64);
     for (a, _) in alis.iter().zip(&data.feats) {
         let Some(a) = a else { continue };

@@ -16,7 +16,11 @@ pub fn phone_lexicon(phones: &PhoneSet) -> Lexicon {
 }
 
 /// A phone n-gram from phone strings (space-separated phone names).
-pub fn phone_lm<'a>(phone_sentences: impl IntoIterator<Item = &'a str>, phones: &'a PhoneSet, order: usize) -> Result<NgramLm> {
+pub fn phone_lm<'a>(
+    phone_sentences: impl IntoIterator<Item = &'a str>,
+    phones: &'a PhoneSet,
+    order: usize,
+) -> Result<NgramLm> {
     let names: Vec<&str> = phones.names()[1..].iter().map(|s| s.as_str()).collect();
     NgramLm::estimate(phone_sentences, names, order)
 }
@@ -29,7 +33,9 @@ pub fn edit_distance<T: PartialEq>(r: &[T], h: &[T]) -> usize {
         d[0] = i;
         for j in 1..=h.len() {
             let tmp = d[j];
-            d[j] = (d[j] + 1).min(d[j - 1] + 1).min(prev + usize::from(r[i - 1] != h[j - 1]));
+            d[j] = (d[j] + 1)
+                .min(d[j - 1] + 1)
+                .min(prev + usize::from(r[i - 1] != h[j - 1]));
             prev = tmp;
         }
     }

@@ -7,8 +7,9 @@ use crate::error::{Error, Result};
 
 /// The 39 phones of the set, silence excluded, in id order (silence is id 0).
 pub const PHONES: [&str; 39] = [
-    "AA", "AE", "AH", "AO", "AW", "AY", "B", "CH", "D", "DH", "EH", "ER", "EY", "F", "G", "HH", "IH", "IY", "JH", "K", "L",
-    "M", "N", "NG", "OW", "OY", "P", "R", "S", "SH", "T", "TH", "UH", "UW", "V", "W", "Y", "Z", "ZH",
+    "AA", "AE", "AH", "AO", "AW", "AY", "B", "CH", "D", "DH", "EH", "ER", "EY", "F", "G", "HH",
+    "IH", "IY", "JH", "K", "L", "M", "N", "NG", "OW", "OY", "P", "R", "S", "SH", "T", "TH", "UH",
+    "UW", "V", "W", "Y", "Z", "ZH",
 ];
 pub const SILENCE: &str = "SIL";
 
@@ -34,7 +35,12 @@ impl PhoneSet {
     /// A custom set; `SIL` is put first if missing.
     pub fn from_names(names: &[&str]) -> Self {
         let mut v = vec![SILENCE.to_string()];
-        v.extend(names.iter().filter(|n| **n != SILENCE).map(|s| s.to_string()));
+        v.extend(
+            names
+                .iter()
+                .filter(|n| **n != SILENCE)
+                .map(|s| s.to_string()),
+        );
         PhoneSet { names: v }
     }
     pub fn len(&self) -> usize {
@@ -58,7 +64,14 @@ impl PhoneSet {
     /// Ids of a space-separated phone string; errors on an unknown symbol.
     pub fn parse(&self, s: &str) -> Result<Vec<usize>> {
         s.split_whitespace()
-            .map(|p| self.id(p).ok_or_else(|| Error::Invalid(format!("unknown phone {p:?} (phone set: {})", self.names.join(" ")))))
+            .map(|p| {
+                self.id(p).ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "unknown phone {p:?} (phone set: {})",
+                        self.names.join(" ")
+                    ))
+                })
+            })
             .collect()
     }
 }
@@ -67,10 +80,16 @@ impl PhoneSet {
 /// phones of the standard set. Stress and syllable marks are dropped.
 /// Returns `None` for a symbol the table does not know.
 pub fn map_espeak(sym: &str) -> Option<&'static [&'static str]> {
-    let s: String = sym.chars().filter(|c| !matches!(c, '\'' | ',' | '%' | '=' | '_' | ':' | '!' | ';' | '|')).collect();
+    let s: String = sym
+        .chars()
+        .filter(|c| !matches!(c, '\'' | ',' | '%' | '=' | '_' | ':' | '!' | ';' | '|'))
+        .collect();
     // The `:` length mark is dropped above except where it distinguishes vowels;
     // those are matched on the original symbol first.
-    let orig: String = sym.chars().filter(|c| !matches!(c, '\'' | ',' | '%' | '=' | '_' | '!' | ';' | '|')).collect();
+    let orig: String = sym
+        .chars()
+        .filter(|c| !matches!(c, '\'' | ',' | '%' | '=' | '_' | '!' | ';' | '|'))
+        .collect();
     let by_orig: Option<&'static [&'static str]> = match orig.as_str() {
         "3:" => Some(&["ER"]),
         "A:" => Some(&["AA"]),
@@ -149,7 +168,10 @@ pub fn map_espeak_word(word: &str) -> std::result::Result<Vec<&'static str>, Str
     let mut out = Vec::new();
     let syms: Vec<&str> = word.split_whitespace().collect();
     for (i, &sym) in syms.iter().enumerate() {
-        let bare: String = sym.chars().filter(|c| !matches!(c, '\'' | ',' | '%' | '=')).collect();
+        let bare: String = sym
+            .chars()
+            .filter(|c| !matches!(c, '\'' | ',' | '%' | '='))
+            .collect();
         if bare == "i@" && syms.get(i + 1).is_some_and(|n| n.starts_with('r')) {
             out.push("IH");
             continue;
@@ -167,7 +189,11 @@ pub fn map_espeak_word(word: &str) -> std::result::Result<Vec<&'static str>, Str
 
 /// Map a CMUdict phone (`AH0`, `IY1`, `AX`) onto the standard set.
 pub fn map_cmudict(sym: &str) -> Option<&'static str> {
-    let s: String = sym.chars().filter(|c| !c.is_ascii_digit()).collect::<String>().to_uppercase();
+    let s: String = sym
+        .chars()
+        .filter(|c| !c.is_ascii_digit())
+        .collect::<String>()
+        .to_uppercase();
     let s = match s.as_str() {
         "AX" | "AXR" if s == "AX" => "AH",
         "AXR" => "ER",
@@ -180,7 +206,17 @@ pub fn map_cmudict(sym: &str) -> Option<&'static str> {
         "Q" => "T",
         "HV" => "HH",
         "SIL" | "SP" => SILENCE,
-        other => return PHONES.iter().copied().find(|p| *p == other).or(if other == SILENCE { Some(SILENCE) } else { None }),
+        other => {
+            return PHONES
+                .iter()
+                .copied()
+                .find(|p| *p == other)
+                .or(if other == SILENCE {
+                    Some(SILENCE)
+                } else {
+                    None
+                })
+        }
     };
     Some(s)
 }
@@ -191,12 +227,27 @@ mod tests {
 
     #[test]
     fn espeak_words_map_to_phones() {
-        assert_eq!(map_espeak_word("z 'i@ r oU").unwrap(), vec!["Z", "IH", "R", "OW"]);
-        assert_eq!(map_espeak_word("tS '3: tS").unwrap(), vec!["CH", "ER", "CH"]);
-        assert_eq!(map_espeak_word("b '0 t# @L").unwrap(), vec!["B", "AA", "T", "AH", "L"]);
+        assert_eq!(
+            map_espeak_word("z 'i@ r oU").unwrap(),
+            vec!["Z", "IH", "R", "OW"]
+        );
+        assert_eq!(
+            map_espeak_word("tS '3: tS").unwrap(),
+            vec!["CH", "ER", "CH"]
+        );
+        assert_eq!(
+            map_espeak_word("b '0 t# @L").unwrap(),
+            vec!["B", "AA", "T", "AH", "L"]
+        );
         assert!(map_espeak_word("q").is_err());
-        assert_eq!(map_espeak_word("k ,a l I2 f 'o@ n i@").unwrap(), vec!["K", "AE", "L", "IH", "F", "AO", "R", "N", "IY", "AH"]);
-        assert_eq!(map_espeak_word(",a k w I2 ; 'E s @ n s").unwrap(), vec!["AE", "K", "W", "IH", "EH", "S", "AH", "N", "S"]);
+        assert_eq!(
+            map_espeak_word("k ,a l I2 f 'o@ n i@").unwrap(),
+            vec!["K", "AE", "L", "IH", "F", "AO", "R", "N", "IY", "AH"]
+        );
+        assert_eq!(
+            map_espeak_word(",a k w I2 ; 'E s @ n s").unwrap(),
+            vec!["AE", "K", "W", "IH", "EH", "S", "AH", "N", "S"]
+        );
         assert_eq!(map_cmudict("AH0"), Some("AH"));
         assert_eq!(map_cmudict("XYZ"), None);
     }

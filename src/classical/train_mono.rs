@@ -45,7 +45,9 @@ impl Default for MonoConfig {
             iters: 40,
             total_gaussians: 1000,
             max_iter_inc: 30,
-            realign_iters: vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 18, 20, 23, 26, 29, 32, 35, 38],
+            realign_iters: vec![
+                1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 18, 20, 23, 26, 29, 32, 35, 38,
+            ],
             beam: 10.0 * 10.0,
             var_floor: 0.01,
             min_gaussian_occupancy: 10.0,
@@ -75,14 +77,24 @@ pub struct Accs {
 impl Accs {
     pub fn new(model: &AcousticModel) -> Self {
         Accs {
-            gmm: model.pdfs.iter().map(|g| GmmAcc::new(g.num_components(), model.dim)).collect(),
+            gmm: model
+                .pdfs
+                .iter()
+                .map(|g| GmmAcc::new(g.num_components(), model.dim))
+                .collect(),
             occ: vec![0.0; model.pdfs.len()],
             visits: vec![0.0; model.pdfs.len()],
             ll: 0.0,
             frames: 0,
         }
     }
-    pub fn add(&mut self, model: &AcousticModel, feats: &Matrix, ali: &Alignment, scratch: &mut Vec<f32>) {
+    pub fn add(
+        &mut self,
+        model: &AcousticModel,
+        feats: &Matrix,
+        ali: &Alignment,
+        scratch: &mut Vec<f32>,
+    ) {
         for t in 0..feats.rows {
             let p = ali.pdf[t] as usize;
             self.ll += self.gmm[p].add(&model.pdfs[p], feats.row(t), 1.0, scratch);
@@ -125,11 +137,20 @@ pub fn accumulate(model: &AcousticModel, data: &TrainData, alis: &[Option<Alignm
 }
 
 /// Update the model from statistics; then share out `target_gauss` by occupancy^power.
-pub fn update(model: &mut AcousticModel, accs: &Accs, var_floor: &[f32], min_occ: f64, target_gauss: usize, power: f64, perturb: f32) {
+pub fn update(
+    model: &mut AcousticModel,
+    accs: &Accs,
+    var_floor: &[f32],
+    min_occ: f64,
+    target_gauss: usize,
+    power: f64,
+    perturb: f32,
+) {
     for (p, g) in model.pdfs.iter_mut().enumerate() {
         accs.gmm[p].update(g, var_floor, min_occ);
         if accs.occ[p] > 0.0 {
-            model.self_loop[p] = (((accs.occ[p] - accs.visits[p]) / accs.occ[p]) as f32).clamp(0.01, 0.99);
+            model.self_loop[p] =
+                (((accs.occ[p] - accs.visits[p]) / accs.occ[p]) as f32).clamp(0.01, 0.99);
         }
     }
     let cur = model.num_gaussians();
@@ -152,7 +173,12 @@ pub fn update(model: &mut AcousticModel, accs: &Accs, var_floor: &[f32], min_occ
 
 /// Realign all utterances with the current model (parallel). Utterances that
 /// cannot be aligned get `None` and are left out of the statistics.
-pub fn realign(model: &AcousticModel, data: &TrainData, beam: f32, optional_silence: bool) -> Vec<Option<Alignment>> {
+pub fn realign(
+    model: &AcousticModel,
+    data: &TrainData,
+    beam: f32,
+    optional_silence: bool,
+) -> Vec<Option<Alignment>> {
     (0..data.feats.len())
         .into_par_iter()
         .map(|i| {
@@ -166,7 +192,11 @@ pub fn realign(model: &AcousticModel, data: &TrainData, beam: f32, optional_sile
 
 /// Global mean and variance of all frames.
 pub fn global_stats(feats: &[Matrix]) -> Result<(Vec<f32>, Vec<f32>)> {
-    let dim = feats.iter().find(|m| m.rows > 0).map(|m| m.cols).ok_or_else(|| Error::Invalid("no training frames".into()))?;
+    let dim = feats
+        .iter()
+        .find(|m| m.rows > 0)
+        .map(|m| m.cols)
+        .ok_or_else(|| Error::Invalid("no training frames".into()))?;
     let mut s = vec![0f64; dim];
     let mut s2 = vec![0f64; dim];
     let mut n = 0f64;
@@ -180,12 +210,19 @@ pub fn global_stats(feats: &[Matrix]) -> Result<(Vec<f32>, Vec<f32>)> {
         }
     }
     let mean: Vec<f32> = s.iter().map(|v| (v / n) as f32).collect();
-    let var: Vec<f32> = (0..dim).map(|j| ((s2[j] / n) as f32 - mean[j] * mean[j]).max(1e-6)).collect();
+    let var: Vec<f32> = (0..dim)
+        .map(|j| ((s2[j] / n) as f32 - mean[j] * mean[j]).max(1e-6))
+        .collect();
     Ok((mean, var))
 }
 
 /// Train monophones. `log` receives one line per pass.
-pub fn train_mono(data: &TrainData, phones: &PhoneSet, cfg: &MonoConfig, log: &mut dyn FnMut(String)) -> Result<(AcousticModel, Vec<Option<Alignment>>)> {
+pub fn train_mono(
+    data: &TrainData,
+    phones: &PhoneSet,
+    cfg: &MonoConfig,
+    log: &mut dyn FnMut(String),
+) -> Result<(AcousticModel, Vec<Option<Alignment>>)> {
     let (mean, var) = global_stats(&data.feats)?;
     let dim = mean.len();
     let var_floor: Vec<f32> = var.iter().map(|v| v * cfg.var_floor).collect();
@@ -193,7 +230,9 @@ pub fn train_mono(data: &TrainData, phones: &PhoneSet, cfg: &MonoConfig, log: &m
     let mut model = AcousticModel {
         phones: phones.clone(),
         states_per_phone: 3,
-        pdfs: (0..n_pdfs).map(|_| DiagGmm::single(mean.clone(), var.clone())).collect(),
+        pdfs: (0..n_pdfs)
+            .map(|_| DiagGmm::single(mean.clone(), var.clone()))
+            .collect(),
         self_loop: vec![0.75; n_pdfs],
         tree: None,
         dim,
@@ -201,23 +240,39 @@ pub fn train_mono(data: &TrainData, phones: &PhoneSet, cfg: &MonoConfig, log: &m
     let mut alis: Vec<Option<Alignment>> = (0..data.feats.len())
         .map(|i| {
             let prons: Vec<&[usize]> = data.prons[i].iter().map(|p| p.as_slice()).collect();
-            let units = transcript_units(&model as &dyn PhoneTopology, &prons, cfg.optional_silence);
+            let units =
+                transcript_units(&model as &dyn PhoneTopology, &prons, cfg.optional_silence);
             equal_alignment(&units, data.feats[i].rows)
         })
         .collect();
     let n_ok = alis.iter().filter(|a| a.is_some()).count();
     if n_ok == 0 {
-        return Err(Error::Invalid("no training utterance is long enough for its transcript".into()));
+        return Err(Error::Invalid(
+            "no training utterance is long enough for its transcript".into(),
+        ));
     }
     let init_gauss = n_pdfs;
-    let inc = (cfg.total_gaussians.saturating_sub(init_gauss)) as f64 / cfg.max_iter_inc.max(1) as f64;
+    let inc =
+        (cfg.total_gaussians.saturating_sub(init_gauss)) as f64 / cfg.max_iter_inc.max(1) as f64;
     for it in 0..cfg.iters {
         if it > 0 && cfg.realign_iters.contains(&it) {
             alis = realign(&model, data, cfg.beam, cfg.optional_silence);
         }
         let accs = accumulate(&model, data, &alis);
-        let target = if it < cfg.max_iter_inc { init_gauss + (inc * (it + 1) as f64) as usize } else { cfg.total_gaussians };
-        update(&mut model, &accs, &var_floor, cfg.min_gaussian_occupancy, target.min(cfg.total_gaussians), cfg.power, cfg.perturb);
+        let target = if it < cfg.max_iter_inc {
+            init_gauss + (inc * (it + 1) as f64) as usize
+        } else {
+            cfg.total_gaussians
+        };
+        update(
+            &mut model,
+            &accs,
+            &var_floor,
+            cfg.min_gaussian_occupancy,
+            target.min(cfg.total_gaussians),
+            cfg.power,
+            cfg.perturb,
+        );
         let aligned = alis.iter().filter(|a| a.is_some()).count();
         log(format!(
             "mono pass {:>2}: log-likelihood/frame {:.3} over {} frames, {}/{} utterances aligned, {} Gaussians",

@@ -33,7 +33,15 @@ pub struct TriConfig {
 
 impl Default for TriConfig {
     fn default() -> Self {
-        TriConfig { enabled: false, num_leaves: 1000, total_gaussians: 6000, iters: 25, realign_iters: vec![8, 16, 22], max_iter_inc: 18, min_leaf_count: 100.0 }
+        TriConfig {
+            enabled: false,
+            num_leaves: 1000,
+            total_gaussians: 6000,
+            iters: 25,
+            realign_iters: vec![8, 16, 22],
+            max_iter_inc: 18,
+            min_leaf_count: 100.0,
+        }
     }
 }
 
@@ -47,7 +55,11 @@ struct Stats {
 
 impl Stats {
     fn new(d: usize) -> Self {
-        Stats { n: 0.0, s: vec![0.0; d], s2: vec![0.0; d] }
+        Stats {
+            n: 0.0,
+            s: vec![0.0; d],
+            s2: vec![0.0; d],
+        }
     }
     fn add(&mut self, o: &Stats) {
         self.n += o.n;
@@ -76,7 +88,15 @@ fn questions(mono: &AcousticModel) -> Vec<Vec<bool>> {
     let np = mono.phones.len();
     let mean = |p: usize| -> Vec<f64> {
         let g = &mono.pdfs[p * mono.states_per_phone + mono.states_per_phone / 2];
-        (0..mono.dim).map(|j| g.weights.iter().zip(&g.means).map(|(w, m)| (*w * m[j]) as f64).sum()).collect()
+        (0..mono.dim)
+            .map(|j| {
+                g.weights
+                    .iter()
+                    .zip(&g.means)
+                    .map(|(w, m)| (*w * m[j]) as f64)
+                    .sum()
+            })
+            .collect()
     };
     let mut clusters: Vec<(Vec<usize>, Vec<f64>)> = (0..np).map(|p| (vec![p], mean(p))).collect();
     let mut qs: Vec<Vec<bool>> = Vec::new();
@@ -95,7 +115,15 @@ fn questions(mono: &AcousticModel) -> Vec<Vec<bool>> {
         for a in 0..clusters.len() {
             for b in a + 1..clusters.len() {
                 let (na, nb) = (clusters[a].0.len() as f64, clusters[b].0.len() as f64);
-                let d: f64 = clusters[a].1.iter().zip(&clusters[b].1).map(|(x, y)| (x - y).powi(2)).sum::<f64>() * na * nb / (na + nb);
+                let d: f64 = clusters[a]
+                    .1
+                    .iter()
+                    .zip(&clusters[b].1)
+                    .map(|(x, y)| (x - y).powi(2))
+                    .sum::<f64>()
+                    * na
+                    * nb
+                    / (na + nb);
                 if d < best.0 {
                     best = (d, a, b);
                 }
@@ -123,7 +151,13 @@ struct Leaf {
     best: Option<(f64, u8, usize)>,
 }
 
-fn best_split(items: &[([usize; 2], Stats)], qs: &[Vec<bool>], floor: &[f32], min_count: f64, d: usize) -> Option<(f64, u8, usize)> {
+fn best_split(
+    items: &[([usize; 2], Stats)],
+    qs: &[Vec<bool>],
+    floor: &[f32],
+    min_count: f64,
+    d: usize,
+) -> Option<(f64, u8, usize)> {
     let mut all = Stats::new(d);
     items.iter().for_each(|(_, s)| all.add(s));
     let base = all.loglik(floor);
@@ -156,7 +190,14 @@ fn best_split(items: &[([usize; 2], Stats)], qs: &[Vec<bool>], floor: &[f32], mi
 }
 
 /// Train tied-state triphones from monophone alignments.
-pub fn train_tri(mono: &AcousticModel, data: &TrainData, alis: &[Option<Alignment>], cfg: &TriConfig, mcfg: &MonoConfig, log: &mut dyn FnMut(String)) -> Result<(AcousticModel, Vec<Option<Alignment>>)> {
+pub fn train_tri(
+    mono: &AcousticModel,
+    data: &TrainData,
+    alis: &[Option<Alignment>],
+    cfg: &TriConfig,
+    mcfg: &MonoConfig,
+    log: &mut dyn FnMut(String),
+) -> Result<(AcousticModel, Vec<Option<Alignment>>)> {
     let d = mono.dim;
     let np = mono.phones.len();
     let sp = mono.states_per_phone;
@@ -171,7 +212,9 @@ pub fn train_tri(mono: &AcousticModel, data: &TrainData, alis: &[Option<Alignmen
         for t in 0..a.unit.len() {
             let u = &units[a.unit[t] as usize];
             let c = [u.left.unwrap_or(np), u.right.unwrap_or(np)];
-            let st = ctx.entry((u.phone, a.state[t] as usize, c)).or_insert_with(|| Stats::new(d));
+            let st = ctx
+                .entry((u.phone, a.state[t] as usize, c))
+                .or_insert_with(|| Stats::new(d));
             let x = data.feats[i].row(t);
             st.n += 1.0;
             for j in 0..d {
@@ -181,7 +224,9 @@ pub fn train_tri(mono: &AcousticModel, data: &TrainData, alis: &[Option<Alignmen
         }
     }
     if ctx.is_empty() {
-        return Err(Error::Invalid("no aligned frames for triphone training".into()));
+        return Err(Error::Invalid(
+            "no aligned frames for triphone training".into(),
+        ));
     }
     // 2. Trees.
     let qs = questions(mono);
@@ -197,21 +242,50 @@ pub fn train_tri(mono: &AcousticModel, data: &TrainData, alis: &[Option<Alignmen
     for (r, items) in per_root.into_iter().enumerate() {
         roots[r] = nodes.len();
         nodes.push(TreeNode::Leaf(0));
-        let best = if r / sp == mono.phones.silence() { None } else { best_split(&items, &qs, &floor, cfg.min_leaf_count, d) };
-        leaves.push(Leaf { root: r, node: roots[r], items, best });
+        let best = if r / sp == mono.phones.silence() {
+            None
+        } else {
+            best_split(&items, &qs, &floor, cfg.min_leaf_count, d)
+        };
+        leaves.push(Leaf {
+            root: r,
+            node: roots[r],
+            items,
+            best,
+        });
     }
     while leaves.len() < cfg.num_leaves {
-        let Some((li, _)) = leaves.iter().enumerate().filter_map(|(i, l)| l.best.map(|b| (i, b.0))).max_by(|a, b| a.1.total_cmp(&b.1)) else { break };
+        let Some((li, _)) = leaves
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| l.best.map(|b| (i, b.0)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+        else {
+            break;
+        };
         let leaf = leaves.swap_remove(li);
         let (_, pos, qi) = leaf.best.unwrap();
-        let (yes_items, no_items): (Vec<_>, Vec<_>) = leaf.items.into_iter().partition(|(c, _)| qs[qi][c[pos as usize]]);
+        let (yes_items, no_items): (Vec<_>, Vec<_>) = leaf
+            .items
+            .into_iter()
+            .partition(|(c, _)| qs[qi][c[pos as usize]]);
         let (y, n) = (nodes.len(), nodes.len() + 1);
         nodes.push(TreeNode::Leaf(0));
         nodes.push(TreeNode::Leaf(0));
-        nodes[leaf.node] = TreeNode::Split { pos, set: qs[qi].clone(), yes: y, no: n };
+        nodes[leaf.node] = TreeNode::Split {
+            pos,
+            set: qs[qi].clone(),
+            yes: y,
+            no: n,
+        };
         for (node, items) in [(y, yes_items), (n, no_items)] {
             let best = best_split(&items, &qs, &floor, cfg.min_leaf_count, d);
-            leaves.push(Leaf { root: leaf.root, node, items, best });
+            leaves.push(Leaf {
+                root: leaf.root,
+                node,
+                items,
+                best,
+            });
         }
     }
     leaves.sort_by_key(|l| l.node);
@@ -224,7 +298,9 @@ pub fn train_tri(mono: &AcousticModel, data: &TrainData, alis: &[Option<Alignmen
         let mono_pdf = l.root;
         let g = if s.n > 0.0 {
             let m: Vec<f32> = (0..d).map(|j| (s.s[j] / s.n) as f32).collect();
-            let v: Vec<f32> = (0..d).map(|j| ((s.s2[j] / s.n) as f32 - m[j] * m[j]).max(floor[j])).collect();
+            let v: Vec<f32> = (0..d)
+                .map(|j| ((s.s2[j] / s.n) as f32 - m[j] * m[j]).max(floor[j]))
+                .collect();
             DiagGmm::single(m, v)
         } else {
             mono.pdfs[mono_pdf].clone()
@@ -232,10 +308,27 @@ pub fn train_tri(mono: &AcousticModel, data: &TrainData, alis: &[Option<Alignmen
         pdfs.push(g);
         self_loop.push(mono.self_loop[mono_pdf]);
     }
-    let tree = ContextTree { num_phones: np, states_per_phone: sp, roots, nodes };
-    let mut tri = AcousticModel { phones: mono.phones.clone(), states_per_phone: sp, pdfs, self_loop, tree: Some(tree), dim: d };
+    let tree = ContextTree {
+        num_phones: np,
+        states_per_phone: sp,
+        roots,
+        nodes,
+    };
+    let mut tri = AcousticModel {
+        phones: mono.phones.clone(),
+        states_per_phone: sp,
+        pdfs,
+        self_loop,
+        tree: Some(tree),
+        dim: d,
+    };
     tri.prepare();
-    log(format!("triphone tree: {} contexts seen, {} questions, {} leaves", ctx.len(), qs.len(), tri.pdfs.len()));
+    log(format!(
+        "triphone tree: {} contexts seen, {} questions, {} leaves",
+        ctx.len(),
+        qs.len(),
+        tri.pdfs.len()
+    ));
     // 3. Convert the monophone alignments to tied-state pdfs.
     let mut alis: Vec<Option<Alignment>> = alis
         .iter()
@@ -259,9 +352,26 @@ pub fn train_tri(mono: &AcousticModel, data: &TrainData, alis: &[Option<Alignmen
             alis = realign(&tri, data, mcfg.beam, mcfg.optional_silence);
         }
         let accs = accumulate(&tri, data, &alis);
-        let target = if it < cfg.max_iter_inc { init + (inc * (it + 1) as f64) as usize } else { cfg.total_gaussians };
-        update(&mut tri, &accs, &floor, mcfg.min_gaussian_occupancy, target.min(cfg.total_gaussians), mcfg.power, mcfg.perturb);
-        log(format!("tri pass {:>2}: log-likelihood/frame {:.3}, {} Gaussians", it, accs.ll / accs.frames.max(1) as f64, tri.num_gaussians()));
+        let target = if it < cfg.max_iter_inc {
+            init + (inc * (it + 1) as f64) as usize
+        } else {
+            cfg.total_gaussians
+        };
+        update(
+            &mut tri,
+            &accs,
+            &floor,
+            mcfg.min_gaussian_occupancy,
+            target.min(cfg.total_gaussians),
+            mcfg.power,
+            mcfg.perturb,
+        );
+        log(format!(
+            "tri pass {:>2}: log-likelihood/frame {:.3}, {} Gaussians",
+            it,
+            accs.ll / accs.frames.max(1) as f64,
+            tri.num_gaussians()
+        ));
     }
     let alis = realign(&tri, data, mcfg.beam, mcfg.optional_silence);
     Ok((tri, alis))

@@ -9,7 +9,12 @@ pub enum TreeNode {
     Leaf(usize),
     /// `pos` 0 = left context, 1 = right context; `set[c]` for context c
     /// (index `num_phones` is the word boundary).
-    Split { pos: u8, set: Vec<bool>, yes: usize, no: usize },
+    Split {
+        pos: u8,
+        set: Vec<bool>,
+        yes: usize,
+        no: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,12 +28,17 @@ pub struct ContextTree {
 
 impl ContextTree {
     pub fn pdf(&self, left: Option<usize>, phone: usize, right: Option<usize>, s: usize) -> usize {
-        let ctx = [left.unwrap_or(self.num_phones), right.unwrap_or(self.num_phones)];
+        let ctx = [
+            left.unwrap_or(self.num_phones),
+            right.unwrap_or(self.num_phones),
+        ];
         let mut n = self.roots[phone * self.states_per_phone + s];
         loop {
             match &self.nodes[n] {
                 TreeNode::Leaf(p) => return *p,
-                TreeNode::Split { pos, set, yes, no } => n = if set[ctx[*pos as usize]] { *yes } else { *no },
+                TreeNode::Split { pos, set, yes, no } => {
+                    n = if set[ctx[*pos as usize]] { *yes } else { *no }
+                }
             }
         }
     }

@@ -40,7 +40,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if utts.is_empty() {
         bail!("{}: no utterances in split {}", a.corpus.display(), a.split);
     }
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(a.threads.max(1)).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads.max(1))
+        .build()?;
     let results: Vec<anyhow::Result<(String, String)>> = pool.install(|| {
         utts.par_iter()
             .map(|u| {
@@ -48,18 +50,40 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 let words: Vec<&str> = u.norm_text.split_whitespace().collect();
                 let mut prons = Vec::new();
                 for w in &words {
-                    prons.push(model.lexicon.prons(w).with_context(|| format!("utterance {}: word {w:?} is not in the model's lexicon", u.id))?[0].as_slice());
+                    prons.push(
+                        model.lexicon.prons(w).with_context(|| {
+                            format!(
+                                "utterance {}: word {w:?} is not in the model's lexicon",
+                                u.id
+                            )
+                        })?[0]
+                            .as_slice(),
+                    );
                 }
                 let units = transcript_units(&model.am as &dyn PhoneTopology, &prons, true);
                 let mut sc = GmmScorer::new(&model.am, &feats);
-                let ali = align(&units, &mut sc, model.config.mono.beam).with_context(|| format!("utterance {}: no alignment ({} frames)", u.id, feats.rows))?;
+                let ali = align(&units, &mut sc, model.config.mono.beam).with_context(|| {
+                    format!("utterance {}: no alignment ({} frames)", u.id, feats.rows)
+                })?;
                 let (mut wc, mut pc) = (String::new(), String::new());
                 for s in ali.unit_segments() {
                     let name = model.am.phones.name(units[s.index].phone);
-                    pc.push_str(&format!("{} 1 {:.2} {:.2} {}\n", u.id, s.start as f64 * 0.01, (s.end - s.start) as f64 * 0.01, name));
+                    pc.push_str(&format!(
+                        "{} 1 {:.2} {:.2} {}\n",
+                        u.id,
+                        s.start as f64 * 0.01,
+                        (s.end - s.start) as f64 * 0.01,
+                        name
+                    ));
                 }
                 for s in ali.word_segments(&units) {
-                    wc.push_str(&format!("{} 1 {:.2} {:.2} {}\n", u.id, s.start as f64 * 0.01, (s.end - s.start) as f64 * 0.01, words[s.index]));
+                    wc.push_str(&format!(
+                        "{} 1 {:.2} {:.2} {}\n",
+                        u.id,
+                        s.start as f64 * 0.01,
+                        (s.end - s.start) as f64 * 0.01,
+                        words[s.index]
+                    ));
                 }
                 Ok((wc, pc))
             })
@@ -70,8 +94,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         p.push(".phones");
         PathBuf::from(p)
     });
-    let mut wf = std::io::BufWriter::new(std::fs::File::create(&a.out).with_context(|| format!("creating {}", a.out.display()))?);
-    let mut pf = std::io::BufWriter::new(std::fs::File::create(&phone_out).with_context(|| format!("creating {}", phone_out.display()))?);
+    let mut wf = std::io::BufWriter::new(
+        std::fs::File::create(&a.out).with_context(|| format!("creating {}", a.out.display()))?,
+    );
+    let mut pf = std::io::BufWriter::new(
+        std::fs::File::create(&phone_out)
+            .with_context(|| format!("creating {}", phone_out.display()))?,
+    );
     let mut failed = 0;
     for r in results {
         match r {
@@ -85,6 +114,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             }
         }
     }
-    eprintln!("aligned {}/{} utterances; words in {}, phones in {}", utts.len() - failed, utts.len(), a.out.display(), phone_out.display());
+    eprintln!(
+        "aligned {}/{} utterances; words in {}, phones in {}",
+        utts.len() - failed,
+        utts.len(),
+        a.out.display(),
+        phone_out.display()
+    );
     Ok(())
 }

@@ -58,8 +58,18 @@ pub struct Args {
 pub fn run(a: Args) -> anyhow::Result<()> {
     let Target::Ctc = a.target;
     let encoder: EncoderKind = serde_json::from_value(serde_json::Value::String(a.encoder.clone()))
-        .with_context(|| format!("--encoder {:?}: expected gru, lstm, transformer or conformer", a.encoder))?;
-    let cfg = ModelConfig { encoder, hidden: a.hidden, layers: a.layers, ..Default::default() };
+        .with_context(|| {
+            format!(
+                "--encoder {:?}: expected gru, lstm, transformer or conformer",
+                a.encoder
+            )
+        })?;
+    let cfg = ModelConfig {
+        encoder,
+        hidden: a.hidden,
+        layers: a.layers,
+        ..Default::default()
+    };
     cfg.validate()?;
     let device = neural::resolve_device(a.device)?;
     tch::set_num_threads(a.threads as i32);
@@ -67,7 +77,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let vocab = TokenSet::chars().len() as i64;
     let vs = nn::VarStore::new(device);
     let net = CtcNet::new(&vs.root(), &cfg, vocab);
-    let tc = TrainConfig { lr: 1e-4, ..Default::default() };
+    let tc = TrainConfig {
+        lr: 1e-4,
+        ..Default::default()
+    };
     let mut opt = AdamW::new(&vs, &tc);
     let n_tgt = (0.15 * a.frames as f64) as i64;
     let batch = Batch {
@@ -77,7 +90,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         target_lens: vec![n_tgt; a.batch as usize],
         frames: (a.batch * a.frames) as usize,
     };
-    anyhow::ensure!(subsampled_len(a.frames, cfg.subsampling) >= n_tgt, "--frames too small for the targets");
+    anyhow::ensure!(
+        subsampled_len(a.frames, cfg.subsampling) >= n_tgt,
+        "--frames too small for the targets"
+    );
     let mut times = Vec::new();
     for step in 0..a.warmup + a.steps {
         let t0 = Instant::now();
@@ -94,7 +110,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let mut sorted = times.clone();
     sorted.sort_by(f64::total_cmp);
     let n = sorted.len();
-    let med = if n % 2 == 1 { sorted[n / 2] } else { 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]) };
+    let med = if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        0.5 * (sorted[n / 2 - 1] + sorted[n / 2])
+    };
     let audio = (a.batch * a.frames) as f64 / 100.0;
     let out = serde_json::json!({
         "impl": "tch", "threads": a.threads, "batch": a.batch, "frames": a.frames, "encoder": a.encoder,

@@ -193,7 +193,12 @@ pub struct CacheArgs {
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Splits to cache, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "train,dev,test")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "train,dev,test"
+    )]
     pub splits: Vec<Split>,
     /// Do not draw a progress bar.
     #[arg(long)]
@@ -206,9 +211,18 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         CorpusCommand::Export(e) => match e.kind {
             ExportKind::Kaldi(k) => {
                 let c = Corpus::load(&k.dir)?;
-                let r = kaldi_dir::export(&c, &k.out, &ExportOptions { flac_pipe: k.flac_pipe })?;
+                let r = kaldi_dir::export(
+                    &c,
+                    &k.out,
+                    &ExportOptions {
+                        flac_pipe: k.flac_pipe,
+                    },
+                )?;
                 for (s, n, spk) in &r.splits {
-                    println!("{}: {n} utterances, {spk} speakers", k.out.join(s.as_str()).display());
+                    println!(
+                        "{}: {n} utterances, {spk} speakers",
+                        k.out.join(s.as_str()).display()
+                    );
                 }
                 if r.renamed > 0 {
                     println!("{} utterance ids were prefixed with their speaker id (Kaldi sorts by speaker through the id)", r.renamed);
@@ -220,8 +234,16 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             let c = Corpus::load(&s.dir)?;
             let train = c.split(Split::Train);
             let ns = corpus::NestedSubset::new(&train, s.seed);
-            println!("train: {:.3} h, {} utterances; seed {}", ns.total_hours(), train.len(), s.seed);
-            println!("{:>8} {:>9} {:>11} {:>9} {:>8} {:>8}", "target_h", "actual_h", "utterances", "speakers", "min/spk", "max/spk");
+            println!(
+                "train: {:.3} h, {} utterances; seed {}",
+                ns.total_hours(),
+                train.len(),
+                s.seed
+            );
+            println!(
+                "{:>8} {:>9} {:>11} {:>9} {:>8} {:>8}",
+                "target_h", "actual_h", "utterances", "speakers", "min/spk", "max/spk"
+            );
             for h in s.hours {
                 let sub = ns.take(h);
                 println!(
@@ -232,7 +254,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                     sub.speakers(),
                     sub.min_per_speaker(),
                     sub.max_per_speaker(),
-                    if sub.truncated { "  (all of train: less than the target is available)" } else { "" }
+                    if sub.truncated {
+                        "  (all of train: less than the target is available)"
+                    } else {
+                        ""
+                    }
                 );
             }
             Ok(())
@@ -244,7 +270,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 None => crossover::features::FeatureConfig::default(),
             };
             let cache = crossover::loader::FeatureCache::new(&c, &cfg)?;
-            let utts: Vec<&corpus::Utterance> = c.utterances.iter().filter(|u| a.splits.contains(&u.split)).collect();
+            let utts: Vec<&corpus::Utterance> = c
+                .utterances
+                .iter()
+                .filter(|u| a.splits.contains(&u.split))
+                .collect();
             let hours: f64 = utts.iter().map(|u| u.duration).sum::<f64>() / 3600.0;
             let t0 = std::time::Instant::now();
             cache.precompute(&utts, !a.no_progress)?;
@@ -288,21 +318,41 @@ fn run_import(kind: ImportKind) -> anyhow::Result<()> {
     let (rows, common, warnings) = match kind {
         ImportKind::Fsdd(a) => (corpus::fsdd::rows(&a.src, a.split)?, a.common, vec![]),
         ImportKind::Textdir(a) => {
-            let group_by = a.group_by.as_deref().map(regex::Regex::new).transpose().context("--group-by is not a valid regex")?;
+            let group_by = a
+                .group_by
+                .as_deref()
+                .map(regex::Regex::new)
+                .transpose()
+                .context("--group-by is not a valid regex")?;
             let split = if a.test_groups.is_some() || a.dev_groups.is_some() {
                 GroupSplit::from_files(a.test_groups.as_deref(), a.dev_groups.as_deref())?
             } else {
                 anyhow::ensure!(
-                    (0.0..=1.0).contains(&a.dev_frac) && (0.0..=1.0).contains(&a.test_frac) && a.dev_frac + a.test_frac <= 1.0,
+                    (0.0..=1.0).contains(&a.dev_frac)
+                        && (0.0..=1.0).contains(&a.test_frac)
+                        && a.dev_frac + a.test_frac <= 1.0,
                     "--dev-frac and --test-frac must be in 0..1 and sum to at most 1"
                 );
-                GroupSplit::Fractions { dev: a.dev_frac, test: a.test_frac, seed: a.seed }
+                GroupSplit::Fractions {
+                    dev: a.dev_frac,
+                    test: a.test_frac,
+                    seed: a.seed,
+                }
             };
-            let opts = TextdirOptions { group_by, speaker: a.speaker, recursive: a.recursive, split };
+            let opts = TextdirOptions {
+                group_by,
+                speaker: a.speaker,
+                recursive: a.recursive,
+                split,
+            };
             let r = corpus::textdir::rows(&a.src, &opts)?;
             (r.rows, a.common, r.warnings)
         }
-        ImportKind::Librispeech(a) => (corpus::librispeech::rows(&a.src, a.split)?, a.common, vec![]),
+        ImportKind::Librispeech(a) => (
+            corpus::librispeech::rows(&a.src, a.split)?,
+            a.common,
+            vec![],
+        ),
         ImportKind::Kaldi(a) => (kaldi_dir::rows(&a.src, a.split)?, a.common, vec![]),
     };
     for w in &warnings {
@@ -310,13 +360,22 @@ fn run_import(kind: ImportKind) -> anyhow::Result<()> {
     }
     let opts = options(&common);
     let m = common.out.join(corpus::MANIFEST_FILE);
-    anyhow::ensure!(common.force || !m.exists(), "{}: a manifest exists already (use --force to replace it)", m.display());
+    anyhow::ensure!(
+        common.force || !m.exists(),
+        "{}: a manifest exists already (use --force to replace it)",
+        m.display()
+    );
     let (utts, report) = import::validate(rows, &opts)?;
     print!("{report}");
     let c = import::save_new(&common.out, utts, common.force)?;
     for s in Split::ALL {
         let us = c.split(s);
-        println!("{:<5} {:>6} utterances {:>8.3} h", s.as_str(), us.len(), c.hours(s));
+        println!(
+            "{:<5} {:>6} utterances {:>8.3} h",
+            s.as_str(),
+            us.len(),
+            c.hours(s)
+        );
     }
     println!("wrote {}", m.display());
     Ok(())

@@ -55,9 +55,17 @@ pub struct Args {
 }
 
 fn parse_range(s: &str) -> Result<[f64; 2], String> {
-    let (a, b) = s.split_once([',', ':']).ok_or_else(|| format!("{s:?}: expected MIN,MAX"))?;
-    let a: f64 = a.trim().parse().map_err(|_| format!("{a:?} is not a number"))?;
-    let b: f64 = b.trim().parse().map_err(|_| format!("{b:?} is not a number"))?;
+    let (a, b) = s
+        .split_once([',', ':'])
+        .ok_or_else(|| format!("{s:?}: expected MIN,MAX"))?;
+    let a: f64 = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("{a:?} is not a number"))?;
+    let b: f64 = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("{b:?} is not a number"))?;
     Ok([a, b])
 }
 
@@ -73,7 +81,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         cfg.seed = v;
     }
     if let Some(v) = &args.text {
-        cfg.text = Some(std::fs::canonicalize(v).with_context(|| format!("{}: cannot open the text file", v.display()))?);
+        cfg.text = Some(
+            std::fs::canonicalize(v)
+                .with_context(|| format!("{}: cannot open the text file", v.display()))?,
+        );
     }
     if let Some(v) = args.eval_hours {
         cfg.eval_hours = v;

@@ -38,17 +38,28 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let overrides = a.beam.is_some() || a.max_active.is_some() || a.lm_weight.is_some() || a.word_penalty.is_some();
+    let overrides = a.beam.is_some()
+        || a.max_active.is_some()
+        || a.lm_weight.is_some()
+        || a.word_penalty.is_some();
     let model: Box<dyn crossover::pipeline::Recogniser> = if overrides {
         let (kind, _) = crossover::pipeline::pipeline_kind(&a.model.join("pipeline.toml"))?;
         if kind != crossover::classical::KIND {
             bail!("--beam/--max-active/--lm-weight/--word-penalty apply to classical models only (this one is {kind:?})");
         }
         let mut m = crossover::classical::ClassicalModel::load(&a.model)?;
-        if let Some(v) = a.beam { m.decode.beam = v; }
-        if let Some(v) = a.max_active { m.decode.max_active = v; }
-        if let Some(v) = a.lm_weight { m.decode.lm_weight = v; }
-        if let Some(v) = a.word_penalty { m.decode.word_penalty = v; }
+        if let Some(v) = a.beam {
+            m.decode.beam = v;
+        }
+        if let Some(v) = a.max_active {
+            m.decode.max_active = v;
+        }
+        if let Some(v) = a.lm_weight {
+            m.decode.lm_weight = v;
+        }
+        if let Some(v) = a.word_penalty {
+            m.decode.word_penalty = v;
+        }
         Box::new(m)
     } else {
         crossover::pipeline::load_model(&a.model)?
@@ -62,7 +73,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let hyps = model.transcribe(&corpus, &utts, a.threads)?;
     let secs = t0.elapsed().as_secs_f64();
     let audio: f64 = utts.iter().map(|u| u.duration).sum();
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&a.out).with_context(|| format!("creating {}", a.out.display()))?);
+    let mut f = std::io::BufWriter::new(
+        std::fs::File::create(&a.out).with_context(|| format!("creating {}", a.out.display()))?,
+    );
     for h in &hyps {
         if h.words.is_empty() {
             writeln!(f, "{}", h.id)?;

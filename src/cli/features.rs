@@ -30,8 +30,10 @@ pub enum CmvnArg {
 }
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Defaults are Kaldi's (compute-mfcc-feats / compute-fbank-feats) except dither, which is 0.\n\
-Example: crossover features --kind mfcc --deltas a.flac b.wav > feats.ark")]
+#[command(
+    after_help = "Defaults are Kaldi's (compute-mfcc-feats / compute-fbank-feats) except dither, which is 0.\n\
+Example: crossover features --kind mfcc --deltas a.flac b.wav > feats.ark"
+)]
 pub struct Args {
     /// Feature type [default: from --config, else mfcc].
     #[arg(long, value_enum)]
@@ -99,11 +101,16 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             .filter(|s| !s.is_empty() && !s.chars().any(char::is_whitespace))
             .with_context(|| format!("{}: file stem is not usable as a Kaldi archive key (empty, non-UTF-8 or has spaces)", p.display()))?;
         if let Some(prev) = keys.insert(key.to_string(), p) {
-            bail!("{} and {} would both have archive key {key:?}", prev.display(), p.display());
+            bail!(
+                "{} and {} would both have archive key {key:?}",
+                prev.display(),
+                p.display()
+            );
         }
     }
     if let Some(d) = &a.dump_samples {
-        std::fs::create_dir_all(d).with_context(|| format!("{}: cannot create sample dump folder", d.display()))?;
+        std::fs::create_dir_all(d)
+            .with_context(|| format!("{}: cannot create sample dump folder", d.display()))?;
     }
     // Files are processed in parallel chunks and written in argument order; a chunk
     // is written only when all its files succeeded, so memory stays bounded and a
@@ -119,7 +126,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 if let Some(d) = &a.dump_samples {
                     let out = d.join(format!("{key}.f32"));
                     let bytes: Vec<u8> = samples.iter().flat_map(|x| x.to_le_bytes()).collect();
-                    std::fs::write(&out, bytes).with_context(|| format!("{}: cannot write samples", out.display()))?;
+                    std::fs::write(&out, bytes)
+                        .with_context(|| format!("{}: cannot write samples", out.display()))?;
                 }
                 let m = features::compute_samples(&ex, &samples)
                     .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;

@@ -72,18 +72,38 @@ pub struct Args {
 
 fn read(path: &Path, level: Level, normalise: bool) -> anyhow::Result<BTreeMap<String, String>> {
     let texts = score::read_kaldi_text(path)?;
-    Ok(if normalise { score::normalise_texts(&texts, level) } else { texts })
+    Ok(if normalise {
+        score::normalise_texts(&texts, level)
+    } else {
+        texts
+    })
 }
 
-fn score_file(refs: &BTreeMap<String, String>, hyp_path: &Path, a: &Args, level: Level, mode: AlignMode) -> anyhow::Result<ScoreReport> {
+fn score_file(
+    refs: &BTreeMap<String, String>,
+    hyp_path: &Path,
+    a: &Args,
+    level: Level,
+    mode: AlignMode,
+) -> anyhow::Result<ScoreReport> {
     let hyps = read(hyp_path, level, !a.no_normalise)?;
-    score::score(refs, &hyps, level, mode).with_context(|| format!("scoring {} against {}", hyp_path.display(), a.reference.display()))
+    score::score(refs, &hyps, level, mode).with_context(|| {
+        format!(
+            "scoring {} against {}",
+            hyp_path.display(),
+            a.reference.display()
+        )
+    })
 }
 
 fn print_report(r: &ScoreReport) {
     println!("{}", r.kaldi_line());
     println!("{}", r.ser_line());
-    println!("Scored {} sentences, {} not present in hyp.", r.utterances.len(), r.missing_hyps());
+    println!(
+        "Scored {} sentences, {} not present in hyp.",
+        r.utterances.len(),
+        r.missing_hyps()
+    );
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -92,9 +112,16 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         LevelArg::Char => Level::Char,
         LevelArg::Phone => Level::Phone,
     };
-    let mode = if a.sclite { AlignMode::Sclite } else { AlignMode::Levenshtein };
+    let mode = if a.sclite {
+        AlignMode::Sclite
+    } else {
+        AlignMode::Levenshtein
+    };
     if !(a.confidence > 0.0 && a.confidence < 1.0) {
-        anyhow::bail!("--confidence must be between 0 and 1 (exclusive), got {}", a.confidence);
+        anyhow::bail!(
+            "--confidence must be between 0 and 1 (exclusive), got {}",
+            a.confidence
+        );
     }
     if a.bootstrap == Some(0) {
         anyhow::bail!("--bootstrap needs at least 1 replicate");
@@ -104,7 +131,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     print_report(&report);
 
     if let Some(path) = &a.per_utt {
-        std::fs::write(path, report.per_utt_text()).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, report.per_utt_text())
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     let label = level.label();
     let pct = |x: f64| 100.0 * x;
@@ -123,7 +151,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         println!("{}: {}", other.display(), report_b.kaldi_line());
         println!("{}: {}", other.display(), report_b.ser_line());
         let n = a.bootstrap.unwrap_or(1000);
-        let c = score::paired_bootstrap_ci(&report.per_utt_errors(), &report_b.per_utt_errors(), n, a.seed, a.confidence);
+        let c = score::paired_bootstrap_ci(
+            &report.per_utt_errors(),
+            &report_b.per_utt_errors(),
+            n,
+            a.seed,
+            a.confidence,
+        );
         println!(
             "paired bootstrap ({n} replicates, seed {}): P({} better than {}) = {:.3}, P(reverse) = {:.3}",
             a.seed,

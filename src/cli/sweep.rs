@@ -13,14 +13,18 @@ use crossover::sweep::{self, results::CellResult, Cell, SweepProgress, SweepSpec
 
 const DEFAULT_CORPUS: &str = "corpora/synth-default";
 const QUICK_CORPUS: &str = "corpora/synth-quick";
-const DEFAULT_PIPELINES: &str = "pipelines/classical.toml,pipelines/phone-ctc.toml,pipelines/char-ctc.toml";
-const QUICK_PIPELINES: &str = "pipelines/quick/classical.toml,pipelines/quick/phone-ctc.toml,pipelines/quick/char-ctc.toml";
+const DEFAULT_PIPELINES: &str =
+    "pipelines/classical.toml,pipelines/phone-ctc.toml,pipelines/char-ctc.toml";
+const QUICK_PIPELINES: &str =
+    "pipelines/quick/classical.toml,pipelines/quick/phone-ctc.toml,pipelines/quick/char-ctc.toml";
 const DEFAULT_HOURS: &str = "0.05,0.1,0.2,0.5,1,2";
 const QUICK_HOURS: &str = "0.05,0.1,0.2";
 
 #[derive(clap::Args)]
-#[command(after_help = "Cells are cached under OUT/cells/: running the same command again redoes no finished cell. \
-Split work across machines with --plan (job list), --cell K (one job) and --collect (merge results and render the report).")]
+#[command(
+    after_help = "Cells are cached under OUT/cells/: running the same command again redoes no finished cell. \
+Split work across machines with --plan (job list), --cell K (one job) and --collect (merge results and render the report)."
+)]
 pub struct Args {
     /// Corpus folder (with manifest.tsv). The default synthetic corpus is generated if absent.
     #[arg(long)]
@@ -65,7 +69,9 @@ pub struct Args {
 }
 
 fn default_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 struct Bars {
@@ -88,9 +94,21 @@ impl SweepProgress for Bars {
         let what = if !r.ok() {
             format!("FAILED: {}", r.error)
         } else {
-            format!("WER {:.1}% (CI {:.1}-{:.1}){}", r.wer, r.wer_lo, r.wer_hi, if cached { ", cached" } else { "" })
+            format!(
+                "WER {:.1}% (CI {:.1}-{:.1}){}",
+                r.wer,
+                r.wer_lo,
+                r.wer_hi,
+                if cached { ", cached" } else { "" }
+            )
         };
-        let line = format!("[{}/{}] {} {}", cell.index + 1, self.overall.length().unwrap_or(0), cell.id(), what);
+        let line = format!(
+            "[{}/{}] {} {}",
+            cell.index + 1,
+            self.overall.length().unwrap_or(0),
+            cell.id(),
+            what
+        );
         if self.plain {
             eprintln!("{line}");
         } else {
@@ -101,15 +119,40 @@ impl SweepProgress for Bars {
 }
 
 fn spec_from_args(a: &Args) -> anyhow::Result<(SweepSpec, PathBuf)> {
-    let corpus = a.corpus.clone().unwrap_or_else(|| PathBuf::from(if a.quick { QUICK_CORPUS } else { DEFAULT_CORPUS }));
+    let corpus = a.corpus.clone().unwrap_or_else(|| {
+        PathBuf::from(if a.quick {
+            QUICK_CORPUS
+        } else {
+            DEFAULT_CORPUS
+        })
+    });
     let pipelines = a.pipelines.clone().unwrap_or_else(|| {
-        (if a.quick { QUICK_PIPELINES } else { DEFAULT_PIPELINES }).split(',').map(PathBuf::from).collect()
+        (if a.quick {
+            QUICK_PIPELINES
+        } else {
+            DEFAULT_PIPELINES
+        })
+        .split(',')
+        .map(PathBuf::from)
+        .collect()
     });
     let hours = a.hours.clone().unwrap_or_else(|| {
-        (if a.quick { QUICK_HOURS } else { DEFAULT_HOURS }).split(',').map(|h| h.parse().unwrap()).collect()
+        (if a.quick { QUICK_HOURS } else { DEFAULT_HOURS })
+            .split(',')
+            .map(|h| h.parse().unwrap())
+            .collect()
     });
-    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(if a.quick { "reports/quick" } else { "reports/default" }));
-    let command = std::env::args().map(|s| if s.contains(' ') { format!("'{s}'") } else { s }).collect::<Vec<_>>().join(" ");
+    let out = a.out.clone().unwrap_or_else(|| {
+        PathBuf::from(if a.quick {
+            "reports/quick"
+        } else {
+            "reports/default"
+        })
+    });
+    let command = std::env::args()
+        .map(|s| if s.contains(' ') { format!("'{s}'") } else { s })
+        .collect::<Vec<_>>()
+        .join(" ");
     let spec = SweepSpec {
         corpus,
         pipelines,
@@ -132,17 +175,26 @@ const QUICK_TRAIN_HOURS: f64 = 0.2;
 /// default difficulty (`SynthConfig::default()`), stated in every report.
 fn ensure_corpus(spec: &mut SweepSpec, quick: bool) -> anyhow::Result<()> {
     let manifest = spec.corpus.join(crossover::corpus::MANIFEST_FILE);
-    let is_default = spec.corpus == Path::new(DEFAULT_CORPUS) || spec.corpus == Path::new(QUICK_CORPUS);
+    let is_default =
+        spec.corpus == Path::new(DEFAULT_CORPUS) || spec.corpus == Path::new(QUICK_CORPUS);
     if !manifest.exists() {
         if !is_default {
             bail!("{}: no corpus here (expected {}); make one with `crossover corpus import` or `crossover corpus synth`", spec.corpus.display(), manifest.display());
         }
         let mut cfg = SynthConfig::default();
-        cfg.hours = if quick { QUICK_TRAIN_HOURS } else { DEFAULT_TRAIN_HOURS };
+        cfg.hours = if quick {
+            QUICK_TRAIN_HOURS
+        } else {
+            DEFAULT_TRAIN_HOURS
+        };
         if quick {
             cfg.eval_hours = 0.05;
         }
-        eprintln!("crossover: generating the synthetic corpus {} ({} h of training audio, once)", spec.corpus.display(), cfg.hours);
+        eprintln!(
+            "crossover: generating the synthetic corpus {} ({} h of training audio, once)",
+            spec.corpus.display(),
+            cfg.hours
+        );
         synth::generate(&cfg, &spec.corpus, true)?;
     }
     spec.corpus_note = describe_synth(&spec.corpus);
@@ -151,12 +203,17 @@ fn ensure_corpus(spec: &mut SweepSpec, quick: bool) -> anyhow::Result<()> {
 
 /// One line stating a synthetic corpus's difficulty (empty for other corpora).
 fn describe_synth(dir: &Path) -> String {
-    let Ok(text) = std::fs::read_to_string(dir.join(synth::SETTINGS_FILE)) else { return String::new() };
+    let Ok(text) = std::fs::read_to_string(dir.join(synth::SETTINGS_FILE)) else {
+        return String::new();
+    };
     let table: toml::Table = match text.parse() {
         Ok(t) => t,
         Err(_) => return String::new(),
     };
-    let cfg = table.get("config").cloned().map(|c| c.try_into::<SynthConfig>());
+    let cfg = table
+        .get("config")
+        .cloned()
+        .map(|c| c.try_into::<SynthConfig>());
     match cfg {
         Some(Ok(c)) => format!(
             "synthetic (espeak-ng + flite), seed {}, {} training voices (dev/test voices held out), {} words per grammar category, \
@@ -178,18 +235,36 @@ fn describe_synth(dir: &Path) -> String {
 pub fn run(a: Args) -> anyhow::Result<()> {
     let (mut spec, out) = spec_from_args(&a)?;
     if a.collect {
-        let prior = SweepSpec::load(&out).with_context(|| format!("--collect needs a sweep folder with sweep.json: {}", out.display()))?;
+        let prior = SweepSpec::load(&out).with_context(|| {
+            format!(
+                "--collect needs a sweep folder with sweep.json: {}",
+                out.display()
+            )
+        })?;
         let report = sweep::report::render(&out, None)?;
-        println!("{} cells collected; report: {}", prior.cells().len(), report.display());
+        println!(
+            "{} cells collected; report: {}",
+            prior.cells().len(),
+            report.display()
+        );
         return Ok(());
     }
     spec.validate()?;
     let cells = spec.cells();
     if a.plan {
-        let me = std::env::args().next().unwrap_or_else(|| "crossover".into());
+        let me = std::env::args()
+            .next()
+            .unwrap_or_else(|| "crossover".into());
         let base: Vec<String> = std::env::args().skip(1).filter(|s| s != "--plan").collect();
         for c in &cells {
-            println!("{}\t{}\t{} {} --cell {}", c.index, c.id(), me, base.join(" "), c.index);
+            println!(
+                "{}\t{}\t{} {} --cell {}",
+                c.index,
+                c.id(),
+                me,
+                base.join(" "),
+                c.index
+            );
         }
         return Ok(());
     }
@@ -202,17 +277,33 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         mp.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let overall = mp.add(ProgressBar::new(cells.len() as u64));
-    overall.set_style(ProgressStyle::with_template("cells {pos}/{len} [{bar:30}] elapsed {elapsed_precise} ETA {eta} {msg}").unwrap().progress_chars("=> "));
+    overall.set_style(
+        ProgressStyle::with_template(
+            "cells {pos}/{len} [{bar:30}] elapsed {elapsed_precise} ETA {eta} {msg}",
+        )
+        .unwrap()
+        .progress_chars("=> "),
+    );
     let stage = mp.add(ProgressBar::new_spinner());
     stage.set_style(ProgressStyle::with_template("  {spinner} {msg}").unwrap());
     stage.enable_steady_tick(Duration::from_millis(200));
     // Without a terminal the bars are hidden; per-cell lines still go to stderr.
     let plain = a.no_progress || !std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let bars = Bars { overall, stage, plain };
+    let bars = Bars {
+        overall,
+        stage,
+        plain,
+    };
 
     let t0 = Instant::now();
     let todo: Vec<&Cell> = match a.cell {
-        Some(k) => vec![cells.get(k).with_context(|| format!("--cell {k}: the plan has {} cells (0..{})", cells.len(), cells.len().saturating_sub(1)))?],
+        Some(k) => vec![cells.get(k).with_context(|| {
+            format!(
+                "--cell {k}: the plan has {} cells (0..{})",
+                cells.len(),
+                cells.len().saturating_sub(1)
+            )
+        })?],
         None => cells.iter().collect(),
     };
     let mut failures = 0;
@@ -231,7 +322,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     bars.stage.finish_and_clear();
     bars.overall.finish();
     if a.cell.is_some() {
-        println!("cell done; merge with: crossover sweep --out {} --collect", out.display());
+        println!(
+            "cell done; merge with: crossover sweep --out {} --collect",
+            out.display()
+        );
         return Ok(());
     }
     let report = sweep::report::render(&out, Some(t0.elapsed().as_secs_f64()))?;

@@ -51,21 +51,49 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
         let sub = crossover::corpus::subset::subset(&train, h, a.seed);
         if sub.truncated {
-            eprintln!("--hours {h}: the training set holds only {:.3} h; using all of it", sub.hours);
+            eprintln!(
+                "--hours {h}: the training set holds only {:.3} h; using all of it",
+                sub.hours
+            );
         }
-        eprintln!("training subset: {} utterances, {:.3} h, {} speakers (seed {})", sub.utterances.len(), sub.hours, sub.speakers(), a.seed);
+        eprintln!(
+            "training subset: {} utterances, {:.3} h, {} speakers (seed {})",
+            sub.utterances.len(),
+            sub.hours,
+            sub.speakers(),
+            a.seed
+        );
         train = sub.utterances;
     }
     if train.is_empty() {
         bail!("{}: no training utterances", a.corpus.display());
     }
     train.sort_by(|x, y| x.id.cmp(&y.id));
-    let dev = if a.dev_into_train { vec![] } else { corpus.split(Split::Dev) };
+    let dev = if a.dev_into_train {
+        vec![]
+    } else {
+        corpus.split(Split::Dev)
+    };
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let ctx = TrainContext { corpus: &corpus, train, dev, seed: a.seed, threads: a.threads, device: a.device, out_dir: a.out.clone(), progress: !a.quiet };
+    let ctx = TrainContext {
+        corpus: &corpus,
+        train,
+        dev,
+        seed: a.seed,
+        threads: a.threads,
+        device: a.device,
+        out_dir: a.out.clone(),
+        progress: !a.quiet,
+    };
     let model = crossover::registry::train(&a.pipeline, &ctx)?;
     model.save(&a.out)?;
     let s = model.summary();
-    eprintln!("saved {} model ({} {}) to {}", s.kind, s.size, s.size_unit, a.out.display());
+    eprintln!(
+        "saved {} model ({} {}) to {}",
+        s.kind,
+        s.size,
+        s.size_unit,
+        a.out.display()
+    );
     Ok(())
 }

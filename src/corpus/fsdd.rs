@@ -8,7 +8,9 @@ use crate::corpus::import::{has_ext, BadReason, BadRow, Candidate};
 use crate::corpus::manifest::Split;
 use crate::error::{Error, Result};
 
-pub const DIGIT_WORDS: [&str; 10] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
+pub const DIGIT_WORDS: [&str; 10] = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+];
 
 /// The speakers held out entirely for test in the speaker-independent split.
 pub const FSDD_TEST_SPEAKERS: [&str; 2] = ["theo", "yweweler"];
@@ -47,7 +49,11 @@ pub fn split_of(split: FsddSplit, speaker: &str, take: u32) -> Split {
 /// or the `recordings/` folder itself). Files other than `.wav` are not rows;
 /// a `.wav` whose name does not follow the layout is a bad row.
 pub fn rows(src: &Path, split: FsddSplit) -> Result<Vec<std::result::Result<Candidate, BadRow>>> {
-    let rec = if src.join("recordings").is_dir() { src.join("recordings") } else { src.to_path_buf() };
+    let rec = if src.join("recordings").is_dir() {
+        src.join("recordings")
+    } else {
+        src.to_path_buf()
+    };
     let rec = crate::corpus::import::absolute(&rec)?;
     let mut files: Vec<_> = std::fs::read_dir(&rec)
         .map_err(|e| Error::io(&rec, e))?
@@ -56,16 +62,27 @@ pub fn rows(src: &Path, split: FsddSplit) -> Result<Vec<std::result::Result<Cand
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(Error::parse(&rec, "no .wav files here: expected the FSDD layout recordings/{digit}_{speaker}_{take}.wav"));
+        return Err(Error::parse(
+            &rec,
+            "no .wav files here: expected the FSDD layout recordings/{digit}_{speaker}_{take}.wav",
+        ));
     }
     Ok(files
         .into_iter()
         .map(|p| {
-            let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+            let stem = p
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("")
+                .to_string();
             let parts: Vec<&str> = stem.split('_').collect();
             let parsed = match parts.as_slice() {
                 [d, spk, take] => match (d.parse::<usize>(), take.parse::<u32>()) {
-                    (Ok(d), Ok(t)) if d < 10 && !spk.is_empty() && spk.chars().all(|c| c.is_ascii_alphanumeric()) => {
+                    (Ok(d), Ok(t))
+                        if d < 10
+                            && !spk.is_empty()
+                            && spk.chars().all(|c| c.is_ascii_alphanumeric()) =>
+                    {
                         Some((d, spk.to_string(), t))
                     }
                     _ => None,
@@ -73,7 +90,11 @@ pub fn rows(src: &Path, split: FsddSplit) -> Result<Vec<std::result::Result<Cand
                 _ => None,
             };
             let Some((digit, speaker, take)) = parsed else {
-                return Err(BadRow::new(BadReason::BadSource, &p, "file name does not follow the FSDD layout {digit}_{speaker}_{take}.wav"));
+                return Err(BadRow::new(
+                    BadReason::BadSource,
+                    &p,
+                    "file name does not follow the FSDD layout {digit}_{speaker}_{take}.wav",
+                ));
             };
             let word = DIGIT_WORDS[digit];
             Ok(Candidate {

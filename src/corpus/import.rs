@@ -93,7 +93,11 @@ pub struct BadRow {
 
 impl BadRow {
     pub fn new(reason: BadReason, path: impl Into<PathBuf>, what: impl Into<String>) -> Self {
-        BadRow { reason, path: path.into(), what: what.into() }
+        BadRow {
+            reason,
+            path: path.into(),
+            what: what.into(),
+        }
     }
     pub fn into_error(self) -> Error {
         let what = format!("{} ({})", self.what, self.reason.as_str());
@@ -127,7 +131,13 @@ pub struct ImportOptions {
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        ImportOptions { skip_bad: false, progress: false, silence_peak: 8.0, max_duration_diff: 0.05, min_seconds_per_word: 0.06 }
+        ImportOptions {
+            skip_bad: false,
+            progress: false,
+            silence_peak: 8.0,
+            max_duration_diff: 0.05,
+            min_seconds_per_word: 0.06,
+        }
     }
 }
 
@@ -149,7 +159,12 @@ impl ImportReport {
 
 impl std::fmt::Display for ImportReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "kept {} utterances, skipped {}", self.kept, self.skipped_total())?;
+        writeln!(
+            f,
+            "kept {} utterances, skipped {}",
+            self.kept,
+            self.skipped_total()
+        )?;
         for (reason, rows) in &self.skipped {
             writeln!(f, "  {:<20} {:>6}", reason.as_str(), rows.len())?;
             for r in rows.iter().take(3) {
@@ -161,7 +176,10 @@ impl std::fmt::Display for ImportReport {
 }
 
 /// Decode and check every candidate, in parallel; return the manifest rows sorted by id.
-pub fn validate(rows: Vec<std::result::Result<Candidate, BadRow>>, opts: &ImportOptions) -> Result<(Vec<Utterance>, ImportReport)> {
+pub fn validate(
+    rows: Vec<std::result::Result<Candidate, BadRow>>,
+    opts: &ImportOptions,
+) -> Result<(Vec<Utterance>, ImportReport)> {
     let mut report = ImportReport::default();
     let skip = |b: BadRow, report: &mut ImportReport| -> Result<()> {
         if opts.skip_bad {
@@ -182,21 +200,49 @@ pub fn validate(rows: Vec<std::result::Result<Candidate, BadRow>>, opts: &Import
                 continue;
             }
         };
-        let norm = c.norm_text.take().unwrap_or_else(|| text::normalise(&c.text));
+        let norm = c
+            .norm_text
+            .take()
+            .unwrap_or_else(|| text::normalise(&c.text));
         if norm.is_empty() {
             skip(
-                BadRow::new(BadReason::EmptyTranscript, &c.text_source, format!("transcript of {} has no words after normalisation: {:?}", c.id, c.text)),
+                BadRow::new(
+                    BadReason::EmptyTranscript,
+                    &c.text_source,
+                    format!(
+                        "transcript of {} has no words after normalisation: {:?}",
+                        c.id, c.text
+                    ),
+                ),
                 &mut report,
             )?;
             continue;
         }
         if !seen.insert(c.id.clone()) {
-            skip(BadRow::new(BadReason::DuplicateId, &c.audio, format!("utterance id {} occurs twice", c.id)), &mut report)?;
+            skip(
+                BadRow::new(
+                    BadReason::DuplicateId,
+                    &c.audio,
+                    format!("utterance id {} occurs twice", c.id),
+                ),
+                &mut report,
+            )?;
             continue;
         }
-        if c.id.is_empty() || c.id.chars().any(char::is_whitespace) || c.speaker.is_empty() || c.speaker.chars().any(char::is_whitespace) {
+        if c.id.is_empty()
+            || c.id.chars().any(char::is_whitespace)
+            || c.speaker.is_empty()
+            || c.speaker.chars().any(char::is_whitespace)
+        {
             skip(
-                BadRow::new(BadReason::BadSource, &c.audio, format!("utterance id {:?} or speaker {:?} is empty or has white space", c.id, c.speaker)),
+                BadRow::new(
+                    BadReason::BadSource,
+                    &c.audio,
+                    format!(
+                        "utterance id {:?} or speaker {:?} is empty or has white space",
+                        c.id, c.speaker
+                    ),
+                ),
                 &mut report,
             )?;
             continue;
@@ -251,15 +297,33 @@ pub fn check_audio(path: &Path, opts: &ImportOptions) -> std::result::Result<f64
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(BadRow::new(BadReason::MissingAudio, path, "audio file not found"));
+            return Err(BadRow::new(
+                BadReason::MissingAudio,
+                path,
+                "audio file not found",
+            ));
         }
-        Err(e) => return Err(BadRow::new(BadReason::MissingAudio, path, format!("cannot read audio file: {e}"))),
+        Err(e) => {
+            return Err(BadRow::new(
+                BadReason::MissingAudio,
+                path,
+                format!("cannot read audio file: {e}"),
+            ))
+        }
     };
     if !meta.is_file() {
-        return Err(BadRow::new(BadReason::MissingAudio, path, "audio path is not a regular file"));
+        return Err(BadRow::new(
+            BadReason::MissingAudio,
+            path,
+            "audio path is not a regular file",
+        ));
     }
     if meta.len() == 0 {
-        return Err(BadRow::new(BadReason::EmptyAudio, path, "audio file is empty (0 bytes)"));
+        return Err(BadRow::new(
+            BadReason::EmptyAudio,
+            path,
+            "audio file is empty (0 bytes)",
+        ));
     }
     let a = match audio::read(path, ChannelMode::Mix) {
         Ok(a) => a,
@@ -269,7 +333,11 @@ pub fn check_audio(path: &Path, opts: &ImportOptions) -> std::result::Result<f64
                 other => other.to_string(),
             };
             // hound reports a WAV cut inside a sample frame as "Failed to read enough bytes".
-            let what = if what.contains("Failed to read enough bytes") { format!("truncated WAV: {what}") } else { what };
+            let what = if what.contains("Failed to read enough bytes") {
+                format!("truncated WAV: {what}")
+            } else {
+                what
+            };
             let reason = if what.contains("unrecognised header") {
                 BadReason::NotAudio
             } else if what.contains("truncated") {
@@ -287,7 +355,10 @@ pub fn check_audio(path: &Path, opts: &ImportOptions) -> std::result::Result<f64
         return Err(BadRow::new(
             BadReason::SilentAudio,
             path,
-            format!("audio is silent: peak amplitude {peak} < {} (16-bit scale)", opts.silence_peak),
+            format!(
+                "audio is silent: peak amplitude {peak} < {} (16-bit scale)",
+                opts.silence_peak
+            ),
         ));
     }
     Ok(a.duration())
@@ -310,7 +381,9 @@ fn check_one(c: Candidate, opts: &ImportOptions) -> std::result::Result<Utteranc
         return Err(BadRow::new(
             BadReason::DurationMismatch,
             &c.audio,
-            format!("audio lasts {duration:.3} s, too short for the {n_words} words of its transcript"),
+            format!(
+                "audio lasts {duration:.3} s, too short for the {n_words} words of its transcript"
+            ),
         ));
     }
     Ok(Utterance {
@@ -366,26 +439,45 @@ pub fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 pub fn has_ext(p: &Path, exts: &[&str]) -> bool {
-    p.extension().and_then(|e| e.to_str()).is_some_and(|e| exts.iter().any(|x| e.eq_ignore_ascii_case(x)))
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| exts.iter().any(|x| e.eq_ignore_ascii_case(x)))
 }
 
 /// Read a list of ids (one per line; blank lines and `#` comments ignored).
 pub fn read_id_list(path: &Path) -> Result<Vec<String>> {
     let s = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    Ok(s.lines().map(|l| l.split('#').next().unwrap_or("").trim()).filter(|l| !l.is_empty()).map(String::from).collect())
+    Ok(s.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect())
 }
 
 /// Write the imported rows as a new corpus `out/manifest.tsv`; refuses to
 /// overwrite an existing manifest unless `force`.
-pub fn save_new(out: &Path, utterances: Vec<Utterance>, force: bool) -> Result<crate::corpus::Corpus> {
+pub fn save_new(
+    out: &Path,
+    utterances: Vec<Utterance>,
+    force: bool,
+) -> Result<crate::corpus::Corpus> {
     let m = out.join(crate::corpus::MANIFEST_FILE);
     if m.exists() && !force {
-        return Err(Error::parse(&m, "a manifest exists already (use --force to replace it)"));
+        return Err(Error::parse(
+            &m,
+            "a manifest exists already (use --force to replace it)",
+        ));
     }
     if utterances.is_empty() {
-        return Err(Error::Invalid(format!("{}: nothing to write, every row was skipped", out.display())));
+        return Err(Error::Invalid(format!(
+            "{}: nothing to write, every row was skipped",
+            out.display()
+        )));
     }
-    let c = crate::corpus::Corpus { root: out.to_path_buf(), utterances };
+    let c = crate::corpus::Corpus {
+        root: out.to_path_buf(),
+        utterances,
+    };
     c.save()?;
     Ok(c)
 }

@@ -63,19 +63,30 @@ pub fn export(corpus: &Corpus, out: &Path, opts: &ExportOptions) -> Result<Expor
         rows.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         for w in rows.windows(2) {
             if w[0].0 == w[1].0 {
-                return Err(Error::Invalid(format!("two utterances map to the Kaldi id {}", w[0].0)));
+                return Err(Error::Invalid(format!(
+                    "two utterances map to the Kaldi id {}",
+                    w[0].0
+                )));
             }
         }
         let mut spk2utt: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         let mut last_spk: Option<&str> = None;
         for (k, u) in &rows {
-            for (what, s) in [("utterance id", k.as_str()), ("speaker id", u.speaker.as_str())] {
+            for (what, s) in [
+                ("utterance id", k.as_str()),
+                ("speaker id", u.speaker.as_str()),
+            ] {
                 if s.is_empty() || s.chars().any(char::is_whitespace) {
-                    return Err(Error::Invalid(format!("{what} {s:?} is empty or contains white space; Kaldi cannot take it")));
+                    return Err(Error::Invalid(format!(
+                        "{what} {s:?} is empty or contains white space; Kaldi cannot take it"
+                    )));
                 }
             }
             if u.norm_text.trim().is_empty() {
-                return Err(Error::Invalid(format!("utterance {} has an empty normalised transcript", u.id)));
+                return Err(Error::Invalid(format!(
+                    "utterance {} has an empty normalised transcript",
+                    u.id
+                )));
             }
             if let Some(l) = last_spk {
                 if l != u.speaker && spk2utt.contains_key(u.speaker.as_str()) {
@@ -97,9 +108,13 @@ pub fn export(corpus: &Corpus, out: &Path, opts: &ExportOptions) -> Result<Expor
         for (k, u) in &rows {
             let p = corpus.audio_path(u);
             let p = absolute(&p)?;
-            let ps = p.to_str().ok_or_else(|| Error::Invalid(format!("{}: audio path is not UTF-8", p.display())))?;
+            let ps = p.to_str().ok_or_else(|| {
+                Error::Invalid(format!("{}: audio path is not UTF-8", p.display()))
+            })?;
             if ps.chars().any(char::is_whitespace) {
-                return Err(Error::Invalid(format!("{ps}: audio path contains white space; Kaldi's wav.scp cannot hold it")));
+                return Err(Error::Invalid(format!(
+                    "{ps}: audio path contains white space; Kaldi's wav.scp cannot hold it"
+                )));
             }
             let is_flac = crate::corpus::import::has_ext(&p, &["flac"]);
             if opts.flac_pipe && is_flac {
@@ -111,8 +126,17 @@ pub fn export(corpus: &Corpus, out: &Path, opts: &ExportOptions) -> Result<Expor
             u2s.push_str(&format!("{k} {}\n", u.speaker));
             u2d.push_str(&format!("{k} {}\n", u.duration));
         }
-        let s2u: String = spk2utt.iter().map(|(s, us)| format!("{s} {}\n", us.join(" "))).collect();
-        for (name, body) in [("wav.scp", &wav), ("text", &text), ("utt2spk", &u2s), ("spk2utt", &s2u), ("utt2dur", &u2d)] {
+        let s2u: String = spk2utt
+            .iter()
+            .map(|(s, us)| format!("{s} {}\n", us.join(" ")))
+            .collect();
+        for (name, body) in [
+            ("wav.scp", &wav),
+            ("text", &text),
+            ("utt2spk", &u2s),
+            ("spk2utt", &s2u),
+            ("utt2dur", &u2d),
+        ] {
             let p = dir.join(name);
             let mut f = std::fs::File::create(&p).map_err(|e| Error::io(&p, e))?;
             f.write_all(body.as_bytes()).map_err(|e| Error::io(&p, e))?;
@@ -120,7 +144,10 @@ pub fn export(corpus: &Corpus, out: &Path, opts: &ExportOptions) -> Result<Expor
         report.splits.push((split, rows.len(), spk2utt.len()));
     }
     if report.splits.is_empty() {
-        return Err(Error::Invalid(format!("{}: the corpus has no utterances", corpus.root.display())));
+        return Err(Error::Invalid(format!(
+            "{}: the corpus has no utterances",
+            corpus.root.display()
+        )));
     }
     Ok(report)
 }
@@ -131,10 +158,16 @@ pub fn data_dirs(src: &Path, single: Split) -> Result<Vec<(PathBuf, Split)>> {
     if src.join("wav.scp").is_file() {
         return Ok(vec![(src.to_path_buf(), single)]);
     }
-    let found: Vec<(PathBuf, Split)> =
-        Split::ALL.iter().map(|s| (src.join(s.as_str()), *s)).filter(|(d, _)| d.join("wav.scp").is_file()).collect();
+    let found: Vec<(PathBuf, Split)> = Split::ALL
+        .iter()
+        .map(|s| (src.join(s.as_str()), *s))
+        .filter(|(d, _)| d.join("wav.scp").is_file())
+        .collect();
     if found.is_empty() {
-        return Err(Error::parse(src, "not a Kaldi data dir (no wav.scp) and no train/, dev/ or test/ data dirs below it"));
+        return Err(Error::parse(
+            src,
+            "not a Kaldi data dir (no wav.scp) and no train/, dev/ or test/ data dirs below it",
+        ));
     }
     Ok(found)
 }
@@ -153,7 +186,10 @@ fn read_table(path: &Path, need_value: bool) -> Result<Vec<(String, String, usiz
             None => (line, ""),
         };
         if need_value && v.is_empty() {
-            return Err(Error::parse(path, format!("line {}: {k} has no value", i + 1)));
+            return Err(Error::parse(
+                path,
+                format!("line {}: {k} has no value", i + 1),
+            ));
         }
         out.push((k.to_string(), v.to_string(), i + 1));
     }
@@ -179,7 +215,9 @@ pub fn wav_path(value: &str) -> std::result::Result<PathBuf, String> {
     }
     if let Some((_, off)) = v.rsplit_once(':') {
         if off.chars().all(|c| c.is_ascii_digit()) && !off.is_empty() {
-            return Err(format!("{v:?} is an ark offset (ark:offset); only plain audio files are supported"));
+            return Err(format!(
+                "{v:?} is an ark offset (ark:offset); only plain audio files are supported"
+            ));
         }
     }
     Ok(PathBuf::from(v))
@@ -195,13 +233,21 @@ pub fn rows(src: &Path, single: Split) -> Result<Vec<std::result::Result<Candida
         let text_p = dir.join("text");
         let u2s_p = dir.join("utt2spk");
         let wavs = read_table(&wav_scp, true)?;
-        let texts: HashMap<String, String> = read_table(&text_p, false)?.into_iter().map(|(k, v, _)| (k, v)).collect();
-        let u2s: HashMap<String, String> = read_table(&u2s_p, true)?.into_iter().map(|(k, v, _)| (k, v)).collect();
+        let texts: HashMap<String, String> = read_table(&text_p, false)?
+            .into_iter()
+            .map(|(k, v, _)| (k, v))
+            .collect();
+        let u2s: HashMap<String, String> = read_table(&u2s_p, true)?
+            .into_iter()
+            .map(|(k, v, _)| (k, v))
+            .collect();
         let u2d_p = dir.join("utt2dur");
         let u2d: HashMap<String, f64> = if u2d_p.is_file() {
             let mut m = HashMap::new();
             for (k, v, ln) in read_table(&u2d_p, true)? {
-                let d = v.parse::<f64>().map_err(|_| Error::parse(&u2d_p, format!("line {ln}: duration {v:?} is not a number")))?;
+                let d = v.parse::<f64>().map_err(|_| {
+                    Error::parse(&u2d_p, format!("line {ln}: duration {v:?} is not a number"))
+                })?;
                 m.insert(k, d);
             }
             m
@@ -216,11 +262,19 @@ pub fn rows(src: &Path, single: Split) -> Result<Vec<std::result::Result<Candida
                 Err(what) => return Err(Error::parse(&wav_scp, format!("line {ln}: {what}"))),
             };
             let Some(text) = texts.get(&id) else {
-                rows.push(Err(BadRow::new(BadReason::MissingTranscript, &text_p, format!("utterance {id} is in wav.scp but not in text"))));
+                rows.push(Err(BadRow::new(
+                    BadReason::MissingTranscript,
+                    &text_p,
+                    format!("utterance {id} is in wav.scp but not in text"),
+                )));
                 continue;
             };
             let Some(speaker) = u2s.get(&id) else {
-                rows.push(Err(BadRow::new(BadReason::BadSource, &u2s_p, format!("utterance {id} is in wav.scp but not in utt2spk"))));
+                rows.push(Err(BadRow::new(
+                    BadReason::BadSource,
+                    &u2s_p,
+                    format!("utterance {id} is in wav.scp but not in utt2spk"),
+                )));
                 continue;
             };
             rows.push(Ok(Candidate {
@@ -240,7 +294,11 @@ pub fn rows(src: &Path, single: Split) -> Result<Vec<std::result::Result<Candida
             orphans.sort();
             for id in orphans {
                 let name = path.file_name().unwrap_or_default().to_string_lossy();
-                rows.push(Err(BadRow::new(BadReason::MissingAudio, path, format!("utterance {id} is in {name} but not in wav.scp"))));
+                rows.push(Err(BadRow::new(
+                    BadReason::MissingAudio,
+                    path,
+                    format!("utterance {id} is in {name} but not in wav.scp"),
+                )));
             }
         }
     }
@@ -253,8 +311,13 @@ mod tests {
     #[test]
     fn wav_scp_values() {
         assert_eq!(wav_path("/a/b.wav").unwrap(), PathBuf::from("/a/b.wav"));
-        assert_eq!(wav_path("flac -c -d -s /a/b.flac |").unwrap(), PathBuf::from("/a/b.flac"));
-        assert!(wav_path("sox /a/b.wav -t wav - |").unwrap_err().contains("piped command"));
+        assert_eq!(
+            wav_path("flac -c -d -s /a/b.flac |").unwrap(),
+            PathBuf::from("/a/b.flac")
+        );
+        assert!(wav_path("sox /a/b.wav -t wav - |")
+            .unwrap_err()
+            .contains("piped command"));
         assert!(wav_path("/a/b.ark:123").unwrap_err().contains("ark"));
     }
 }

@@ -26,7 +26,9 @@ fn subdirs(d: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn name(p: &Path) -> String {
-    p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The subsets under `src` and their splits.
@@ -67,13 +69,23 @@ pub fn rows(src: &Path, single: Split) -> Result<Vec<std::result::Result<Candida
                     .map_err(|e| Error::io(&ch_dir, e))?
                     .filter_map(|e| e.ok().map(|e| e.path()))
                     .filter(|p| has_ext(p, &["flac"]))
-                    .map(|p| (p.file_stem().unwrap_or_default().to_string_lossy().into_owned(), p))
+                    .map(|p| {
+                        (
+                            p.file_stem()
+                                .unwrap_or_default()
+                                .to_string_lossy()
+                                .into_owned(),
+                            p,
+                        )
+                    })
                     .collect();
                 let lines = match std::fs::read_to_string(&trans) {
                     Ok(s) => s,
                     Err(e) => {
                         let what = format!("no readable transcript file {} ({e})", trans.display());
-                        rows.extend(flacs.values().map(|p| Err(BadRow::new(BadReason::MissingTranscript, p, what.clone()))));
+                        rows.extend(flacs.values().map(|p| {
+                            Err(BadRow::new(BadReason::MissingTranscript, p, what.clone()))
+                        }));
                         continue;
                     }
                 };
@@ -86,7 +98,11 @@ pub fn rows(src: &Path, single: Split) -> Result<Vec<std::result::Result<Candida
                     let audio = ch_dir.join(format!("{id}.flac"));
                     flacs.remove(id);
                     if !id.starts_with(&format!("{speaker}-{chapter}-")) {
-                        rows.push(Err(BadRow::new(BadReason::BadSource, &trans, format!("line {}: id {id} is not {speaker}-{chapter}-NNNN", ln + 1))));
+                        rows.push(Err(BadRow::new(
+                            BadReason::BadSource,
+                            &trans,
+                            format!("line {}: id {id} is not {speaker}-{chapter}-NNNN", ln + 1),
+                        )));
                         continue;
                     }
                     rows.push(Ok(Candidate {
@@ -102,7 +118,11 @@ pub fn rows(src: &Path, single: Split) -> Result<Vec<std::result::Result<Candida
                     }));
                 }
                 for p in flacs.into_values() {
-                    rows.push(Err(BadRow::new(BadReason::MissingTranscript, &p, format!("no line for it in {}", trans.display()))));
+                    rows.push(Err(BadRow::new(
+                        BadReason::MissingTranscript,
+                        &p,
+                        format!("no line for it in {}", trans.display()),
+                    )));
                 }
             }
         }

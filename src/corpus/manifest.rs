@@ -24,7 +24,19 @@ use crate::error::{Error, Result};
 
 pub const MANIFEST_FILE: &str = "manifest.tsv";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Split {
     Train,
@@ -56,7 +68,9 @@ impl std::str::FromStr for Split {
             "train" => Ok(Split::Train),
             "dev" => Ok(Split::Dev),
             "test" => Ok(Split::Test),
-            _ => Err(Error::Invalid(format!("unknown split {s:?} (expected train, dev or test)"))),
+            _ => Err(Error::Invalid(format!(
+                "unknown split {s:?} (expected train, dev or test)"
+            ))),
         }
     }
 }
@@ -102,11 +116,17 @@ impl Corpus {
         for (i, row) in rdr.deserialize::<Utterance>().enumerate() {
             let u = row.map_err(|e| Error::parse(&path, format!("row {}: {e}", i + 2)))?;
             if !seen.insert(u.id.clone()) {
-                return Err(Error::parse(&path, format!("row {}: duplicate utterance id {}", i + 2, u.id)));
+                return Err(Error::parse(
+                    &path,
+                    format!("row {}: duplicate utterance id {}", i + 2, u.id),
+                ));
             }
             utterances.push(u);
         }
-        Ok(Corpus { root: dir.to_path_buf(), utterances })
+        Ok(Corpus {
+            root: dir.to_path_buf(),
+            utterances,
+        })
     }
 
     /// Write `DIR/manifest.tsv` (atomically: a temp file renamed into place).
@@ -121,12 +141,24 @@ impl Corpus {
                 .from_path(&tmp)
                 .map_err(|e| Error::parse(&tmp, e.to_string()))?;
             for u in &self.utterances {
-                for field in [&u.id, &u.speaker, &u.text, &u.norm_text, &u.phonemes, &u.group, &u.augment] {
+                for field in [
+                    &u.id,
+                    &u.speaker,
+                    &u.text,
+                    &u.norm_text,
+                    &u.phonemes,
+                    &u.group,
+                    &u.augment,
+                ] {
                     if field.contains('\t') || field.contains('\n') {
-                        return Err(Error::Invalid(format!("utterance {}: a field contains a tab or newline", u.id)));
+                        return Err(Error::Invalid(format!(
+                            "utterance {}: a field contains a tab or newline",
+                            u.id
+                        )));
                     }
                 }
-                w.serialize(u).map_err(|e| Error::parse(&tmp, e.to_string()))?;
+                w.serialize(u)
+                    .map_err(|e| Error::parse(&tmp, e.to_string()))?;
             }
             w.flush().map_err(|e| Error::io(&tmp, e))?;
         }
@@ -144,7 +176,10 @@ impl Corpus {
     }
 
     pub fn split(&self, split: Split) -> Vec<&Utterance> {
-        self.utterances.iter().filter(|u| u.split == split).collect()
+        self.utterances
+            .iter()
+            .filter(|u| u.split == split)
+            .collect()
     }
 
     /// Hours of audio in a split.

@@ -62,12 +62,25 @@ const EXAMPLES: usize = 5;
 
 fn shared(a: &HashSet<&str>, b: &HashSet<&str>) -> Shared {
     let common: BTreeSet<&str> = a.intersection(b).copied().collect();
-    Shared { count: common.len(), examples: common.iter().take(EXAMPLES).map(|s| s.to_string()).collect() }
+    Shared {
+        count: common.len(),
+        examples: common
+            .iter()
+            .take(EXAMPLES)
+            .map(|s| s.to_string())
+            .collect(),
+    }
 }
 
 pub fn stats(corpus: &Corpus) -> CorpusStats {
-    let by: HashMap<Split, Vec<&Utterance>> = Split::ALL.iter().map(|s| (*s, corpus.split(*s))).collect();
-    let vocab = |us: &[&Utterance]| -> HashSet<String> { us.iter().flat_map(|u| text::words(&u.norm_text)).map(String::from).collect() };
+    let by: HashMap<Split, Vec<&Utterance>> =
+        Split::ALL.iter().map(|s| (*s, corpus.split(*s))).collect();
+    let vocab = |us: &[&Utterance]| -> HashSet<String> {
+        us.iter()
+            .flat_map(|u| text::words(&u.norm_text))
+            .map(String::from)
+            .collect()
+    };
     let train_vocab = vocab(&by[&Split::Train]);
     let splits = Split::ALL
         .iter()
@@ -78,11 +91,17 @@ pub fn stats(corpus: &Corpus) -> CorpusStats {
             let (oov_tokens, oov_types) = if s == Split::Train {
                 (None, None)
             } else {
-                let t = us.iter().flat_map(|u| text::words(&u.norm_text)).filter(|w| !train_vocab.contains(*w)).count();
+                let t = us
+                    .iter()
+                    .flat_map(|u| text::words(&u.norm_text))
+                    .filter(|w| !train_vocab.contains(*w))
+                    .count();
                 let ty = v.iter().filter(|w| !train_vocab.contains(*w)).count();
                 (Some(t), Some(ty))
             };
-            let rate = |n: Option<usize>, d: usize| n.map(|n| if d == 0 { 0.0 } else { n as f64 / d as f64 });
+            let rate = |n: Option<usize>, d: usize| {
+                n.map(|n| if d == 0 { 0.0 } else { n as f64 / d as f64 })
+            };
             SplitStats {
                 split: s,
                 utterances: us.len(),
@@ -100,25 +119,54 @@ pub fn stats(corpus: &Corpus) -> CorpusStats {
     let sets = |s: Split| {
         let us = &by[&s];
         let spk: HashSet<&str> = us.iter().map(|u| u.speaker.as_str()).collect();
-        let grp: HashSet<&str> = us.iter().map(|u| u.group.as_str()).filter(|g| !g.is_empty()).collect();
+        let grp: HashSet<&str> = us
+            .iter()
+            .map(|u| u.group.as_str())
+            .filter(|g| !g.is_empty())
+            .collect();
         let sen: HashSet<&str> = us.iter().map(|u| u.norm_text.as_str()).collect();
         (spk, grp, sen)
     };
-    let overlaps = [(Split::Train, Split::Dev), (Split::Train, Split::Test), (Split::Dev, Split::Test)]
-        .iter()
-        .map(|&(a, b)| {
-            let (sa, ga, ta) = sets(a);
-            let (sb, gb, tb) = sets(b);
-            Overlap { a, b, speakers: shared(&sa, &sb), groups: shared(&ga, &gb), sentences: shared(&ta, &tb) }
-        })
-        .collect();
-    CorpusStats { root: corpus.root.display().to_string(), splits, overlaps }
+    let overlaps = [
+        (Split::Train, Split::Dev),
+        (Split::Train, Split::Test),
+        (Split::Dev, Split::Test),
+    ]
+    .iter()
+    .map(|&(a, b)| {
+        let (sa, ga, ta) = sets(a);
+        let (sb, gb, tb) = sets(b);
+        Overlap {
+            a,
+            b,
+            speakers: shared(&sa, &sb),
+            groups: shared(&ga, &gb),
+            sentences: shared(&ta, &tb),
+        }
+    })
+    .collect();
+    CorpusStats {
+        root: corpus.root.display().to_string(),
+        splits,
+        overlaps,
+    }
 }
 
 impl std::fmt::Display for CorpusStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "corpus {}", self.root)?;
-        writeln!(f, "{:<6} {:>8} {:>11} {:>9} {:>7} {:>9} {:>10} {:>10}", "split", "hours", "utterances", "speakers", "vocab", "tokens", "OOV tok %", "OOV type %")?;
+        writeln!(
+            f,
+            "{:<6} {:>8} {:>11} {:>9} {:>7} {:>9} {:>10} {:>10}",
+            "split",
+            "hours",
+            "utterances",
+            "speakers",
+            "vocab",
+            "tokens",
+            "OOV tok %",
+            "OOV type %"
+        )?;
         for s in &self.splits {
             let pct = |r: Option<f64>| r.map_or("-".to_string(), |r| format!("{:.2}", 100.0 * r));
             writeln!(
@@ -136,10 +184,23 @@ impl std::fmt::Display for CorpusStats {
         }
         writeln!(f, "overlap (shared between splits):")?;
         for o in &self.overlaps {
-            for (what, sh) in [("speakers", &o.speakers), ("groups", &o.groups), ("sentences", &o.sentences)] {
+            for (what, sh) in [
+                ("speakers", &o.speakers),
+                ("groups", &o.groups),
+                ("sentences", &o.sentences),
+            ] {
                 write!(f, "  {}-{} {:<9} {:>6}", o.a, o.b, what, sh.count)?;
                 if sh.count > 0 {
-                    write!(f, "   e.g. {}{}", sh.examples.join(" | "), if sh.count > sh.examples.len() { " | ..." } else { "" })?;
+                    write!(
+                        f,
+                        "   e.g. {}{}",
+                        sh.examples.join(" | "),
+                        if sh.count > sh.examples.len() {
+                            " | ..."
+                        } else {
+                            ""
+                        }
+                    )?;
                 }
                 writeln!(f)?;
             }

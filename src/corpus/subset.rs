@@ -87,7 +87,11 @@ impl<'a> NestedSubset<'a> {
                 acc
             })
             .collect();
-        NestedSubset { seed, order, cumulative }
+        NestedSubset {
+            seed,
+            order,
+            cumulative,
+        }
     }
 
     /// The whole ordering.
@@ -103,7 +107,11 @@ impl<'a> NestedSubset<'a> {
     pub fn take(&self, hours: f64) -> Subset<'a> {
         let target = hours.max(0.0) * 3600.0;
         // First index whose cumulative duration reaches the target (tolerating rounding).
-        let n = if target <= 0.0 { 0 } else { self.cumulative.partition_point(|&c| c < target - 1e-6) + 1 };
+        let n = if target <= 0.0 {
+            0
+        } else {
+            self.cumulative.partition_point(|&c| c < target - 1e-6) + 1
+        };
         let truncated = n > self.order.len();
         let n = n.min(self.order.len());
         let utterances = self.order[..n].to_vec();
@@ -112,7 +120,13 @@ impl<'a> NestedSubset<'a> {
             *per_speaker.entry(u.speaker.clone()).or_insert(0) += 1;
         }
         let secs = if n == 0 { 0.0 } else { self.cumulative[n - 1] };
-        Subset { target_hours: hours, hours: secs / 3600.0, utterances, per_speaker, truncated }
+        Subset {
+            target_hours: hours,
+            hours: secs / 3600.0,
+            utterances,
+            per_speaker,
+            truncated,
+        }
     }
 }
 
@@ -160,12 +174,18 @@ mod tests {
             let total: f64 = data.iter().map(|u| u.duration).sum::<f64>() / 3600.0;
             for _ in 0..40 {
                 let seed = rng.gen::<u64>();
-                let (a, b) = (rng.gen_range(0.0..total * 1.2), rng.gen_range(0.0..total * 1.2));
+                let (a, b) = (
+                    rng.gen_range(0.0..total * 1.2),
+                    rng.gen_range(0.0..total * 1.2),
+                );
                 let (lo, hi) = if a < b { (a, b) } else { (b, a) };
                 let s_lo = subset(&train, lo, seed);
                 let s_hi = subset(&train, hi, seed);
                 let big: HashSet<&str> = s_hi.ids().into_iter().collect();
-                assert!(s_lo.ids().iter().all(|id| big.contains(id)), "{lo} h not inside {hi} h (seed {seed})");
+                assert!(
+                    s_lo.ids().iter().all(|id| big.contains(id)),
+                    "{lo} h not inside {hi} h (seed {seed})"
+                );
                 assert!(s_lo.hours <= s_hi.hours + 1e-12);
                 // Reaches the target unless truncated, and is the shortest such prefix.
                 if !s_hi.truncated {
@@ -192,8 +212,15 @@ mod tests {
         for h in [0.01, 0.05, 0.1, 0.2, 0.3] {
             let s = ns.take(h);
             // Counts differ by at most one among speakers not yet exhausted.
-            let live: Vec<usize> = avail.iter().filter(|(spk, n)| s.per_speaker.get(**spk).copied().unwrap_or(0) < **n).map(|(spk, _)| s.per_speaker.get(*spk).copied().unwrap_or(0)).collect();
-            let all_counts: Vec<usize> = avail.keys().map(|spk| s.per_speaker.get(*spk).copied().unwrap_or(0)).collect();
+            let live: Vec<usize> = avail
+                .iter()
+                .filter(|(spk, n)| s.per_speaker.get(**spk).copied().unwrap_or(0) < **n)
+                .map(|(spk, _)| s.per_speaker.get(*spk).copied().unwrap_or(0))
+                .collect();
+            let all_counts: Vec<usize> = avail
+                .keys()
+                .map(|spk| s.per_speaker.get(*spk).copied().unwrap_or(0))
+                .collect();
             if let (Some(mn), Some(mx)) = (live.iter().min(), all_counts.iter().max()) {
                 assert!(mx - mn <= 1, "{h} h: counts {:?}", s.per_speaker);
             }

@@ -23,7 +23,10 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub enum GroupSplit {
     /// Groups listed in `test` go to test, in `dev` to dev, all others to train.
-    Lists { test: HashSet<String>, dev: HashSet<String> },
+    Lists {
+        test: HashSet<String>,
+        dev: HashSet<String>,
+    },
     /// Seeded shuffle of the sorted distinct groups: the first `round(test * n)` are test, the next `round(dev * n)` dev.
     Fractions { dev: f64, test: f64, seed: u64 },
 }
@@ -31,10 +34,18 @@ pub enum GroupSplit {
 impl GroupSplit {
     /// Lists read from files (one group id a line).
     pub fn from_files(test: Option<&Path>, dev: Option<&Path>) -> Result<Self> {
-        let read = |p: Option<&Path>| -> Result<HashSet<String>> { Ok(p.map(read_id_list).transpose()?.unwrap_or_default().into_iter().collect()) };
+        let read = |p: Option<&Path>| -> Result<HashSet<String>> {
+            Ok(p.map(read_id_list)
+                .transpose()?
+                .unwrap_or_default()
+                .into_iter()
+                .collect())
+        };
         let (test, dev) = (read(test)?, read(dev)?);
         if let Some(g) = test.intersection(&dev).next() {
-            return Err(Error::Config(format!("group {g} is in both the test and the dev list")));
+            return Err(Error::Config(format!(
+                "group {g} is in both the test and the dev list"
+            )));
         }
         Ok(GroupSplit::Lists { test, dev })
     }
@@ -57,7 +68,10 @@ pub struct TextdirRows {
 pub fn rows(src: &Path, opts: &TextdirOptions) -> Result<TextdirRows> {
     if let Some(re) = &opts.group_by {
         if re.captures_len() < 2 {
-            return Err(Error::Config(format!("--group-by {:?} needs one capture group, e.g. 'arctic_([ab][0-9]{{4}})_'", re.as_str())));
+            return Err(Error::Config(format!(
+                "--group-by {:?} needs one capture group, e.g. 'arctic_([ab][0-9]{{4}})_'",
+                re.as_str()
+            )));
         }
     }
     let src = absolute(src)?;
@@ -76,7 +90,11 @@ pub fn rows(src: &Path, opts: &TextdirOptions) -> Result<TextdirRows> {
         v.sort();
         v
     };
-    let dir_name = src.file_name().and_then(|s| s.to_str()).unwrap_or("speaker").to_string();
+    let dir_name = src
+        .file_name()
+        .and_then(|s| s.to_str())
+        .unwrap_or("speaker")
+        .to_string();
     // Audio and transcripts by (folder, stem).
     let mut audio: HashMap<PathBuf, PathBuf> = HashMap::new();
     let mut texts: HashMap<PathBuf, PathBuf> = HashMap::new();
@@ -85,7 +103,14 @@ pub fn rows(src: &Path, opts: &TextdirOptions) -> Result<TextdirRows> {
         let key = f.with_extension("");
         if has_ext(f, &["wav", "flac"]) {
             if let Some(prev) = audio.insert(key.clone(), f.clone()) {
-                return Err(Error::parse(f, format!("two audio files with one stem: {} and {}", prev.display(), f.display())));
+                return Err(Error::parse(
+                    f,
+                    format!(
+                        "two audio files with one stem: {} and {}",
+                        prev.display(),
+                        f.display()
+                    ),
+                ));
             }
             keys.insert(key);
         } else if has_ext(f, &["txt"]) {
@@ -99,7 +124,11 @@ pub fn rows(src: &Path, opts: &TextdirOptions) -> Result<TextdirRows> {
     let mut rows = Vec::new();
     let mut groups = Vec::new(); // group per Ok row, parallel to rows
     for key in keys {
-        let stem = key.file_name().and_then(|s| s.to_str()).unwrap_or("").to_string();
+        let stem = key
+            .file_name()
+            .and_then(|s| s.to_str())
+            .unwrap_or("")
+            .to_string();
         let speaker = opts.speaker.clone().unwrap_or_else(|| {
             let rel = key.strip_prefix(&src).unwrap_or(&key);
             let mut comps = rel.components();
@@ -109,14 +138,28 @@ pub fn rows(src: &Path, opts: &TextdirOptions) -> Result<TextdirRows> {
             }
         });
         let row = match (audio.get(&key), texts.get(&key)) {
-            (None, Some(t)) => Err(BadRow::new(BadReason::MissingAudio, t, "transcript has no audio file beside it (.wav or .flac)")),
-            (Some(a), None) => Err(BadRow::new(BadReason::MissingTranscript, a, format!("no transcript {}", key.with_extension("txt").display()))),
+            (None, Some(t)) => Err(BadRow::new(
+                BadReason::MissingAudio,
+                t,
+                "transcript has no audio file beside it (.wav or .flac)",
+            )),
+            (Some(a), None) => Err(BadRow::new(
+                BadReason::MissingTranscript,
+                a,
+                format!("no transcript {}", key.with_extension("txt").display()),
+            )),
             (Some(a), Some(t)) => read_transcript(t).and_then(|text| {
                 let group = match &opts.group_by {
                     None => stem.clone(),
                     Some(re) => match re.captures(&stem).and_then(|c| c.get(1)) {
                         Some(m) => m.as_str().to_string(),
-                        None => return Err(BadRow::new(BadReason::BadSource, a, format!("file name does not match --group-by {:?}", re.as_str()))),
+                        None => {
+                            return Err(BadRow::new(
+                                BadReason::BadSource,
+                                a,
+                                format!("file name does not match --group-by {:?}", re.as_str()),
+                            ))
+                        }
                     },
                 };
                 Ok(Candidate {
@@ -147,9 +190,17 @@ pub fn rows(src: &Path, opts: &TextdirOptions) -> Result<TextdirRows> {
 
 fn read_transcript(t: &Path) -> std::result::Result<String, BadRow> {
     match std::fs::read(t) {
-        Err(e) => Err(BadRow::new(BadReason::MissingTranscript, t, format!("cannot read transcript: {e}"))),
+        Err(e) => Err(BadRow::new(
+            BadReason::MissingTranscript,
+            t,
+            format!("cannot read transcript: {e}"),
+        )),
         Ok(bytes) => match String::from_utf8(bytes) {
-            Err(_) => Err(BadRow::new(BadReason::BadSource, t, "transcript is not UTF-8 text")),
+            Err(_) => Err(BadRow::new(
+                BadReason::BadSource,
+                t,
+                "transcript is not UTF-8 text",
+            )),
             Ok(s) => Ok(s.split_whitespace().collect::<Vec<_>>().join(" ")),
         },
     }
@@ -173,13 +224,19 @@ pub fn assign_groups(groups: &[String], how: &GroupSplit) -> (HashMap<String, Sp
                 out.insert((*g).clone(), s);
             }
             for (name, list) in [("test", test), ("dev", dev)] {
-                let mut missing: Vec<&String> = list.iter().filter(|g| !distinct.contains(g)).collect();
+                let mut missing: Vec<&String> =
+                    list.iter().filter(|g| !distinct.contains(g)).collect();
                 missing.sort();
                 if !missing.is_empty() {
                     warnings.push(format!(
                         "{} group(s) in the {name} list have no files: {}{}",
                         missing.len(),
-                        missing.iter().take(5).map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                        missing
+                            .iter()
+                            .take(5)
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
                         if missing.len() > 5 { ", ..." } else { "" }
                     ));
                 }
@@ -212,14 +269,28 @@ mod tests {
     use super::*;
     #[test]
     fn fractions_are_seeded_and_by_group() {
-        let groups: Vec<String> = (0..100).map(|i| format!("g{i:03}")).flat_map(|g| [g.clone(), g]).collect();
-        let how = GroupSplit::Fractions { dev: 0.1, test: 0.2, seed: 7 };
+        let groups: Vec<String> = (0..100)
+            .map(|i| format!("g{i:03}"))
+            .flat_map(|g| [g.clone(), g])
+            .collect();
+        let how = GroupSplit::Fractions {
+            dev: 0.1,
+            test: 0.2,
+            seed: 7,
+        };
         let (a, _) = assign_groups(&groups, &how);
         let (b, _) = assign_groups(&groups, &how);
         assert_eq!(a, b);
         assert_eq!(a.values().filter(|s| **s == Split::Test).count(), 20);
         assert_eq!(a.values().filter(|s| **s == Split::Dev).count(), 10);
-        let (c, _) = assign_groups(&groups, &GroupSplit::Fractions { dev: 0.1, test: 0.2, seed: 8 });
+        let (c, _) = assign_groups(
+            &groups,
+            &GroupSplit::Fractions {
+                dev: 0.1,
+                test: 0.2,
+                seed: 8,
+            },
+        );
         assert_ne!(a, c);
     }
 }

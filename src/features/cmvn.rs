@@ -17,7 +17,11 @@ pub struct CmvnStats {
 
 impl CmvnStats {
     pub fn new(dim: usize) -> Self {
-        CmvnStats { count: 0.0, sum: vec![0.0; dim], sum_sq: vec![0.0; dim] }
+        CmvnStats {
+            count: 0.0,
+            sum: vec![0.0; dim],
+            sum_sq: vec![0.0; dim],
+        }
     }
 
     pub fn dim(&self) -> usize {
@@ -26,7 +30,13 @@ impl CmvnStats {
 
     /// Add every frame of `m` (which must have `dim` columns).
     pub fn accumulate(&mut self, m: &Matrix) {
-        assert_eq!(m.cols, self.dim(), "CmvnStats::accumulate: matrix has {} columns, stats {}", m.cols, self.dim());
+        assert_eq!(
+            m.cols,
+            self.dim(),
+            "CmvnStats::accumulate: matrix has {} columns, stats {}",
+            m.cols,
+            self.dim()
+        );
         for row in m.iter_rows() {
             for ((s, q), &x) in self.sum.iter_mut().zip(self.sum_sq.iter_mut()).zip(row) {
                 let x = x as f64;
@@ -40,7 +50,13 @@ impl CmvnStats {
     /// Subtract the mean (and divide by the standard deviation if `norm_vars`)
     /// of the accumulated statistics. No-op if nothing was accumulated.
     pub fn apply(&self, m: &mut Matrix, norm_vars: bool) {
-        assert_eq!(m.cols, self.dim(), "CmvnStats::apply: matrix has {} columns, stats {}", m.cols, self.dim());
+        assert_eq!(
+            m.cols,
+            self.dim(),
+            "CmvnStats::apply: matrix has {} columns, stats {}",
+            m.cols,
+            self.dim()
+        );
         if self.count <= 0.0 {
             return;
         }
@@ -75,7 +91,9 @@ pub fn apply_cmvn(m: &mut Matrix, norm_vars: bool) {
 /// Per-speaker CMVN in one call: pool the statistics of all `utts` (one
 /// speaker's utterances) and normalise each by them.
 pub fn apply_cmvn_pooled(utts: &mut [Matrix], norm_vars: bool) {
-    let Some(dim) = utts.first().map(|m| m.cols) else { return };
+    let Some(dim) = utts.first().map(|m| m.cols) else {
+        return;
+    };
     let mut s = CmvnStats::new(dim);
     utts.iter().for_each(|m| s.accumulate(m));
     utts.iter_mut().for_each(|m| s.apply(m, norm_vars));
@@ -92,7 +110,10 @@ mod tests {
     fn col_stats(m: &Matrix, c: usize) -> (f64, f64) {
         let v: Vec<f64> = m.iter_rows().map(|r| r[c] as f64).collect();
         let mean = v.iter().sum::<f64>() / v.len() as f64;
-        (mean, v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64)
+        (
+            mean,
+            v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64,
+        )
     }
 
     #[test]
@@ -107,7 +128,10 @@ mod tests {
         apply_cmvn(&mut m, true);
         for c in 0..2 {
             let (mean, var) = col_stats(&m, c);
-            assert!(mean.abs() < 1e-6 && (var - 1.0).abs() < 1e-5, "col {c}: {mean} {var}");
+            assert!(
+                mean.abs() < 1e-6 && (var - 1.0).abs() < 1e-5,
+                "col {c}: {mean} {var}"
+            );
         }
     }
 

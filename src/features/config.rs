@@ -156,7 +156,12 @@ impl FeatureConfig {
 
     /// Log mel filterbank with `bins` bins and no energy.
     pub fn fbank(bins: usize) -> Self {
-        FeatureConfig { kind: FeatureKind::Fbank, num_mel_bins: Some(bins), use_energy: false, ..Default::default() }
+        FeatureConfig {
+            kind: FeatureKind::Fbank,
+            num_mel_bins: Some(bins),
+            use_energy: false,
+            ..Default::default()
+        }
     }
 
     /// Read a TOML file of `FeatureConfig` fields (only non-defaults needed).
@@ -196,7 +201,11 @@ impl FeatureConfig {
     /// Mel-bin band edges in Hz after resolving `high_freq <= 0` against Nyquist.
     pub fn mel_range(&self) -> (f32, f32) {
         let nyquist = 0.5 * self.sample_frequency;
-        let high = if self.high_freq > 0.0 { self.high_freq } else { nyquist + self.high_freq };
+        let high = if self.high_freq > 0.0 {
+            self.high_freq
+        } else {
+            nyquist + self.high_freq
+        };
         (self.low_freq, high)
     }
 
@@ -221,16 +230,28 @@ impl FeatureConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Config(format!("feature config: {m}")));
         if self.sample_frequency.is_nan() || self.sample_frequency <= 0.0 {
-            return bad(format!("sample_frequency must be positive, got {}", self.sample_frequency));
+            return bad(format!(
+                "sample_frequency must be positive, got {}",
+                self.sample_frequency
+            ));
         }
         if self.window_size() < 2 {
-            return bad(format!("frame_length_ms {} gives a window of fewer than 2 samples", self.frame_length_ms));
+            return bad(format!(
+                "frame_length_ms {} gives a window of fewer than 2 samples",
+                self.frame_length_ms
+            ));
         }
         if self.window_shift() < 1 {
-            return bad(format!("frame_shift_ms {} gives a shift of less than 1 sample", self.frame_shift_ms));
+            return bad(format!(
+                "frame_shift_ms {} gives a shift of less than 1 sample",
+                self.frame_shift_ms
+            ));
         }
         if self.dither.is_nan() || self.dither < 0.0 || !(0.0..=1.0).contains(&self.preemph_coeff) {
-            return bad(format!("dither must be >= 0 and preemph_coeff in 0..=1 (got {}, {})", self.dither, self.preemph_coeff));
+            return bad(format!(
+                "dither must be >= 0 and preemph_coeff in 0..=1 (got {}, {})",
+                self.dither, self.preemph_coeff
+            ));
         }
         let bins = self.mel_bins();
         if bins < 3 {
@@ -245,7 +266,10 @@ impl FeatureConfig {
             ));
         }
         if self.kind == FeatureKind::Mfcc && (self.num_ceps == 0 || self.num_ceps > bins) {
-            return bad(format!("num_ceps must be in 1..={bins} (num_mel_bins), got {}", self.num_ceps));
+            return bad(format!(
+                "num_ceps must be in 1..={bins} (num_mel_bins), got {}",
+                self.num_ceps
+            ));
         }
         if self.energy_floor < 0.0 || self.cepstral_lifter < 0.0 {
             return bad("energy_floor and cepstral_lifter must be >= 0".into());
@@ -268,12 +292,16 @@ mod tests {
 
     #[test]
     fn toml_lists_only_non_defaults() {
-        let c: FeatureConfig = toml::from_str("kind = \"fbank\"\nnum_mel_bins = 40\ncmvn = \"utt\"\n").unwrap();
+        let c: FeatureConfig =
+            toml::from_str("kind = \"fbank\"\nnum_mel_bins = 40\ncmvn = \"utt\"\n").unwrap();
         assert_eq!(c.kind, FeatureKind::Fbank);
         assert_eq!(c.mel_bins(), 40);
         assert_eq!(c.cmvn, CmvnMode::Utterance);
         assert_eq!(c.frame_shift_ms, 10.0);
-        assert!(toml::from_str::<FeatureConfig>("num_mel_bin = 40\n").is_err(), "unknown fields rejected");
+        assert!(
+            toml::from_str::<FeatureConfig>("num_mel_bin = 40\n").is_err(),
+            "unknown fields rejected"
+        );
         let back: FeatureConfig = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
         assert_eq!(back, c);
     }
@@ -281,12 +309,29 @@ mod tests {
     #[test]
     fn derived_sizes_match_kaldi() {
         let c = FeatureConfig::mfcc();
-        assert_eq!((c.window_size(), c.window_shift(), c.padded_window_size()), (400, 160, 512));
+        assert_eq!(
+            (c.window_size(), c.window_shift(), c.padded_window_size()),
+            (400, 160, 512)
+        );
         assert_eq!(c.mel_bins(), 23);
         assert_eq!(FeatureConfig::fbank(80).dim(), 80);
-        assert_eq!(FeatureConfig { deltas: true, ..c.clone() }.out_dim(), 39);
+        assert_eq!(
+            FeatureConfig {
+                deltas: true,
+                ..c.clone()
+            }
+            .out_dim(),
+            39
+        );
         assert_eq!(c.mel_range(), (20.0, 8000.0));
-        assert_eq!(FeatureConfig { high_freq: -400.0, ..c }.mel_range(), (20.0, 7600.0));
+        assert_eq!(
+            FeatureConfig {
+                high_freq: -400.0,
+                ..c
+            }
+            .mel_range(),
+            (20.0, 7600.0)
+        );
     }
 
     #[test]
@@ -294,16 +339,43 @@ mod tests {
         let a = FeatureConfig::mfcc();
         assert_eq!(a.stable_hash(), FeatureConfig::mfcc().stable_hash());
         assert_eq!(a.stable_hash().len(), 16);
-        assert_ne!(a.stable_hash(), FeatureConfig { deltas: true, ..a.clone() }.stable_hash());
+        assert_ne!(
+            a.stable_hash(),
+            FeatureConfig {
+                deltas: true,
+                ..a.clone()
+            }
+            .stable_hash()
+        );
         assert_ne!(a.stable_hash(), FeatureConfig::fbank(80).stable_hash());
     }
 
     #[test]
     fn validate_rejects_bad_ranges() {
         assert!(FeatureConfig::mfcc().validate().is_ok());
-        assert!(FeatureConfig { num_ceps: 30, ..Default::default() }.validate().is_err());
-        assert!(FeatureConfig { high_freq: 9000.0, ..Default::default() }.validate().is_err());
-        assert!(FeatureConfig { low_freq: 8000.0, ..Default::default() }.validate().is_err());
-        assert!(FeatureConfig { frame_length_ms: 0.0, ..Default::default() }.validate().is_err());
+        assert!(FeatureConfig {
+            num_ceps: 30,
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
+        assert!(FeatureConfig {
+            high_freq: 9000.0,
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
+        assert!(FeatureConfig {
+            low_freq: 8000.0,
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
+        assert!(FeatureConfig {
+            frame_length_ms: 0.0,
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
     }
 }

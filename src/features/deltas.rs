@@ -16,7 +16,8 @@ pub fn delta_scales(order: usize, window: usize) -> Vec<Vec<f32>> {
         for j in -w..=w {
             normalizer += (j * j) as f32;
             for k in -(prev_offset as i64)..=prev_offset as i64 {
-                cur[(j + k + cur_offset as i64) as usize] += j as f32 * prev[(k + prev_offset as i64) as usize];
+                cur[(j + k + cur_offset as i64) as usize] +=
+                    j as f32 * prev[(k + prev_offset as i64) as usize];
             }
         }
         cur.iter_mut().for_each(|x| *x /= normalizer);
@@ -78,14 +79,22 @@ mod tests {
             // First order by the regression formula with edge replication.
             let d1 = (-2.0 * x(f - 2) - x(f - 1) + x(f + 1) + 2.0 * x(f + 2)) / 10.0;
             assert!((d.row(f as usize)[0] - x(f)).abs() < 1e-6);
-            assert!((d.row(f as usize)[1] - d1).abs() < 1e-5, "frame {f}: {} vs {d1}", d.row(f as usize)[1]);
+            assert!(
+                (d.row(f as usize)[1] - d1).abs() < 1e-5,
+                "frame {f}: {} vs {d1}",
+                d.row(f as usize)[1]
+            );
         }
         // Centre frame of x^2: first delta of f^2 at f=2 is exactly 2f = 4... with edge clamping
         // frames 0..4 are all real, so d1(2) = (-0 -1 +9 +32)/10 = 4.
         assert!((d.row(2)[1] - 4.0).abs() < 1e-6);
         // Second order at f=2: sum_j c_j x(2+j) with Kaldi's 9 taps and clamped edges, by hand:
         // taps [4,4,1,-4,-10,-4,1,4,4]/100 over x(-2..6) = [0,0,0,1,4,9,16,16,16].
-        let d2 = (4.0 * 0.0 + 4.0 * 0.0 + 1.0 * 0.0 - 4.0 * 1.0 - 10.0 * 4.0 - 4.0 * 9.0 + 16.0 + 4.0 * 16.0 + 4.0 * 16.0) / 100.0;
+        let d2 = (4.0 * 0.0 + 4.0 * 0.0 + 1.0 * 0.0 - 4.0 * 1.0 - 10.0 * 4.0 - 4.0 * 9.0
+            + 16.0
+            + 4.0 * 16.0
+            + 4.0 * 16.0)
+            / 100.0;
         assert!((d.row(2)[2] - d2).abs() < 1e-5, "{} vs {d2}", d.row(2)[2]);
     }
 

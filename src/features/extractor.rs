@@ -55,7 +55,11 @@ impl MelBanks {
             for i in 0..num_fft_bins {
                 let mel = mel_scale(fft_bin_width * i as f64);
                 if mel > left && mel < right {
-                    let w = if mel <= center { (mel - left) / (center - left) } else { (right - mel) / (right - center) };
+                    let w = if mel <= center {
+                        (mel - left) / (center - left)
+                    } else {
+                        (right - mel) / (right - center)
+                    };
                     first.get_or_insert(i);
                     weights.push(w as f32);
                 }
@@ -64,7 +68,11 @@ impl MelBanks {
             start.push(first.unwrap_or(0));
             offset.push(weights.len());
         }
-        MelBanks { start, offset, weights }
+        MelBanks {
+            start,
+            offset,
+            weights,
+        }
     }
 
     pub fn num_bins(&self) -> usize {
@@ -73,7 +81,10 @@ impl MelBanks {
 
     /// Weights of bin `b` and the FFT bin they start at.
     pub fn bin(&self, b: usize) -> (usize, &[f32]) {
-        (self.start[b], &self.weights[self.offset[b]..self.offset[b + 1]])
+        (
+            self.start[b],
+            &self.weights[self.offset[b]..self.offset[b + 1]],
+        )
     }
 
     /// `out[b] = sum_i w_b[i] * spectrum[start_b + i]`.
@@ -90,9 +101,15 @@ impl MelBanks {
 pub fn dct_matrix(k: usize, n: usize) -> Vec<f32> {
     let mut m = vec![0f32; k * n];
     for r in 0..k {
-        let norm = if r == 0 { (1.0 / n as f64).sqrt() } else { (2.0 / n as f64).sqrt() };
+        let norm = if r == 0 {
+            (1.0 / n as f64).sqrt()
+        } else {
+            (2.0 / n as f64).sqrt()
+        };
         for c in 0..n {
-            m[r * n + c] = (norm * (std::f64::consts::PI / n as f64 * (c as f64 + 0.5) * r as f64).cos()) as f32;
+            m[r * n + c] = (norm
+                * (std::f64::consts::PI / n as f64 * (c as f64 + 0.5) * r as f64).cos())
+                as f32;
         }
     }
     m
@@ -100,7 +117,9 @@ pub fn dct_matrix(k: usize, n: usize) -> Vec<f32> {
 
 /// Kaldi's `ComputeLifterCoeffs`: `1 + Q/2 sin(pi i / Q)`.
 pub fn lifter_coeffs(num_ceps: usize, q: f64) -> Vec<f32> {
-    (0..num_ceps).map(|i| (1.0 + 0.5 * q * (std::f64::consts::PI * i as f64 / q).sin()) as f32).collect()
+    (0..num_ceps)
+        .map(|i| (1.0 + 0.5 * q * (std::f64::consts::PI * i as f64 / q).sin()) as f32)
+        .collect()
 }
 
 /// Kaldi's `FeatureWindowFunction`.
@@ -213,7 +232,10 @@ pub struct FeatureExtractor {
 
 impl std::fmt::Debug for FeatureExtractor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FeatureExtractor").field("cfg", &self.cfg).field("fft_len", &self.padded).finish()
+        f.debug_struct("FeatureExtractor")
+            .field("cfg", &self.cfg)
+            .field("fft_len", &self.padded)
+            .finish()
     }
 }
 
@@ -226,13 +248,21 @@ impl FeatureExtractor {
         let fft = RealFftPlanner::<f64>::new().plan_fft_forward(padded);
         let (low, high) = cfg.mel_range();
         let bins = cfg.mel_bins();
-        let mel = MelBanks::new(bins, cfg.sample_frequency as f64, padded, low as f64, high as f64);
+        let mel = MelBanks::new(
+            bins,
+            cfg.sample_frequency as f64,
+            padded,
+            low as f64,
+            high as f64,
+        );
         let dct_liftered = if cfg.kind == FeatureKind::Mfcc {
             let mut d = dct_matrix(cfg.num_ceps, bins);
             if cfg.cepstral_lifter != 0.0 {
                 let l = lifter_coeffs(cfg.num_ceps, cfg.cepstral_lifter as f64);
                 for (r, lr) in l.iter().enumerate() {
-                    d[r * bins..(r + 1) * bins].iter_mut().for_each(|x| *x *= lr);
+                    d[r * bins..(r + 1) * bins]
+                        .iter_mut()
+                        .for_each(|x| *x *= lr);
                 }
             }
             d
@@ -268,7 +298,12 @@ impl FeatureExtractor {
 
     /// Frames this extractor produces for `n_samples` samples.
     pub fn num_frames(&self, n_samples: usize) -> usize {
-        num_frames(n_samples, self.frame_len, self.frame_shift, self.cfg.snip_edges)
+        num_frames(
+            n_samples,
+            self.frame_len,
+            self.frame_shift,
+            self.cfg.snip_edges,
+        )
     }
 
     /// Static features (no deltas, no CMVN) of `samples`, which are at
@@ -276,7 +311,10 @@ impl FeatureExtractor {
     /// samples, a signal shorter than one frame, or non-finite output.
     pub fn compute(&self, samples: &[f32]) -> Result<Matrix> {
         if let Some(i) = samples.iter().position(|x| !x.is_finite()) {
-            return Err(Error::Invalid(format!("sample {i} is {} (audio must be finite)", samples[i])));
+            return Err(Error::Invalid(format!(
+                "sample {i} is {} (audio must be finite)",
+                samples[i]
+            )));
         }
         let n_frames = self.num_frames(samples.len());
         if n_frames == 0 {
@@ -301,19 +339,27 @@ impl FeatureExtractor {
         let mut scratch = self.fft.make_scratch_vec();
         let mut power = vec![0f32; self.padded / 2 + 1];
         let mut mel = vec![0f32; bins];
-        let mut rng = (cfg.dither != 0.0).then(|| rand_chacha::ChaCha8Rng::seed_from_u64(cfg.dither_seed));
+        let mut rng =
+            (cfg.dither != 0.0).then(|| rand_chacha::ChaCha8Rng::seed_from_u64(cfg.dither_seed));
         let want_raw_energy = mfcc && cfg.use_energy && cfg.raw_energy;
         let want_windowed_energy = mfcc && cfg.use_energy && !cfg.raw_energy;
         let c = cfg.preemph_coeff;
 
         for f in 0..n_frames {
-            extract_window(samples, f, (self.frame_len, self.frame_shift, cfg.snip_edges), &mut raw);
+            extract_window(
+                samples,
+                f,
+                (self.frame_len, self.frame_shift, cfg.snip_edges),
+                &mut raw,
+            );
             if let Some(rng) = rng.as_mut() {
                 for x in raw.iter_mut() {
                     // Box-Muller, as Kaldi's RandGauss.
                     let u1: f32 = 1.0 - rng.gen::<f32>();
                     let u2: f32 = rng.gen::<f32>();
-                    *x += cfg.dither * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f32::consts::PI * u2).cos();
+                    *x += cfg.dither
+                        * (-2.0 * u1.ln()).sqrt()
+                        * (2.0 * std::f32::consts::PI * u2).cos();
                 }
             }
             if cfg.remove_dc_offset {
@@ -333,7 +379,9 @@ impl FeatureExtractor {
                 log_energy = dot(&windowed, &windowed).max(EPS).ln();
             }
             let (head, tail) = frame.split_at_mut(self.frame_len);
-            head.iter_mut().zip(&windowed).for_each(|(d, s)| *d = *s as f64);
+            head.iter_mut()
+                .zip(&windowed)
+                .for_each(|(d, s)| *d = *s as f64);
             tail.fill(0.0);
             self.fft
                 .process_with_scratch(&mut frame, &mut spectrum, &mut scratch)
@@ -366,7 +414,11 @@ impl FeatureExtractor {
             }
         }
         if let Some(i) = out.data.iter().position(|x| !x.is_finite()) {
-            return Err(Error::Invalid(format!("non-finite feature at frame {} coefficient {}", i / dim, i % dim)));
+            return Err(Error::Invalid(format!(
+                "non-finite feature at frame {} coefficient {}",
+                i / dim,
+                i % dim
+            )));
         }
         Ok(out)
     }
@@ -374,7 +426,11 @@ impl FeatureExtractor {
     /// Static features followed by deltas if the config asks for them (no CMVN).
     pub fn compute_with_deltas(&self, samples: &[f32]) -> Result<Matrix> {
         let m = self.compute(samples)?;
-        Ok(if self.cfg.deltas { super::add_deltas(&m, DELTA_ORDER, DELTA_WINDOW) } else { m })
+        Ok(if self.cfg.deltas {
+            super::add_deltas(&m, DELTA_ORDER, DELTA_WINDOW)
+        } else {
+            m
+        })
     }
 }
 
@@ -386,7 +442,11 @@ mod tests {
     /// mel filters computed per frame, backwards in-place pre-emphasis, DCT
     /// then lifter.
     fn reference(samples: &[f32], cfg: &FeatureConfig) -> Vec<Vec<f64>> {
-        let (wl, ws, pad) = (cfg.window_size(), cfg.window_shift(), cfg.padded_window_size());
+        let (wl, ws, pad) = (
+            cfg.window_size(),
+            cfg.window_shift(),
+            cfg.padded_window_size(),
+        );
         let nf = num_frames(samples.len(), wl, ws, cfg.snip_edges);
         let bins = cfg.mel_bins();
         let (low, high) = cfg.mel_range();
@@ -408,7 +468,12 @@ mod tests {
                 let mean = w.iter().sum::<f64>() / wl as f64;
                 w.iter_mut().for_each(|x| *x -= mean);
             }
-            let raw_e = w.iter().map(|x| x * x).sum::<f64>().max(f32::EPSILON as f64).ln();
+            let raw_e = w
+                .iter()
+                .map(|x| x * x)
+                .sum::<f64>()
+                .max(f32::EPSILON as f64)
+                .ln();
             let c = cfg.preemph_coeff as f64;
             for i in (1..wl).rev() {
                 w[i] -= c * w[i - 1];
@@ -419,11 +484,18 @@ mod tests {
                 *x *= match cfg.window_type {
                     WindowType::Povey => h.powf(0.85),
                     WindowType::Hanning => h,
-                    WindowType::Hamming => 0.54 - 0.46 * (2.0 * pi * i as f64 / (wl as f64 - 1.0)).cos(),
+                    WindowType::Hamming => {
+                        0.54 - 0.46 * (2.0 * pi * i as f64 / (wl as f64 - 1.0)).cos()
+                    }
                     WindowType::Rectangular => 1.0,
                 };
             }
-            let win_e = w.iter().map(|x| x * x).sum::<f64>().max(f32::EPSILON as f64).ln();
+            let win_e = w
+                .iter()
+                .map(|x| x * x)
+                .sum::<f64>()
+                .max(f32::EPSILON as f64)
+                .ln();
             w.resize(pad, 0.0);
             let power: Vec<f64> = (0..=pad / 2)
                 .map(|k| {
@@ -446,27 +518,53 @@ mod tests {
             let d = (mh - ml) / (bins + 1) as f64;
             let mel: Vec<f64> = (0..bins)
                 .map(|b| {
-                    let (l, ce, r) = (ml + b as f64 * d, ml + (b + 1) as f64 * d, ml + (b + 2) as f64 * d);
+                    let (l, ce, r) = (
+                        ml + b as f64 * d,
+                        ml + (b + 1) as f64 * d,
+                        ml + (b + 2) as f64 * d,
+                    );
                     let mut e = 0.0;
                     for (i, p) in power.iter().enumerate().take(pad / 2) {
-                        let m = 1127.0 * (1.0 + cfg.sample_frequency as f64 / pad as f64 * i as f64 / 700.0).ln();
+                        let m = 1127.0
+                            * (1.0 + cfg.sample_frequency as f64 / pad as f64 * i as f64 / 700.0)
+                                .ln();
                         if m > l && m < r {
-                            e += p * if m <= ce { (m - l) / (ce - l) } else { (r - m) / (r - ce) };
+                            e += p * if m <= ce {
+                                (m - l) / (ce - l)
+                            } else {
+                                (r - m) / (r - ce)
+                            };
                         }
                     }
                     e
                 })
                 .collect();
             if cfg.kind == FeatureKind::Fbank {
-                out.push(mel.iter().map(|e| e.max(f32::EPSILON as f64).ln()).collect());
+                out.push(
+                    mel.iter()
+                        .map(|e| e.max(f32::EPSILON as f64).ln())
+                        .collect(),
+                );
                 continue;
             }
-            let logmel: Vec<f64> = mel.iter().map(|e| e.max(f32::EPSILON as f64).ln()).collect();
+            let logmel: Vec<f64> = mel
+                .iter()
+                .map(|e| e.max(f32::EPSILON as f64).ln())
+                .collect();
             let q = cfg.cepstral_lifter as f64;
             let mut ceps: Vec<f64> = (0..cfg.num_ceps)
                 .map(|k| {
-                    let norm = if k == 0 { (1.0 / bins as f64).sqrt() } else { (2.0 / bins as f64).sqrt() };
-                    let v: f64 = (0..bins).map(|j| norm * (pi / bins as f64 * (j as f64 + 0.5) * k as f64).cos() * logmel[j]).sum();
+                    let norm = if k == 0 {
+                        (1.0 / bins as f64).sqrt()
+                    } else {
+                        (2.0 / bins as f64).sqrt()
+                    };
+                    let v: f64 = (0..bins)
+                        .map(|j| {
+                            norm * (pi / bins as f64 * (j as f64 + 0.5) * k as f64).cos()
+                                * logmel[j]
+                        })
+                        .sum();
                     if q != 0.0 {
                         v * (1.0 + 0.5 * q * (pi * k as f64 / q).sin())
                     } else {
@@ -513,8 +611,17 @@ mod tests {
         let x = test_signal(4000, 1);
         for cfg in [
             FeatureConfig::mfcc(),
-            FeatureConfig { snip_edges: false, window_type: WindowType::Hamming, ..FeatureConfig::mfcc() },
-            FeatureConfig { raw_energy: false, cepstral_lifter: 0.0, num_mel_bins: Some(30), ..FeatureConfig::mfcc() },
+            FeatureConfig {
+                snip_edges: false,
+                window_type: WindowType::Hamming,
+                ..FeatureConfig::mfcc()
+            },
+            FeatureConfig {
+                raw_energy: false,
+                cepstral_lifter: 0.0,
+                num_mel_bins: Some(30),
+                ..FeatureConfig::mfcc()
+            },
         ] {
             let got = FeatureExtractor::new(&cfg).unwrap().compute(&x).unwrap();
             assert_eq!(got.cols, 13);
@@ -528,8 +635,16 @@ mod tests {
         let x = test_signal(3000, 2);
         for cfg in [
             FeatureConfig::fbank(80),
-            FeatureConfig { use_power: false, window_type: WindowType::Hanning, ..FeatureConfig::fbank(40) },
-            FeatureConfig { round_to_power_of_two: false, snip_edges: false, ..FeatureConfig::fbank(23) },
+            FeatureConfig {
+                use_power: false,
+                window_type: WindowType::Hanning,
+                ..FeatureConfig::fbank(40)
+            },
+            FeatureConfig {
+                round_to_power_of_two: false,
+                snip_edges: false,
+                ..FeatureConfig::fbank(23)
+            },
         ] {
             let got = FeatureExtractor::new(&cfg).unwrap().compute(&x).unwrap();
             assert_eq!(got.cols, cfg.mel_bins());
@@ -557,7 +672,11 @@ mod tests {
         assert!(err.contains("shorter than one 25 ms"), "{err}");
         let mut x = test_signal(1000, 4);
         x[500] = f32::NAN;
-        assert!(e.compute(&x).unwrap_err().to_string().contains("sample 500"));
+        assert!(e
+            .compute(&x)
+            .unwrap_err()
+            .to_string()
+            .contains("sample 500"));
     }
 
     #[test]
@@ -571,11 +690,21 @@ mod tests {
     #[test]
     fn dither_is_seeded() {
         let x = test_signal(3200, 5);
-        let cfg = FeatureConfig { dither: 1.0, dither_seed: 7, ..FeatureConfig::mfcc() };
+        let cfg = FeatureConfig {
+            dither: 1.0,
+            dither_seed: 7,
+            ..FeatureConfig::mfcc()
+        };
         let a = FeatureExtractor::new(&cfg).unwrap().compute(&x).unwrap();
         let b = FeatureExtractor::new(&cfg).unwrap().compute(&x).unwrap();
         assert_eq!(a, b);
-        let c = FeatureExtractor::new(&FeatureConfig { dither_seed: 8, ..cfg }).unwrap().compute(&x).unwrap();
+        let c = FeatureExtractor::new(&FeatureConfig {
+            dither_seed: 8,
+            ..cfg
+        })
+        .unwrap()
+        .compute(&x)
+        .unwrap();
         assert_ne!(a, c);
     }
 
@@ -587,7 +716,10 @@ mod tests {
         let x = test_signal(8000, 6);
         let one = e.compute(&x).unwrap();
         use rayon::prelude::*;
-        let many: Vec<Matrix> = (0..8).into_par_iter().map(|_| e.compute(&x).unwrap()).collect();
+        let many: Vec<Matrix> = (0..8)
+            .into_par_iter()
+            .map(|_| e.compute(&x).unwrap())
+            .collect();
         assert!(many.iter().all(|m| *m == one));
     }
 

@@ -12,7 +12,9 @@ use std::path::Path;
 pub use cmvn::{apply_cmvn, apply_cmvn_pooled, CmvnStats};
 pub use config::{CmvnMode, FeatureConfig, FeatureKind, WindowType, DELTA_ORDER, DELTA_WINDOW};
 pub use deltas::{add_deltas, delta_scales};
-pub use extractor::{dct_matrix, lifter_coeffs, mel_scale, window_function, FeatureExtractor, MelBanks};
+pub use extractor::{
+    dct_matrix, lifter_coeffs, mel_scale, window_function, FeatureExtractor, MelBanks,
+};
 
 use crate::audio::{self, ChannelMode};
 use crate::error::{Error, Result};

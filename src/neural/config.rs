@@ -92,7 +92,13 @@ pub struct SpecAugmentConfig {
 
 impl Default for SpecAugmentConfig {
     fn default() -> Self {
-        SpecAugmentConfig { freq_masks: 2, freq_width: 15, time_masks: 2, time_width: 40, time_ratio: 0.1 }
+        SpecAugmentConfig {
+            freq_masks: 2,
+            freq_width: 15,
+            time_masks: 2,
+            time_width: 40,
+            time_ratio: 0.1,
+        }
     }
 }
 
@@ -170,7 +176,11 @@ pub struct DecodeConfig {
 
 impl Default for DecodeConfig {
     fn default() -> Self {
-        DecodeConfig { method: DecodeMethod::Greedy, beam: 8, prune_logp: -12.0 }
+        DecodeConfig {
+            method: DecodeMethod::Greedy,
+            beam: 8,
+            prune_logp: -12.0,
+        }
     }
 }
 
@@ -200,8 +210,20 @@ impl Default for CtcConfig {
             model: ModelConfig::default(),
             // Small subsets are not judged with an oversized network.
             presets: vec![
-                SizePreset { name: "tiny".into(), max_hours: 0.2, hidden: 128, layers: 2, conv_channels: Some(16) },
-                SizePreset { name: "small".into(), max_hours: 0.5, hidden: 192, layers: 2, conv_channels: None },
+                SizePreset {
+                    name: "tiny".into(),
+                    max_hours: 0.2,
+                    hidden: 128,
+                    layers: 2,
+                    conv_channels: Some(16),
+                },
+                SizePreset {
+                    name: "small".into(),
+                    max_hours: 0.5,
+                    hidden: 192,
+                    layers: 2,
+                    conv_channels: None,
+                },
             ],
             train: TrainConfig::default(),
             decode: DecodeConfig::default(),
@@ -238,17 +260,25 @@ impl CtcConfig {
     #[allow(clippy::neg_cmp_op_on_partial_ord)]
     pub fn validate(&self) -> Result<()> {
         if !KINDS.contains(&self.kind.as_str()) {
-            return Err(Error::Config(format!("kind = {:?}: a CTC pipeline is \"char-ctc\" or \"phone-ctc\"", self.kind)));
+            return Err(Error::Config(format!(
+                "kind = {:?}: a CTC pipeline is \"char-ctc\" or \"phone-ctc\"",
+                self.kind
+            )));
         }
         self.model.validate()?;
         for p in &self.presets {
             if p.hidden <= 0 || p.layers <= 0 || !(p.max_hours > 0.0) {
-                return Err(Error::Config(format!("preset {:?}: hidden, layers and max_hours must be positive", p.name)));
+                return Err(Error::Config(format!(
+                    "preset {:?}: hidden, layers and max_hours must be positive",
+                    p.name
+                )));
             }
         }
         let t = &self.train;
         if t.max_epochs == 0 || !(t.batch_seconds > 0.0) || !(t.lr > 0.0) || !(t.grad_clip > 0.0) {
-            return Err(Error::Config("train: max_epochs, batch_seconds, lr and grad_clip must be positive".into()));
+            return Err(Error::Config(
+                "train: max_epochs, batch_seconds, lr and grad_clip must be positive".into(),
+            ));
         }
         if self.decode.beam == 0 {
             return Err(Error::Config("decode.beam must be at least 1".into()));
@@ -266,10 +296,19 @@ impl CtcConfig {
                 if let Some(c) = p.conv_channels {
                     m.conv_channels = c;
                 }
-                return (m, format!("preset {} (<= {} h; training set {hours:.3} h)", p.name, p.max_hours));
+                return (
+                    m,
+                    format!(
+                        "preset {} (<= {} h; training set {hours:.3} h)",
+                        p.name, p.max_hours
+                    ),
+                );
             }
         }
-        (m, format!("full model (training set {hours:.3} h above every preset)"))
+        (
+            m,
+            format!("full model (training set {hours:.3} h above every preset)"),
+        )
     }
 }
 
@@ -281,19 +320,34 @@ impl ModelConfig {
                 self.subsampling
             )));
         }
-        if self.num_mel_bins < 8 || self.conv_channels <= 0 || self.hidden <= 0 || self.layers <= 0 {
-            return Err(Error::Config("model: num_mel_bins >= 8, conv_channels, hidden and layers > 0".into()));
+        if self.num_mel_bins < 8 || self.conv_channels <= 0 || self.hidden <= 0 || self.layers <= 0
+        {
+            return Err(Error::Config(
+                "model: num_mel_bins >= 8, conv_channels, hidden and layers > 0".into(),
+            ));
         }
-        if matches!(self.encoder, EncoderKind::Transformer | EncoderKind::Conformer) {
+        if matches!(
+            self.encoder,
+            EncoderKind::Transformer | EncoderKind::Conformer
+        ) {
             if self.heads <= 0 || self.hidden % self.heads != 0 {
-                return Err(Error::Config(format!("model.hidden = {} must be divisible by model.heads = {}", self.hidden, self.heads)));
+                return Err(Error::Config(format!(
+                    "model.hidden = {} must be divisible by model.heads = {}",
+                    self.hidden, self.heads
+                )));
             }
             if self.conv_kernel % 2 == 0 {
-                return Err(Error::Config(format!("model.conv_kernel = {} must be odd", self.conv_kernel)));
+                return Err(Error::Config(format!(
+                    "model.conv_kernel = {} must be odd",
+                    self.conv_kernel
+                )));
             }
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(Error::Config(format!("model.dropout = {} must be in [0, 1)", self.dropout)));
+            return Err(Error::Config(format!(
+                "model.dropout = {} must be in [0, 1)",
+                self.dropout
+            )));
         }
         Ok(())
     }
@@ -305,22 +359,39 @@ mod tests {
 
     #[test]
     fn bad_configs_have_clear_errors() {
-        let e = CtcConfig::from_toml("[model]\nencoder = \"wavenet\"\n").unwrap_err().to_string();
-        assert!(e.contains("wavenet") && e.contains("gru") && e.contains("conformer"), "{e}");
-        let e = CtcConfig::from_toml("[model]\nsubsampling = 3\n").unwrap_err().to_string();
+        let e = CtcConfig::from_toml("[model]\nencoder = \"wavenet\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("wavenet") && e.contains("gru") && e.contains("conformer"),
+            "{e}"
+        );
+        let e = CtcConfig::from_toml("[model]\nsubsampling = 3\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("subsampling = 3") && e.contains("2 or 4"), "{e}");
-        let e = CtcConfig::from_toml("kind = \"char-ctc\"\n[model]\nlayerz = 3\n").unwrap_err().to_string();
+        let e = CtcConfig::from_toml("kind = \"char-ctc\"\n[model]\nlayerz = 3\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("layerz"), "{e}");
-        let e = CtcConfig::from_toml("kind = \"classical\"\n").unwrap_err().to_string();
+        let e = CtcConfig::from_toml("kind = \"classical\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("char-ctc"), "{e}");
-        let e = CtcConfig::from_toml("[model]\nencoder = \"transformer\"\nhidden = 100\nheads = 3\n").unwrap_err().to_string();
+        let e =
+            CtcConfig::from_toml("[model]\nencoder = \"transformer\"\nhidden = 100\nheads = 3\n")
+                .unwrap_err()
+                .to_string();
         assert!(e.contains("divisible"), "{e}");
     }
 
     #[test]
     fn pipeline_files_parse_and_presets_apply() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
-        for (f, kind) in [("char-ctc.toml", "char-ctc"), ("phone-ctc.toml", "phone-ctc")] {
+        for (f, kind) in [
+            ("char-ctc.toml", "char-ctc"),
+            ("phone-ctc.toml", "phone-ctc"),
+        ] {
             let c = CtcConfig::load(&dir.join(f)).unwrap();
             assert_eq!(c.kind, kind);
         }

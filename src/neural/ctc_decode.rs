@@ -58,7 +58,10 @@ struct Probs {
 }
 
 impl Probs {
-    const ZERO: Probs = Probs { blank: f32::NEG_INFINITY, non_blank: f32::NEG_INFINITY };
+    const ZERO: Probs = Probs {
+        blank: f32::NEG_INFINITY,
+        non_blank: f32::NEG_INFINITY,
+    };
     fn total(&self) -> f32 {
         log_add(self.blank, self.non_blank)
     }
@@ -98,13 +101,28 @@ fn lm_score(prefix: &[usize], f: &Fusion, finished: bool) -> f32 {
 /// CTC prefix beam search. Tokens with a log posterior below `prune_logp` in a
 /// frame are skipped (the blank never is). Ties break on the token sequence, so
 /// results are deterministic.
-pub fn prefix_beam_search(logp: &Matrix, blank: usize, beam: usize, prune_logp: f32, fusion: Option<&Fusion>) -> Vec<usize> {
+pub fn prefix_beam_search(
+    logp: &Matrix,
+    blank: usize,
+    beam: usize,
+    prune_logp: f32,
+    fusion: Option<&Fusion>,
+) -> Vec<usize> {
     let beam = beam.max(1);
     // prefix -> (acoustic probs, LM score of its completed words)
-    let mut hyps: Vec<(Vec<usize>, Probs, f32)> = vec![(Vec::new(), Probs { blank: 0.0, non_blank: f32::NEG_INFINITY }, 0.0)];
+    let mut hyps: Vec<(Vec<usize>, Probs, f32)> = vec![(
+        Vec::new(),
+        Probs {
+            blank: 0.0,
+            non_blank: f32::NEG_INFINITY,
+        },
+        0.0,
+    )];
     for row in logp.iter_rows() {
         let mut next: HashMap<Vec<usize>, (Probs, f32)> = HashMap::with_capacity(beam * 4);
-        let candidates: Vec<usize> = (0..row.len()).filter(|&s| s != blank && row[s] >= prune_logp).collect();
+        let candidates: Vec<usize> = (0..row.len())
+            .filter(|&s| s != blank && row[s] >= prune_logp)
+            .collect();
         for (prefix, p, lm) in &hyps {
             let total = p.total();
             // Blank: prefix unchanged.
@@ -120,20 +138,37 @@ pub fn prefix_beam_search(logp: &Matrix, blank: usize, beam: usize, prune_logp: 
                     // ... and only after a blank starts a new token.
                     let mut ext = prefix.clone();
                     ext.push(s);
-                    let lm_ext = fusion.map_or(0.0, |f| if s == f.space { lm_score(&ext, f, false) } else { *lm });
+                    let lm_ext = fusion.map_or(0.0, |f| {
+                        if s == f.space {
+                            lm_score(&ext, f, false)
+                        } else {
+                            *lm
+                        }
+                    });
                     let e = next.entry(ext).or_insert((Probs::ZERO, lm_ext));
                     e.0.non_blank = log_add(e.0.non_blank, p.blank + lp);
                 } else {
                     let mut ext = prefix.clone();
                     ext.push(s);
-                    let lm_ext = fusion.map_or(0.0, |f| if s == f.space { lm_score(&ext, f, false) } else { *lm });
+                    let lm_ext = fusion.map_or(0.0, |f| {
+                        if s == f.space {
+                            lm_score(&ext, f, false)
+                        } else {
+                            *lm
+                        }
+                    });
                     let e = next.entry(ext).or_insert((Probs::ZERO, lm_ext));
                     e.0.non_blank = log_add(e.0.non_blank, total + lp);
                 }
             }
         }
-        let mut all: Vec<(Vec<usize>, Probs, f32)> = next.into_iter().map(|(k, (p, lm))| (k, p, lm)).collect();
-        all.sort_by(|a, b| (b.1.total() + b.2).total_cmp(&(a.1.total() + a.2)).then_with(|| a.0.cmp(&b.0)));
+        let mut all: Vec<(Vec<usize>, Probs, f32)> =
+            next.into_iter().map(|(k, (p, lm))| (k, p, lm)).collect();
+        all.sort_by(|a, b| {
+            (b.1.total() + b.2)
+                .total_cmp(&(a.1.total() + a.2))
+                .then_with(|| a.0.cmp(&b.0))
+        });
         all.truncate(beam);
         hyps = all;
     }
@@ -141,7 +176,11 @@ pub fn prefix_beam_search(logp: &Matrix, blank: usize, beam: usize, prune_logp: 
         Some(f) => h.1.total() + lm_score(&h.0, f, true),
         None => h.1.total(),
     };
-    hyps.sort_by(|a, b| final_score(b).total_cmp(&final_score(a)).then_with(|| a.0.cmp(&b.0)));
+    hyps.sort_by(|a, b| {
+        final_score(b)
+            .total_cmp(&final_score(a))
+            .then_with(|| a.0.cmp(&b.0))
+    });
     hyps.into_iter().next().map(|h| h.0).unwrap_or_default()
 }
 
@@ -152,7 +191,11 @@ mod tests {
     /// Posteriors from probabilities (rows need not be exactly normalised for the search).
     fn post(rows: &[&[f32]]) -> Matrix {
         let cols = rows[0].len();
-        Matrix::from_vec(rows.len(), cols, rows.iter().flat_map(|r| r.iter().map(|p| p.ln())).collect())
+        Matrix::from_vec(
+            rows.len(),
+            cols,
+            rows.iter().flat_map(|r| r.iter().map(|p| p.ln())).collect(),
+        )
     }
 
     #[test]
@@ -178,7 +221,10 @@ mod tests {
         assert_eq!(greedy(&m, 0), Vec::<usize>::new());
         assert_eq!(prefix_beam_search(&m, 0, 4, -30.0, None), vec![1]);
         // Beam 1 drops "a" after the first frame (0.4 < 0.6) and ends with the empty prefix.
-        assert_eq!(prefix_beam_search(&m, 0, 1, -30.0, None), Vec::<usize>::new());
+        assert_eq!(
+            prefix_beam_search(&m, 0, 1, -30.0, None),
+            Vec::<usize>::new()
+        );
     }
 
     #[test]
@@ -218,11 +264,24 @@ mod tests {
     #[test]
     fn shallow_fusion_prefers_the_lm_word() {
         // tokens: 0 blank, 1 space, 2 a, 3 b. Acoustics slightly prefer "aa" over "ab".
-        let symbols: Vec<String> = ["<blank>", " ", "a", "b"].iter().map(|s| s.to_string()).collect();
-        let m = post(&[&[0.01, 0.01, 0.97, 0.01], &[0.9, 0.01, 0.05, 0.04], &[0.01, 0.01, 0.53, 0.45]]);
+        let symbols: Vec<String> = ["<blank>", " ", "a", "b"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let m = post(&[
+            &[0.01, 0.01, 0.97, 0.01],
+            &[0.9, 0.01, 0.05, 0.04],
+            &[0.01, 0.01, 0.53, 0.45],
+        ]);
         assert_eq!(prefix_beam_search(&m, 0, 8, -30.0, None), vec![2, 2]);
         let lm = ToyLm;
-        let f = Fusion { lm: &lm, weight: 1.0, word_bonus: 0.0, space: 1, symbols: &symbols };
+        let f = Fusion {
+            lm: &lm,
+            weight: 1.0,
+            word_bonus: 0.0,
+            space: 1,
+            symbols: &symbols,
+        };
         assert_eq!(prefix_beam_search(&m, 0, 8, -30.0, Some(&f)), vec![2, 3]);
         // Weight 0 is the pure end-to-end search again.
         let f0 = Fusion { weight: 0.0, ..f };

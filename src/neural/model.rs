@@ -30,7 +30,15 @@ pub fn subsampled_len(t: i64, subsampling: i64) -> i64 {
 fn rnn_config(hidden: i64) -> nn::RNNConfig {
     let k = 1.0 / (hidden as f64).sqrt();
     let u = nn::Init::Uniform { lo: -k, up: k };
-    nn::RNNConfig { bidirectional: true, batch_first: true, w_ih_init: u, w_hh_init: u, b_ih_init: Some(u), b_hh_init: Some(u), ..Default::default() }
+    nn::RNNConfig {
+        bidirectional: true,
+        batch_first: true,
+        w_ih_init: u,
+        w_hh_init: u,
+        b_ih_init: Some(u),
+        b_hh_init: Some(u),
+        ..Default::default()
+    }
 }
 
 #[derive(Debug)]
@@ -49,7 +57,12 @@ impl FeedForward {
         }
     }
     fn forward(&self, x: &Tensor, drop: f64, train: bool) -> Tensor {
-        x.apply(&self.norm).apply(&self.l1).silu().dropout(drop, train).apply(&self.l2).dropout(drop, train)
+        x.apply(&self.norm)
+            .apply(&self.l1)
+            .silu()
+            .dropout(drop, train)
+            .apply(&self.l2)
+            .dropout(drop, train)
     }
 }
 
@@ -73,10 +86,26 @@ impl SelfAttention {
     /// `mask`: bool [B, 1, 1, T], true where a key is a real frame.
     fn forward(&self, x: &Tensor, mask: &Tensor, drop: f64, train: bool) -> Tensor {
         let (b, t, d) = x.size3().expect("[B, T, D]");
-        let qkv = x.apply(&self.norm).apply(&self.qkv).view([b, t, 3, self.heads, d / self.heads]).permute([2, 0, 3, 1, 4]);
+        let qkv = x
+            .apply(&self.norm)
+            .apply(&self.qkv)
+            .view([b, t, 3, self.heads, d / self.heads])
+            .permute([2, 0, 3, 1, 4]);
         let (q, k, v) = (qkv.get(0), qkv.get(1), qkv.get(2));
-        let a = Tensor::scaled_dot_product_attention(&q, &k, &v, Some(mask), if train { drop } else { 0.0 }, false, None, false);
-        a.transpose(1, 2).reshape([b, t, d]).apply(&self.out).dropout(drop, train)
+        let a = Tensor::scaled_dot_product_attention(
+            &q,
+            &k,
+            &v,
+            Some(mask),
+            if train { drop } else { 0.0 },
+            false,
+            None,
+            false,
+        );
+        a.transpose(1, 2)
+            .reshape([b, t, d])
+            .apply(&self.out)
+            .dropout(drop, train)
     }
 }
 
@@ -91,7 +120,11 @@ struct ConvModule {
 
 impl ConvModule {
     fn new(p: nn::Path, d: i64, k: i64) -> Self {
-        let cfg = nn::ConvConfig { groups: d, padding: k / 2, ..Default::default() };
+        let cfg = nn::ConvConfig {
+            groups: d,
+            padding: k / 2,
+            ..Default::default()
+        };
         ConvModule {
             norm: nn::layer_norm(&p / "norm", vec![d], Default::default()),
             pw1: nn::linear(&p / "pw1", d, 2 * d, Default::default()),
@@ -105,7 +138,10 @@ impl ConvModule {
     fn forward(&self, x: &Tensor, pad: &Tensor, drop: f64, train: bool) -> Tensor {
         let y = x.apply(&self.norm).apply(&self.pw1).glu(-1) * pad;
         let y = y.transpose(1, 2).apply(&self.dw).transpose(1, 2);
-        y.apply(&self.norm2).silu().apply(&self.pw2).dropout(drop, train)
+        y.apply(&self.norm2)
+            .silu()
+            .apply(&self.pw2)
+            .dropout(drop, train)
     }
 }
 
@@ -126,7 +162,8 @@ impl Block {
             att: SelfAttention::new(&p / "att", d, c.heads),
             conv: conformer.then(|| ConvModule::new(&p / "conv", d, c.conv_kernel)),
             ff2: FeedForward::new(&p / "ff2", d, c.ff_dim),
-            final_norm: conformer.then(|| nn::layer_norm(&p / "final_norm", vec![d], Default::default())),
+            final_norm: conformer
+                .then(|| nn::layer_norm(&p / "final_norm", vec![d], Default::default())),
         }
     }
     fn forward(&self, x: &Tensor, mask: &Tensor, pad: &Tensor, drop: f64, train: bool) -> Tensor {
@@ -152,7 +189,10 @@ impl Block {
 enum Encoder {
     Gru(Vec<nn::GRU>),
     Lstm(Vec<nn::LSTM>),
-    Attention { blocks: Vec<Block>, final_norm: Option<nn::LayerNorm> },
+    Attention {
+        blocks: Vec<Block>,
+        final_norm: Option<nn::LayerNorm>,
+    },
 }
 
 /// The CTC network. Built from a [`ModelConfig`] and a var path; `forward` is the whole model.
@@ -171,9 +211,28 @@ impl CtcNet {
     /// `cfg` must be validated ([`ModelConfig::validate`]).
     pub fn new(p: &nn::Path, cfg: &ModelConfig, vocab: i64) -> Self {
         let c = cfg.conv_channels;
-        let conv1 = nn::conv(p / "conv1", 1, c, [3, 3], nn::ConvConfigND { stride: [2, 2], ..Default::default() });
+        let conv1 = nn::conv(
+            p / "conv1",
+            1,
+            c,
+            [3, 3],
+            nn::ConvConfigND {
+                stride: [2, 2],
+                ..Default::default()
+            },
+        );
         let (st, pt) = if cfg.subsampling == 4 { (2, 0) } else { (1, 1) };
-        let conv2 = nn::conv(p / "conv2", c, c, [3, 3], nn::ConvConfigND { stride: [st, 2], padding: [pt, 0], ..Default::default() });
+        let conv2 = nn::conv(
+            p / "conv2",
+            c,
+            c,
+            [3, 3],
+            nn::ConvConfigND {
+                stride: [st, 2],
+                padding: [pt, 0],
+                ..Default::default()
+            },
+        );
         let f1 = (cfg.num_mel_bins - 3) / 2 + 1;
         let f2 = (f1 - 3) / 2 + 1;
         let proj = nn::linear(p / "proj", c * f2, cfg.hidden, Default::default());
@@ -181,26 +240,52 @@ impl CtcNet {
         let (encoder, d_out) = match cfg.encoder {
             EncoderKind::Gru => {
                 let layers = (0..cfg.layers)
-                    .map(|i| nn::gru(&enc / i, if i == 0 { cfg.hidden } else { 2 * cfg.hidden }, cfg.hidden, rnn_config(cfg.hidden)))
+                    .map(|i| {
+                        nn::gru(
+                            &enc / i,
+                            if i == 0 { cfg.hidden } else { 2 * cfg.hidden },
+                            cfg.hidden,
+                            rnn_config(cfg.hidden),
+                        )
+                    })
                     .collect();
                 (Encoder::Gru(layers), 2 * cfg.hidden)
             }
             EncoderKind::Lstm => {
                 let layers = (0..cfg.layers)
-                    .map(|i| nn::lstm(&enc / i, if i == 0 { cfg.hidden } else { 2 * cfg.hidden }, cfg.hidden, rnn_config(cfg.hidden)))
+                    .map(|i| {
+                        nn::lstm(
+                            &enc / i,
+                            if i == 0 { cfg.hidden } else { 2 * cfg.hidden },
+                            cfg.hidden,
+                            rnn_config(cfg.hidden),
+                        )
+                    })
                     .collect();
                 (Encoder::Lstm(layers), 2 * cfg.hidden)
             }
             EncoderKind::Transformer | EncoderKind::Conformer => {
                 let conformer = cfg.encoder == EncoderKind::Conformer;
-                let blocks = (0..cfg.layers).map(|i| Block::new(&enc / i, cfg, conformer)).collect();
+                let blocks = (0..cfg.layers)
+                    .map(|i| Block::new(&enc / i, cfg, conformer))
+                    .collect();
                 // Pre-norm Transformer blocks need a final norm; Conformer blocks end with one.
-                let final_norm = (!conformer).then(|| nn::layer_norm(&enc / "final_norm", vec![cfg.hidden], Default::default()));
+                let final_norm = (!conformer).then(|| {
+                    nn::layer_norm(&enc / "final_norm", vec![cfg.hidden], Default::default())
+                });
                 (Encoder::Attention { blocks, final_norm }, cfg.hidden)
             }
         };
         let out = nn::linear(p / "out", d_out, vocab, Default::default());
-        CtcNet { conv1, conv2, proj, encoder, out, cfg: cfg.clone(), vocab }
+        CtcNet {
+            conv1,
+            conv2,
+            proj,
+            encoder,
+            out,
+            cfg: cfg.clone(),
+            vocab,
+        }
     }
 
     pub fn vocab(&self) -> i64 {
@@ -215,10 +300,22 @@ impl CtcNet {
     pub fn forward(&self, xs: &Tensor, lens: &[i64], train: bool) -> (Tensor, Vec<i64>) {
         let drop = self.cfg.dropout;
         let (b, _, _) = xs.size3().expect("features [B, T, F]");
-        let out_lens: Vec<i64> = lens.iter().map(|&t| subsampled_len(t, self.cfg.subsampling)).collect();
-        let x = xs.unsqueeze(1).apply(&self.conv1).relu().apply(&self.conv2).relu();
+        let out_lens: Vec<i64> = lens
+            .iter()
+            .map(|&t| subsampled_len(t, self.cfg.subsampling))
+            .collect();
+        let x = xs
+            .unsqueeze(1)
+            .apply(&self.conv1)
+            .relu()
+            .apply(&self.conv2)
+            .relu();
         let (_, c, t2, f2) = x.size4().expect("[B, C, T, F]");
-        let mut x = x.permute([0, 2, 1, 3]).reshape([b, t2, c * f2]).apply(&self.proj).dropout(drop, train);
+        let mut x = x
+            .permute([0, 2, 1, 3])
+            .reshape([b, t2, c * f2])
+            .apply(&self.proj)
+            .dropout(drop, train);
         match &self.encoder {
             Encoder::Gru(layers) => {
                 for (i, l) in layers.iter().enumerate() {
@@ -239,10 +336,13 @@ impl CtcNet {
             Encoder::Attention { blocks, final_norm } => {
                 let dev = x.device();
                 let lens_t = Tensor::from_slice(&out_lens).to_device(dev);
-                let valid = Tensor::arange(t2, (Kind::Int64, dev)).unsqueeze(0).lt_tensor(&lens_t.unsqueeze(1)); // [B, T]
+                let valid = Tensor::arange(t2, (Kind::Int64, dev))
+                    .unsqueeze(0)
+                    .lt_tensor(&lens_t.unsqueeze(1)); // [B, T]
                 let mask = valid.view([b, 1, 1, t2]);
                 let pad = valid.to_kind(x.kind()).unsqueeze(-1);
-                x = &x * (self.cfg.hidden as f64).sqrt() + positional_encoding(t2, self.cfg.hidden, dev, x.kind());
+                x = &x * (self.cfg.hidden as f64).sqrt()
+                    + positional_encoding(t2, self.cfg.hidden, dev, x.kind());
                 x = x.dropout(drop, train);
                 for blk in blocks {
                     x = blk.forward(&x, &mask, &pad, drop, train);
@@ -268,12 +368,18 @@ fn positional_encoding(t: i64, d: i64, dev: tch::Device, kind: Kind) -> Tensor {
     let i = Tensor::arange_start_step(0, d, 2, (Kind::Float, dev));
     let div = (i * (-(10000f64.ln()) / d as f64)).exp().unsqueeze(0);
     let ang = pos * div; // [T, D/2]
-    Tensor::stack(&[ang.sin(), ang.cos()], 2).view([t, d]).to_kind(kind).unsqueeze(0)
+    Tensor::stack(&[ang.sin(), ang.cos()], 2)
+        .view([t, d])
+        .to_kind(kind)
+        .unsqueeze(0)
 }
 
 /// Trainable parameters in a var store.
 pub fn parameter_count(vs: &nn::VarStore) -> u64 {
-    vs.trainable_variables().iter().map(|t| t.numel() as u64).sum()
+    vs.trainable_variables()
+        .iter()
+        .map(|t| t.numel() as u64)
+        .sum()
 }
 
 #[cfg(test)]
@@ -297,9 +403,23 @@ mod tests {
 
     #[test]
     fn every_encoder_gives_normalised_posteriors_of_the_right_length() {
-        for enc in [EncoderKind::Gru, EncoderKind::Lstm, EncoderKind::Transformer, EncoderKind::Conformer] {
+        for enc in [
+            EncoderKind::Gru,
+            EncoderKind::Lstm,
+            EncoderKind::Transformer,
+            EncoderKind::Conformer,
+        ] {
             for sub in [2, 4] {
-                let cfg = ModelConfig { encoder: enc, subsampling: sub, hidden: 32, layers: 2, heads: 4, ff_dim: 64, conv_channels: 4, ..Default::default() };
+                let cfg = ModelConfig {
+                    encoder: enc,
+                    subsampling: sub,
+                    hidden: 32,
+                    layers: 2,
+                    heads: 4,
+                    ff_dim: 64,
+                    conv_channels: 4,
+                    ..Default::default()
+                };
                 cfg.validate().unwrap();
                 let (_vs, net) = build(&cfg, 7);
                 let xs = Tensor::randn([2, 50, 80], (Kind::Float, Device::Cpu));
@@ -318,14 +438,29 @@ mod tests {
     #[test]
     fn attention_ignores_padding() {
         // Padding frames must not change the posteriors of the real frames.
-        let cfg = ModelConfig { encoder: EncoderKind::Conformer, hidden: 16, layers: 1, heads: 2, ff_dim: 32, conv_channels: 2, dropout: 0.0, ..Default::default() };
+        let cfg = ModelConfig {
+            encoder: EncoderKind::Conformer,
+            hidden: 16,
+            layers: 1,
+            heads: 2,
+            ff_dim: 32,
+            conv_channels: 2,
+            dropout: 0.0,
+            ..Default::default()
+        };
         let (_vs, net) = build(&cfg, 5);
         let x = Tensor::randn([1, 40, 80], (Kind::Float, Device::Cpu));
-        let padded = Tensor::cat(&[&x, &Tensor::randn([1, 20, 80], (Kind::Float, Device::Cpu))], 1);
+        let padded = Tensor::cat(
+            &[&x, &Tensor::randn([1, 20, 80], (Kind::Float, Device::Cpu))],
+            1,
+        );
         let (a, la) = net.forward(&x, &[40], false);
         let (b, _) = net.forward(&padded, &[40], false);
         let n = la[0];
-        let diff = (a.narrow(1, 0, n) - b.narrow(1, 0, n)).abs().max().double_value(&[]);
+        let diff = (a.narrow(1, 0, n) - b.narrow(1, 0, n))
+            .abs()
+            .max()
+            .double_value(&[]);
         assert!(diff < 1e-4, "{diff}");
     }
 }

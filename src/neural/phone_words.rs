@@ -32,11 +32,24 @@ const BLANK_PDF: u32 = 0;
 
 impl PhoneTopology for CtcTopology {
     fn chain(&self, _left: Option<usize>, phone: usize, right: Option<usize>) -> Vec<ChainState> {
-        let blank = |skippable| ChainState { pdf: BLANK_PDF, self_lp: 0.0, next_lp: 0.0, skippable };
+        let blank = |skippable| ChainState {
+            pdf: BLANK_PDF,
+            self_lp: 0.0,
+            next_lp: 0.0,
+            skippable,
+        };
         if phone == 0 {
             return vec![blank(false)];
         }
-        vec![ChainState { pdf: phone as u32, self_lp: 0.0, next_lp: 0.0, skippable: false }, blank(right != Some(phone))]
+        vec![
+            ChainState {
+                pdf: phone as u32,
+                self_lp: 0.0,
+                next_lp: 0.0,
+                skippable: false,
+            },
+            blank(right != Some(phone)),
+        ]
     }
     fn num_pdfs(&self) -> usize {
         self.num_tokens
@@ -62,7 +75,12 @@ impl WordDecoder {
     /// Build the lexicon (espeak-ng G2P for words missing from a given file)
     /// and estimate the word LM from the training transcripts, as the classical
     /// pipeline does with the same settings.
-    pub fn train(lex_cfg: &LexiconConfig, lm_cfg: &LmConfig, ctx: &TrainContext, num_tokens: usize) -> Result<Self> {
+    pub fn train(
+        lex_cfg: &LexiconConfig,
+        lm_cfg: &LmConfig,
+        ctx: &TrainContext,
+        num_tokens: usize,
+    ) -> Result<Self> {
         let phones = PhoneSet::standard();
         let mut lex = match &lex_cfg.file {
             Some(f) => Lexicon::from_cmudict(f, phones.clone())?,
@@ -72,14 +90,25 @@ impl WordDecoder {
             LexiconCover::Corpus => ctx.corpus.utterances.iter().collect(),
             LexiconCover::Train => ctx.train.clone(),
         };
-        let words: BTreeSet<String> = cover.iter().flat_map(|u| u.norm_text.split_whitespace().map(String::from)).collect();
-        let g2p = EspeakG2p { voice: lex_cfg.voice.clone(), ..EspeakG2p::default() };
+        let words: BTreeSet<String> = cover
+            .iter()
+            .flat_map(|u| u.norm_text.split_whitespace().map(String::from))
+            .collect();
+        let g2p = EspeakG2p {
+            voice: lex_cfg.voice.clone(),
+            ..EspeakG2p::default()
+        };
         lex.cover(&words, lex_cfg.oov, &g2p)?;
         let lm = match &lm_cfg.arpa {
             Some(a) => NgramLm::read_arpa(a)?,
             None => {
                 let sents: Vec<String> = match &lm_cfg.text {
-                    Some(p) => std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?.lines().map(crate::text::normalise).filter(|s| !s.is_empty()).collect(),
+                    Some(p) => std::fs::read_to_string(p)
+                        .map_err(|e| Error::io(p, e))?
+                        .lines()
+                        .map(crate::text::normalise)
+                        .filter(|s| !s.is_empty())
+                        .collect(),
                     None => ctx.train.iter().map(|u| u.norm_text.clone()).collect(),
                 };
                 NgramLm::estimate(sents.iter().map(|s| s.as_str()), lex.words(), lm_cfg.order)?
@@ -92,18 +121,30 @@ impl WordDecoder {
     pub fn targets(&self, u: &Utterance) -> Result<Vec<i64>> {
         let mut ids = Vec::new();
         for w in u.norm_text.split_whitespace() {
-            let p = self.lexicon.prons(w).ok_or_else(|| Error::Invalid(format!("utterance {}: word {w:?} is not in the lexicon", u.id)))?;
+            let p = self.lexicon.prons(w).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "utterance {}: word {w:?} is not in the lexicon",
+                    u.id
+                ))
+            })?;
             ids.extend(p[0].iter().map(|&i| i as i64));
         }
         if ids.is_empty() {
-            return Err(Error::Invalid(format!("utterance {}: empty transcript, nothing to train on", u.id)));
+            return Err(Error::Invalid(format!(
+                "utterance {}: empty transcript, nothing to train on",
+                u.id
+            )));
         }
         Ok(ids)
     }
 
     pub fn words(&self, logp: &Matrix, cfg: &DecodeConfig) -> String {
         let r = decode(&self.tree, &self.lm, &mut MatrixScorer(logp), cfg);
-        r.words.into_iter().map(|w| w.word).collect::<Vec<_>>().join(" ")
+        r.words
+            .into_iter()
+            .map(|w| w.word)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     pub fn save(&self, dir: &Path) -> Result<()> {
@@ -124,7 +165,13 @@ pub const LM_FILE: &str = "lm.arpa";
 /// The default word-search settings for CTC log posteriors (much flatter
 /// scale than GMM log likelihoods, hence a lower LM weight and beam).
 pub fn default_word_decode() -> DecodeConfig {
-    DecodeConfig { beam: 16.0, max_active: 1000, lm_weight: 1.0, word_penalty: 0.0, silence_penalty: 0.0 }
+    DecodeConfig {
+        beam: 16.0,
+        max_active: 1000,
+        lm_weight: 1.0,
+        word_penalty: 0.0,
+        silence_penalty: 0.0,
+    }
 }
 
 #[cfg(test)]
@@ -135,7 +182,12 @@ mod tests {
     fn ctc_topology_decodes_hand_made_posteriors_into_words() {
         // Phones: SIL(=blank) AA B K ... use two words over a 4-token toy phone set.
         let phones = PhoneSet::from_names(&["K", "AE", "T", "D"]);
-        let (k, ae, t, d) = (phones.id("K").unwrap(), phones.id("AE").unwrap(), phones.id("T").unwrap(), phones.id("D").unwrap());
+        let (k, ae, t, d) = (
+            phones.id("K").unwrap(),
+            phones.id("AE").unwrap(),
+            phones.id("T").unwrap(),
+            phones.id("D").unwrap(),
+        );
         let mut lex = Lexicon::new(phones.clone());
         lex.insert("cat", vec![k, ae, t]).unwrap();
         lex.insert("cad", vec![k, ae, d]).unwrap();
@@ -147,7 +199,11 @@ mod tests {
         let mut m = Matrix::zeros(seq.len(), phones.len());
         for (r, &s) in seq.iter().enumerate() {
             for c in 0..phones.len() {
-                m.row_mut(r)[c] = if c == s { 0.9f32.ln() } else { (0.1f32 / 4.0).ln() };
+                m.row_mut(r)[c] = if c == s {
+                    0.9f32.ln()
+                } else {
+                    (0.1f32 / 4.0).ln()
+                };
             }
         }
         assert_eq!(dec.words(&m, &default_word_decode()), "cat tad");

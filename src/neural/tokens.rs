@@ -30,13 +30,25 @@ pub struct TokenSet {
 
 impl TokenSet {
     fn from_symbols(kind: TokenKind, symbols: Vec<String>) -> Self {
-        let index = symbols.iter().enumerate().map(|(i, s)| (s.clone(), i)).collect();
-        TokenSet { kind, symbols, index }
+        let index = symbols
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.clone(), i))
+            .collect();
+        TokenSet {
+            kind,
+            symbols,
+            index,
+        }
     }
 
     /// blank, space, apostrophe, a..z.
     pub fn chars() -> Self {
-        let mut s = vec![BLANK_SYMBOL.to_string(), SPACE_SYMBOL.to_string(), "'".to_string()];
+        let mut s = vec![
+            BLANK_SYMBOL.to_string(),
+            SPACE_SYMBOL.to_string(),
+            "'".to_string(),
+        ];
         s.extend(('a'..='z').map(|c| c.to_string()));
         Self::from_symbols(TokenKind::Chars, s)
     }
@@ -82,7 +94,10 @@ impl TokenSet {
             }
         };
         if ids.is_empty() {
-            return Err(Error::Invalid(format!("utterance {}: empty transcript, nothing to train on", u.id)));
+            return Err(Error::Invalid(format!(
+                "utterance {}: empty transcript, nothing to train on",
+                u.id
+            )));
         }
         Ok(ids)
     }
@@ -95,7 +110,13 @@ impl TokenSet {
                 let s: String = ids
                     .iter()
                     .filter(|&&i| i != BLANK && i < self.len())
-                    .map(|&i| if self.symbols[i] == SPACE_SYMBOL { " " } else { self.symbols[i].as_str() })
+                    .map(|&i| {
+                        if self.symbols[i] == SPACE_SYMBOL {
+                            " "
+                        } else {
+                            self.symbols[i].as_str()
+                        }
+                    })
                     .collect();
                 s.split_whitespace().collect::<Vec<_>>().join(" ")
             }
@@ -126,7 +147,10 @@ impl TokenSet {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let symbols: Vec<String> = text.lines().map(str::to_string).collect();
         if symbols.first().map(String::as_str) != Some(BLANK_SYMBOL) {
-            return Err(Error::parse(path, format!("first symbol must be {BLANK_SYMBOL}")));
+            return Err(Error::parse(
+                path,
+                format!("first symbol must be {BLANK_SYMBOL}"),
+            ));
         }
         Ok(Self::from_symbols(kind, symbols))
     }
@@ -161,7 +185,11 @@ mod tests {
         assert_eq!(t.decode(&ids), "don't stop");
         let e = t.encode(&utt("caf\u{e9}", "")).unwrap_err().to_string();
         assert!(e.contains("u1") && e.contains("alphabet"), "{e}");
-        assert!(t.encode(&utt("...", "")).unwrap_err().to_string().contains("empty"));
+        assert!(t
+            .encode(&utt("...", ""))
+            .unwrap_err()
+            .to_string()
+            .contains("empty"));
     }
 
     #[test]

@@ -12,8 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use rand::{Rng, SeedableRng};
 use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
@@ -66,7 +66,9 @@ pub fn spec_augment(m: &mut Matrix, c: &SpecAugmentConfig, rng: &mut impl Rng) {
         let w = rng.gen_range(0..=c.freq_width.min(f));
         let start = rng.gen_range(0..=f - w);
         for r in 0..t {
-            m.row_mut(r)[start..start + w].iter_mut().for_each(|x| *x = 0.0);
+            m.row_mut(r)[start..start + w]
+                .iter_mut()
+                .for_each(|x| *x = 0.0);
         }
     }
     let max_t = c.time_width.min((c.time_ratio * t as f64) as usize);
@@ -88,7 +90,11 @@ pub struct Batch {
     pub frames: usize,
 }
 
-pub fn make_batch(examples: &[&Example], aug: Option<(&SpecAugmentConfig, &mut ChaCha8Rng)>, device: Device) -> Batch {
+pub fn make_batch(
+    examples: &[&Example],
+    aug: Option<(&SpecAugmentConfig, &mut ChaCha8Rng)>,
+    device: Device,
+) -> Batch {
     let f = examples[0].feats.cols;
     let t_max = examples.iter().map(|e| e.feats.rows).max().unwrap_or(0);
     let mut data = vec![0f32; examples.len() * t_max * f];
@@ -104,8 +110,13 @@ pub fn make_batch(examples: &[&Example], aug: Option<(&SpecAugmentConfig, &mut C
             None => dst.copy_from_slice(&e.feats.data),
         }
     }
-    let xs = Tensor::from_slice(&data).view([examples.len() as i64, t_max as i64, f as i64]).to_device(device);
-    let targets: Vec<i64> = examples.iter().flat_map(|e| e.target.iter().copied()).collect();
+    let xs = Tensor::from_slice(&data)
+        .view([examples.len() as i64, t_max as i64, f as i64])
+        .to_device(device);
+    let targets: Vec<i64> = examples
+        .iter()
+        .flat_map(|e| e.target.iter().copied())
+        .collect();
     Batch {
         xs,
         lens: examples.iter().map(|e| e.feats.rows as i64).collect(),
@@ -119,7 +130,15 @@ pub fn make_batch(examples: &[&Example], aug: Option<(&SpecAugmentConfig, &mut C
 /// divided by target length, averaged over the batch).
 pub fn ctc_loss(net: &CtcNet, batch: &Batch, train: bool) -> Tensor {
     let (logp, out_lens) = net.forward(&batch.xs, &batch.lens, train);
-    Tensor::ctc_loss(&logp.transpose(0, 1), &batch.targets, &out_lens, &batch.target_lens, BLANK as i64, tch::Reduction::Mean, true)
+    Tensor::ctc_loss(
+        &logp.transpose(0, 1),
+        &batch.targets,
+        &out_lens,
+        &batch.target_lens,
+        BLANK as i64,
+        tch::Reduction::Mean,
+        true,
+    )
 }
 
 /// AdamW (Loshchilov & Hutter) written out so its moments can be checkpointed
@@ -144,7 +163,17 @@ impl AdamW {
         let m = vars.iter().map(|(_, p)| p.zeros_like()).collect();
         let v = vars.iter().map(|(_, p)| p.zeros_like()).collect();
         let (names, params) = vars.into_iter().unzip();
-        AdamW { names, params, m, v, step: 0, beta1: c.beta1, beta2: c.beta2, eps: 1e-8, weight_decay: c.weight_decay }
+        AdamW {
+            names,
+            params,
+            m,
+            v,
+            step: 0,
+            beta1: c.beta1,
+            beta2: c.beta2,
+            eps: 1e-8,
+            weight_decay: c.weight_decay,
+        }
     }
 
     pub fn zero_grad(&mut self) {
@@ -156,7 +185,13 @@ impl AdamW {
     /// Scale gradients so their global L2 norm is at most `max_norm`; returns the norm before clipping.
     pub fn clip_grad_norm(&mut self, max_norm: f64) -> f64 {
         tch::no_grad(|| {
-            let norms: Vec<Tensor> = self.params.iter().map(|p| p.grad()).filter(|g| g.defined()).map(|g| g.norm()).collect();
+            let norms: Vec<Tensor> = self
+                .params
+                .iter()
+                .map(|p| p.grad())
+                .filter(|g| g.defined())
+                .map(|g| g.norm())
+                .collect();
             if norms.is_empty() {
                 return 0.0;
             }
@@ -202,13 +237,22 @@ impl AdamW {
             named.push((format!("v.{n}"), self.v[i].shallow_clone()));
         }
         named.push(("step".into(), Tensor::from_slice(&[self.step])));
-        Tensor::save_multi(&named, path).map_err(torch_err(format!("saving optimizer state {}", path.display())))
+        Tensor::save_multi(&named, path).map_err(torch_err(format!(
+            "saving optimizer state {}",
+            path.display()
+        )))
     }
 
     pub fn load(&mut self, path: &Path) -> Result<()> {
-        let loaded = Tensor::load_multi(path).map_err(torch_err(format!("loading optimizer state {}", path.display())))?;
+        let loaded = Tensor::load_multi(path).map_err(torch_err(format!(
+            "loading optimizer state {}",
+            path.display()
+        )))?;
         let map: std::collections::HashMap<String, Tensor> = loaded.into_iter().collect();
-        let get = |k: &str| map.get(k).ok_or_else(|| Error::parse(path, format!("optimizer state lacks {k}")));
+        let get = |k: &str| {
+            map.get(k)
+                .ok_or_else(|| Error::parse(path, format!("optimizer state lacks {k}")))
+        };
         tch::no_grad(|| -> Result<()> {
             for (i, n) in self.names.iter().enumerate() {
                 self.m[i].copy_(get(&format!("m.{n}"))?);
@@ -228,7 +272,8 @@ pub fn learning_rate(c: &TrainConfig, step: usize, progress: f64) -> f64 {
         return c.lr * (step + 1) as f64 / c.warmup_steps as f64;
     }
     let p = progress.clamp(0.0, 1.0);
-    c.lr * (c.final_lr_ratio + (1.0 - c.final_lr_ratio) * 0.5 * (1.0 + (std::f64::consts::PI * p).cos()))
+    c.lr * (c.final_lr_ratio
+        + (1.0 - c.final_lr_ratio) * 0.5 * (1.0 + (std::f64::consts::PI * p).cos()))
 }
 
 /// Levenshtein distance between token sequences.
@@ -238,7 +283,9 @@ pub fn edit_distance<T: PartialEq>(a: &[T], b: &[T]) -> usize {
     for (i, x) in a.iter().enumerate() {
         cur[0] = i + 1;
         for (j, y) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(x != y)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(x != y))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         std::mem::swap(&mut prev, &mut cur);
     }
@@ -248,9 +295,16 @@ pub fn edit_distance<T: PartialEq>(a: &[T], b: &[T]) -> usize {
 /// Log posteriors of one utterance (no padding, eval mode) as a frames x tokens matrix.
 pub fn posteriors(net: &CtcNet, feats: &Matrix, device: Device) -> Matrix {
     tch::no_grad(|| {
-        let xs = Tensor::from_slice(&feats.data).view([1, feats.rows as i64, feats.cols as i64]).to_device(device);
+        let xs = Tensor::from_slice(&feats.data)
+            .view([1, feats.rows as i64, feats.cols as i64])
+            .to_device(device);
         let (lp, lens) = net.forward(&xs, &[feats.rows as i64], false);
-        let lp = lp.get(0).narrow(0, 0, lens[0]).to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
+        let lp = lp
+            .get(0)
+            .narrow(0, 0, lens[0])
+            .to_device(Device::Cpu)
+            .to_kind(Kind::Float)
+            .contiguous();
         let (t, v) = (lp.size()[0] as usize, lp.size()[1] as usize);
         let data: Vec<f32> = Vec::<f32>::try_from(lp.view([-1])).expect("float tensor");
         Matrix::from_vec(t, v, data)
@@ -309,13 +363,15 @@ pub struct TrainJob<'a> {
 
 fn write_json(path: &Path, v: &impl Serialize) -> Result<()> {
     let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(v).expect("serialisable")).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::write(&tmp, serde_json::to_string_pretty(v).expect("serialisable"))
+        .map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 fn save_vs(vs: &nn::VarStore, path: &Path) -> Result<()> {
     let tmp = path.with_extension("ot.tmp");
-    vs.save(&tmp).map_err(torch_err(format!("saving {}", tmp.display())))?;
+    vs.save(&tmp)
+        .map_err(torch_err(format!("saving {}", tmp.display())))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
@@ -326,20 +382,31 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
     let c = job.cfg;
     let dir = &job.checkpoint_dir;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let (state_path, last_path, opt_path, best_path) =
-        (dir.join("state.json"), dir.join("last.ot"), dir.join("last.adamw.ot"), dir.join("best.ot"));
+    let (state_path, last_path, opt_path, best_path) = (
+        dir.join("state.json"),
+        dir.join("last.ot"),
+        dir.join("last.adamw.ot"),
+        dir.join("best.ot"),
+    );
     let mut opt = AdamW::new(vs, c);
-    let mut st = TrainState { fingerprint: job.fingerprint.clone(), ..Default::default() };
+    let mut st = TrainState {
+        fingerprint: job.fingerprint.clone(),
+        ..Default::default()
+    };
     if state_path.exists() {
         let text = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
-        let prev: TrainState = serde_json::from_str(&text).map_err(|e| Error::parse(&state_path, e.to_string()))?;
+        let prev: TrainState =
+            serde_json::from_str(&text).map_err(|e| Error::parse(&state_path, e.to_string()))?;
         if prev.fingerprint != job.fingerprint {
             return Err(Error::Invalid(format!(
                 "{} holds checkpoints of a different training job (config, tokens or training set differ): remove the folder or train into another --out",
                 dir.display()
             )));
         }
-        vs.load(&last_path).map_err(torch_err(format!("loading checkpoint {}", last_path.display())))?;
+        vs.load(&last_path).map_err(torch_err(format!(
+            "loading checkpoint {}",
+            last_path.display()
+        )))?;
         opt.load(&opt_path)?;
         st = prev;
     }
@@ -348,10 +415,16 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
     let max_frames = (c.batch_seconds * 100.0) as usize;
     let batches = length_batches(&lens, max_frames);
     let total_steps = (c.max_epochs * batches.len()).max(1);
-    let bar = if job.progress { indicatif::ProgressBar::new(total_steps as u64) } else { indicatif::ProgressBar::hidden() };
+    let bar = if job.progress {
+        indicatif::ProgressBar::new(total_steps as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} steps, ETA {eta} {msg}")
-            .expect("valid template"),
+        indicatif::ProgressStyle::with_template(
+            "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} steps, ETA {eta} {msg}",
+        )
+        .expect("valid template"),
     );
     bar.set_prefix("train");
     bar.set_position(st.step as u64);
@@ -360,15 +433,30 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
     let budget = c.max_train_seconds;
     let mut last_msg = String::new();
 
-    let stop_at = if c.stop_after_epochs > 0 { c.stop_after_epochs.min(c.max_epochs) } else { c.max_epochs };
-    if st.stopped.as_deref().is_some_and(|s| s.starts_with("time budget")) && budget > st.train_seconds {
+    let stop_at = if c.stop_after_epochs > 0 {
+        c.stop_after_epochs.min(c.max_epochs)
+    } else {
+        c.max_epochs
+    };
+    if st
+        .stopped
+        .as_deref()
+        .is_some_and(|s| s.starts_with("time budget"))
+        && budget > st.train_seconds
+    {
         st.stopped = None; // a larger budget continues a run that ran out of time
     }
     while st.epochs_done < stop_at && st.stopped.is_none() {
         let epoch = st.epochs_done;
         let epoch_start = Instant::now();
-        tch::manual_seed((job.seed as i64).wrapping_mul(1_000_003).wrapping_add(epoch as i64 + 1));
-        let mut rng = ChaCha8Rng::seed_from_u64(job.seed ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(epoch as u64 + 1)));
+        tch::manual_seed(
+            (job.seed as i64)
+                .wrapping_mul(1_000_003)
+                .wrapping_add(epoch as i64 + 1),
+        );
+        let mut rng = ChaCha8Rng::seed_from_u64(
+            job.seed ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(epoch as u64 + 1)),
+        );
         let mut order: Vec<usize> = (0..batches.len()).collect();
         order.shuffle(&mut rng);
         let (mut loss_sum, mut loss_n) = (0.0, 0usize);
@@ -383,15 +471,24 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
             let exs: Vec<&Example> = batches[bi].iter().map(|&i| &job.train[i]).collect();
             let batch = make_batch(&exs, Some((&c.spec_augment, &mut rng)), job.device);
             let progress = {
-                let by_steps = st.step.saturating_sub(c.warmup_steps) as f64 / (total_steps.saturating_sub(c.warmup_steps)).max(1) as f64;
-                if budget > 0.0 { by_steps.max(elapsed / budget) } else { by_steps }
+                let by_steps = st.step.saturating_sub(c.warmup_steps) as f64
+                    / (total_steps.saturating_sub(c.warmup_steps)).max(1) as f64;
+                if budget > 0.0 {
+                    by_steps.max(elapsed / budget)
+                } else {
+                    by_steps
+                }
             };
             lr = learning_rate(c, st.step, progress);
             opt.zero_grad();
             let loss = ctc_loss(net, &batch, true);
             let lv = loss.double_value(&[]);
             if !lv.is_finite() {
-                return Err(Error::Invalid(format!("training diverged at epoch {} step {}: loss {lv}", epoch + 1, st.step)));
+                return Err(Error::Invalid(format!(
+                    "training diverged at epoch {} step {}: loss {lv}",
+                    epoch + 1,
+                    st.step
+                )));
             }
             loss.backward();
             opt.clip_grad_norm(c.grad_clip);
@@ -401,13 +498,22 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
             loss_sum += lv;
             loss_n += 1;
             bar.set_position(st.step as u64);
-            bar.set_message(format!("epoch {} loss {:.3}{}", epoch + 1, loss_sum / loss_n as f64, last_msg));
+            bar.set_message(format!(
+                "epoch {} loss {:.3}{}",
+                epoch + 1,
+                loss_sum / loss_n as f64,
+                last_msg
+            ));
         }
         if loss_n == 0 {
             st.stopped = Some(format!("time budget of {budget} s used up"));
             break;
         }
-        let dev_error = if job.dev.is_empty() { None } else { Some(token_error_rate(net, job.dev, job.device)) };
+        let dev_error = if job.dev.is_empty() {
+            None
+        } else {
+            Some(token_error_rate(net, job.dev, job.device))
+        };
         st.epochs_done += 1;
         st.train_seconds = base_seconds + started.elapsed().as_secs_f64();
         st.history.push(EpochLog {
@@ -431,12 +537,20 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
             st.epochs_since_best += 1;
         }
         if let Some(e) = dev_error {
-            last_msg = format!(", dev err {:.1}% (best {:.1}% @{})", 100.0 * e, 100.0 * st.best_dev_error.unwrap_or(e), st.best_epoch);
+            last_msg = format!(
+                ", dev err {:.1}% (best {:.1}% @{})",
+                100.0 * e,
+                100.0 * st.best_dev_error.unwrap_or(e),
+                st.best_epoch
+            );
         }
         if dev_error == Some(0.0) {
             st.stopped = Some("dev error reached 0".into());
         } else if c.patience > 0 && st.epochs_since_best >= c.patience {
-            st.stopped = Some(format!("early stop: no dev improvement for {} epochs", c.patience));
+            st.stopped = Some(format!(
+                "early stop: no dev improvement for {} epochs",
+                c.patience
+            ));
         } else if out_of_time {
             st.stopped = Some(format!("time budget of {budget} s used up"));
         }
@@ -446,7 +560,10 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
     }
     bar.finish_and_clear();
     if best_path.exists() {
-        vs.load(&best_path).map_err(torch_err(format!("loading best checkpoint {}", best_path.display())))?;
+        vs.load(&best_path).map_err(torch_err(format!(
+            "loading best checkpoint {}",
+            best_path.display()
+        )))?;
     }
     Ok(st)
 }
@@ -473,7 +590,13 @@ mod tests {
 
     #[test]
     fn spec_augment_masks_within_limits_and_is_seeded() {
-        let c = SpecAugmentConfig { freq_masks: 1, freq_width: 10, time_masks: 1, time_width: 20, time_ratio: 0.2 };
+        let c = SpecAugmentConfig {
+            freq_masks: 1,
+            freq_width: 10,
+            time_masks: 1,
+            time_width: 20,
+            time_ratio: 0.2,
+        };
         let m = Matrix::from_vec(50, 80, vec![1.0; 4000]);
         let run = |seed| {
             let mut x = m.clone();
@@ -488,7 +611,12 @@ mod tests {
 
     #[test]
     fn schedule_warms_up_then_decays() {
-        let c = TrainConfig { warmup_steps: 10, lr: 1e-3, final_lr_ratio: 0.1, ..Default::default() };
+        let c = TrainConfig {
+            warmup_steps: 10,
+            lr: 1e-3,
+            final_lr_ratio: 0.1,
+            ..Default::default()
+        };
         assert!((learning_rate(&c, 0, 0.0) - 1e-4).abs() < 1e-12);
         assert!((learning_rate(&c, 9, 0.0) - 1e-3).abs() < 1e-12);
         assert!((learning_rate(&c, 50, 0.5) - 0.55e-3).abs() < 1e-9);

@@ -63,7 +63,11 @@ pub fn align(reference: &[&str], hypothesis: &[&str], mode: AlignMode) -> Alignm
         AlignMode::Levenshtein => levenshtein_ops(reference, hypothesis),
         AlignMode::Sclite => sclite_ops(reference, hypothesis),
     };
-    let mut counts = ErrorCounts { ref_len: reference.len() as u64, hyp_len: hypothesis.len() as u64, ..Default::default() };
+    let mut counts = ErrorCounts {
+        ref_len: reference.len() as u64,
+        hyp_len: hypothesis.len() as u64,
+        ..Default::default()
+    };
     let (mut i, mut j) = (0usize, 0usize);
     let mut out = Vec::with_capacity(ops.len());
     for op in ops {
@@ -88,7 +92,11 @@ pub fn align(reference: &[&str], hypothesis: &[&str], mode: AlignMode) -> Alignm
             EditOp::Del => counts.del += 1,
             EditOp::Ins => counts.ins += 1,
         }
-        out.push(AlignedToken { op, reference: r.map(str::to_string), hypothesis: h.map(str::to_string) });
+        out.push(AlignedToken {
+            op,
+            reference: r.map(str::to_string),
+            hypothesis: h.map(str::to_string),
+        });
     }
     debug_assert_eq!((i, j), (reference.len(), hypothesis.len()));
     Alignment { ops: out, counts }
@@ -119,7 +127,12 @@ fn cost_matrix(r: &[&str], h: &[&str], sub: u32, del: u32, ins: u32) -> Vec<u32>
 fn levenshtein_ops(r: &[&str], h: &[&str]) -> Vec<EditOp> {
     let prefix = r.iter().zip(h).take_while(|(a, b)| a == b).count();
     let (r_rest, h_rest) = (&r[prefix..], &h[prefix..]);
-    let suffix = r_rest.iter().rev().zip(h_rest.iter().rev()).take_while(|(a, b)| a == b).count();
+    let suffix = r_rest
+        .iter()
+        .rev()
+        .zip(h_rest.iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
     let rm = &r_rest[..r_rest.len() - suffix];
     let hm = &h_rest[..h_rest.len() - suffix];
 
@@ -142,7 +155,11 @@ fn levenshtein_ops(r: &[&str], h: &[&str]) -> Vec<EditOp> {
                 rev.push(EditOp::Ins);
             } else {
                 i -= 1;
-                rev.push(if rm[i] == hm[j] { EditOp::Match } else { EditOp::Sub });
+                rev.push(if rm[i] == hm[j] {
+                    EditOp::Match
+                } else {
+                    EditOp::Sub
+                });
             }
         }
     }
@@ -211,7 +228,9 @@ mod tests {
         for (i, a) in r.iter().enumerate() {
             let mut cur = vec![i as u64 + 1; h.len() + 1];
             for (j, b) in h.iter().enumerate() {
-                cur[j + 1] = (prev[j] + (a != b) as u64).min(prev[j + 1] + 1).min(cur[j] + 1);
+                cur[j + 1] = (prev[j] + (a != b) as u64)
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1);
             }
             prev = cur;
         }
@@ -226,7 +245,10 @@ mod tests {
             assert_eq!(a.counts.errors(), 0);
             let a = align(&[], &w("a b"), mode);
             assert_eq!(sdi(&a), (0, 0, 0, 2));
-            assert!(a.ops.iter().all(|t| t.reference.is_none() && t.hypothesis.is_some()));
+            assert!(a
+                .ops
+                .iter()
+                .all(|t| t.reference.is_none() && t.hypothesis.is_some()));
             let a = align(&w("a b c"), &[], mode);
             assert_eq!(sdi(&a), (0, 0, 3, 0));
             assert_eq!(a.counts.ref_len, 3);
@@ -244,11 +266,17 @@ mod tests {
         assert_eq!(ops, vec![Del, Match, Match, Sub, Match, Match, Ins]);
         // sclite: "a b" vs "b c" costs 6 via D,C,I but 8 via S,S.
         let a = align(&w("a b"), &w("b c"), AlignMode::Sclite);
-        assert_eq!(a.ops.iter().map(|t| t.op).collect::<Vec<_>>(), vec![Del, Match, Ins]);
+        assert_eq!(
+            a.ops.iter().map(|t| t.op).collect::<Vec<_>>(),
+            vec![Del, Match, Ins]
+        );
         // Unit cost: S,S and D,C,I both cost 2; RapidFuzz's backtrace takes S,S
         // (jiwer reports 2 substitutions for this pair).
         let a = align(&w("a b"), &w("b c"), AlignMode::Levenshtein);
-        assert_eq!(a.ops.iter().map(|t| t.op).collect::<Vec<_>>(), vec![Sub, Sub]);
+        assert_eq!(
+            a.ops.iter().map(|t| t.op).collect::<Vec<_>>(),
+            vec![Sub, Sub]
+        );
     }
 
     #[test]
@@ -257,18 +285,36 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let vocab = ["a", "b", "c"];
         for _ in 0..2000 {
-            let r: Vec<&str> = (0..rng.gen_range(0..9)).map(|_| vocab[rng.gen_range(0..3)]).collect();
-            let h: Vec<&str> = (0..rng.gen_range(0..9)).map(|_| vocab[rng.gen_range(0..3)]).collect();
+            let r: Vec<&str> = (0..rng.gen_range(0..9))
+                .map(|_| vocab[rng.gen_range(0..3)])
+                .collect();
+            let h: Vec<&str> = (0..rng.gen_range(0..9))
+                .map(|_| vocab[rng.gen_range(0..3)])
+                .collect();
             let a = align(&r, &h, AlignMode::Levenshtein);
             assert_eq!(a.counts.errors(), edit_distance(&r, &h), "{r:?} {h:?}");
             let s = align(&r, &h, AlignMode::Sclite);
             // sclite weights never find fewer errors than unit cost.
             assert!(s.counts.errors() >= a.counts.errors());
             for al in [&a, &s] {
-                assert_eq!(al.counts.correct + al.counts.sub + al.counts.del, r.len() as u64);
-                assert_eq!(al.counts.correct + al.counts.sub + al.counts.ins, h.len() as u64);
-                let rr: Vec<&str> = al.ops.iter().filter_map(|t| t.reference.as_deref()).collect();
-                let hh: Vec<&str> = al.ops.iter().filter_map(|t| t.hypothesis.as_deref()).collect();
+                assert_eq!(
+                    al.counts.correct + al.counts.sub + al.counts.del,
+                    r.len() as u64
+                );
+                assert_eq!(
+                    al.counts.correct + al.counts.sub + al.counts.ins,
+                    h.len() as u64
+                );
+                let rr: Vec<&str> = al
+                    .ops
+                    .iter()
+                    .filter_map(|t| t.reference.as_deref())
+                    .collect();
+                let hh: Vec<&str> = al
+                    .ops
+                    .iter()
+                    .filter_map(|t| t.hypothesis.as_deref())
+                    .collect();
                 assert_eq!((rr, hh), (r.clone(), h.clone()));
                 for t in &al.ops {
                     match t.op {

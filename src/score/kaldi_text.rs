@@ -15,7 +15,11 @@ pub fn read_kaldi_text(path: impl AsRef<Path>) -> Result<BTreeMap<String, String
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let content = String::from_utf8(bytes).map_err(|e| {
-        let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+        let line = e.as_bytes()[..e.utf8_error().valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
         Error::parse(path, format!("line {line}: not valid UTF-8"))
     })?;
     parse_kaldi_text(&content, path)
@@ -29,14 +33,20 @@ pub fn parse_kaldi_text(content: &str, path: &Path) -> Result<BTreeMap<String, S
         let n = k + 1;
         let line = raw.trim();
         if line.is_empty() {
-            return Err(Error::parse(path, format!("line {n}: blank line (every line must start with an utterance id)")));
+            return Err(Error::parse(
+                path,
+                format!("line {n}: blank line (every line must start with an utterance id)"),
+            ));
         }
         let (id, text) = match line.find(char::is_whitespace) {
             Some(p) => (&line[..p], line[p..].trim()),
             None => (line, ""),
         };
         if let Some(prev) = first_line.get(id) {
-            return Err(Error::parse(path, format!("line {n}: duplicate utterance id '{id}' (first on line {prev})")));
+            return Err(Error::parse(
+                path,
+                format!("line {n}: duplicate utterance id '{id}' (first on line {prev})"),
+            ));
         }
         first_line.insert(id.to_string(), n);
         out.insert(id.to_string(), text.to_string());
@@ -60,10 +70,20 @@ mod tests {
 
     #[test]
     fn errors_name_file_and_line() {
-        let e = parse_kaldi_text("a x\n\nb y\n", Path::new("dir/text")).unwrap_err().to_string();
-        assert_eq!(e, "dir/text: line 2: blank line (every line must start with an utterance id)");
-        let e = parse_kaldi_text("a x\nb y\na z\n", Path::new("text")).unwrap_err().to_string();
-        assert_eq!(e, "text: line 3: duplicate utterance id 'a' (first on line 1)");
+        let e = parse_kaldi_text("a x\n\nb y\n", Path::new("dir/text"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "dir/text: line 2: blank line (every line must start with an utterance id)"
+        );
+        let e = parse_kaldi_text("a x\nb y\na z\n", Path::new("text"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "text: line 3: duplicate utterance id 'a' (first on line 1)"
+        );
     }
 
     #[test]

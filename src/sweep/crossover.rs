@@ -37,10 +37,21 @@ impl Ord for OrderedHours {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub enum Crossing {
     /// A falls below B at `hours` (interpolated in log-hours).
-    At { hours: f64, lo: Option<f64>, hi: Option<f64>, support: f64 },
+    At {
+        hours: f64,
+        lo: Option<f64>,
+        hi: Option<f64>,
+        support: f64,
+    },
     /// No crossing inside the grid; `a_minus_b_first`/`last` are WER
     /// differences (points, %) at the smallest and largest common grid point.
-    None { a_minus_b_first: f64, a_minus_b_last: f64, first_hours: f64, last_hours: f64, support: f64 },
+    None {
+        a_minus_b_first: f64,
+        a_minus_b_last: f64,
+        first_hours: f64,
+        last_hours: f64,
+        support: f64,
+    },
     /// Fewer than two common grid points.
     Undefined,
 }
@@ -64,7 +75,11 @@ fn wer_of(cells: &[UttErrors], idx: Option<&[usize]>) -> f64 {
                 }
             }
         }
-        sum += if n == 0 { 0.0 } else { 100.0 * e as f64 / n as f64 };
+        sum += if n == 0 {
+            0.0
+        } else {
+            100.0 * e as f64 / n as f64
+        };
     }
     sum / cells.len().max(1) as f64
 }
@@ -113,7 +128,13 @@ pub fn estimate(a: &Curve, b: &Curve, replicates: usize, seed: u64) -> Crossing 
     if hours.len() < 2 {
         return Crossing::Undefined;
     }
-    let n_utt = a.points.values().flatten().next().map(|c| c.len()).unwrap_or(0);
+    let n_utt = a
+        .points
+        .values()
+        .flatten()
+        .next()
+        .map(|c| c.len())
+        .unwrap_or(0);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut found = Vec::new();
     for _ in 0..replicates {
@@ -128,7 +149,9 @@ pub fn estimate(a: &Curve, b: &Curve, replicates: usize, seed: u64) -> Crossing 
                 if cells.len() <= 1 {
                     cells.clone()
                 } else {
-                    (0..cells.len()).map(|_| cells[rng.gen_range(0..cells.len())].clone()).collect()
+                    (0..cells.len())
+                        .map(|_| cells[rng.gen_range(0..cells.len())].clone())
+                        .collect()
                 }
             };
             let sa = pick(ca, &mut rng);
@@ -140,7 +163,11 @@ pub fn estimate(a: &Curve, b: &Curve, replicates: usize, seed: u64) -> Crossing 
             found.push(x);
         }
     }
-    let support = if replicates == 0 { 0.0 } else { found.len() as f64 / replicates as f64 };
+    let support = if replicates == 0 {
+        0.0
+    } else {
+        found.len() as f64 / replicates as f64
+    };
     found.sort_by(|x, y| x.total_cmp(y));
     let pct = |p: f64| -> Option<f64> {
         if found.is_empty() {
@@ -151,7 +178,12 @@ pub fn estimate(a: &Curve, b: &Curve, replicates: usize, seed: u64) -> Crossing 
         }
     };
     match crossing_point(&hours, &wa, &wb) {
-        Some(x) => Crossing::At { hours: x, lo: pct(0.025), hi: pct(0.975), support },
+        Some(x) => Crossing::At {
+            hours: x,
+            lo: pct(0.025),
+            hi: pct(0.975),
+            support,
+        },
         None => Crossing::None {
             a_minus_b_first: wa[0] - wb[0],
             a_minus_b_last: wa[hours.len() - 1] - wb[hours.len() - 1],
@@ -165,7 +197,12 @@ pub fn estimate(a: &Curve, b: &Curve, replicates: usize, seed: u64) -> Crossing 
 /// One human sentence for a crossing of pipeline `a` against `b`.
 pub fn statement(a: &str, b: &str, c: &Crossing) -> String {
     match c {
-        Crossing::At { hours, lo, hi, support } => {
+        Crossing::At {
+            hours,
+            lo,
+            hi,
+            support,
+        } => {
             let ci = match (lo, hi) {
                 (Some(l), Some(h)) => format!("95% CI {} to {} h", fmt_h(*l), fmt_h(*h)),
                 _ => "no CI".to_string(),
@@ -176,8 +213,20 @@ pub fn statement(a: &str, b: &str, c: &Crossing) -> String {
                 support * 100.0
             )
         }
-        Crossing::None { a_minus_b_first, a_minus_b_last, first_hours, last_hours, support } => {
-            let lead = |d: f64| if d > 0.0 { format!("{b} leads by {:.1} WER points", d) } else { format!("{a} leads by {:.1} WER points", -d) };
+        Crossing::None {
+            a_minus_b_first,
+            a_minus_b_last,
+            first_hours,
+            last_hours,
+            support,
+        } => {
+            let lead = |d: f64| {
+                if d > 0.0 {
+                    format!("{b} leads by {:.1} WER points", d)
+                } else {
+                    format!("{a} leads by {:.1} WER points", -d)
+                }
+            };
             format!(
                 "{a} does not overtake {b} inside the grid ({}-{} h): at {} h {}, at {} h {} (a crossing appears in {:.0}% of bootstrap replicates). Not extrapolated.",
                 fmt_h(*first_hours),
@@ -189,7 +238,9 @@ pub fn statement(a: &str, b: &str, c: &Crossing) -> String {
                 support * 100.0
             )
         }
-        Crossing::Undefined => format!("{a} vs {b}: fewer than two common grid points, no crossing can be estimated."),
+        Crossing::Undefined => {
+            format!("{a} vs {b}: fewer than two common grid points, no crossing can be estimated.")
+        }
     }
 }
 
@@ -209,7 +260,9 @@ mod tests {
 
     fn cell(errors: u32, n_utt: usize) -> UttErrors {
         // Spread `errors` over utterances of 10 words each.
-        (0..n_utt).map(|i| (if (i as u32) < errors { 1 } else { 0 }, 10)).collect()
+        (0..n_utt)
+            .map(|i| (if (i as u32) < errors { 1 } else { 0 }, 10))
+            .collect()
     }
 
     #[test]
@@ -221,7 +274,10 @@ mod tests {
         assert_eq!(crossing_point(&h, &[10.0, 5.0], &[20.0, 20.0]), None);
         // A dip below that reverses at larger sizes is not an overtaking...
         let h4 = [0.1, 0.2, 0.5, 1.0];
-        assert_eq!(crossing_point(&h4, &[100.0, 99.0, 105.0, 90.0], &[99.5, 99.5, 70.0, 45.0]), None);
+        assert_eq!(
+            crossing_point(&h4, &[100.0, 99.0, 105.0, 90.0], &[99.5, 99.5, 70.0, 45.0]),
+            None
+        );
         // ...and with several crossings the last, lasting one counts.
         let x = crossing_point(&h4, &[30.0, 19.0, 25.0, 10.0], &[20.0, 20.0, 20.0, 20.0]).unwrap();
         assert!(x > 0.5 && x < 1.0, "{x}");
@@ -233,11 +289,18 @@ mod tests {
         let mut e2e = Curve::default();
         let mut cls = Curve::default();
         for (h, ea, eb) in [(0.1, 120, 60), (0.5, 80, 55), (2.0, 30, 50)] {
-            e2e.points.insert(OrderedHours(h), vec![cell(ea, n), cell(ea + 4, n)]);
-            cls.points.insert(OrderedHours(h), vec![cell(eb, n), cell(eb + 2, n)]);
+            e2e.points
+                .insert(OrderedHours(h), vec![cell(ea, n), cell(ea + 4, n)]);
+            cls.points
+                .insert(OrderedHours(h), vec![cell(eb, n), cell(eb + 2, n)]);
         }
         match estimate(&e2e, &cls, 200, 7) {
-            Crossing::At { hours, lo, hi, support } => {
+            Crossing::At {
+                hours,
+                lo,
+                hi,
+                support,
+            } => {
                 assert!(hours > 0.5 && hours < 2.0, "{hours}");
                 let (lo, hi) = (lo.unwrap(), hi.unwrap());
                 assert!(lo <= hours && hours <= hi, "{lo} {hours} {hi}");
@@ -247,7 +310,11 @@ mod tests {
         }
         // Swapped roles: classical never falls below e2e from above.
         match estimate(&cls, &e2e, 50, 7) {
-            Crossing::None { a_minus_b_first, a_minus_b_last, .. } => {
+            Crossing::None {
+                a_minus_b_first,
+                a_minus_b_last,
+                ..
+            } => {
                 assert!(a_minus_b_first < 0.0 && a_minus_b_last > 0.0);
             }
             other => panic!("expected no crossing, got {other:?}"),

@@ -57,7 +57,9 @@ impl Cell {
 }
 
 pub fn pipeline_name(p: &Path) -> String {
-    p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
 }
 
 impl SweepSpec {
@@ -69,7 +71,13 @@ impl SweepSpec {
         for &h in &hours {
             for &s in &self.seeds {
                 for p in &self.pipelines {
-                    out.push(Cell { index: out.len(), pipeline: p.clone(), pipeline_name: pipeline_name(p), hours: h, seed: s });
+                    out.push(Cell {
+                        index: out.len(),
+                        pipeline: p.clone(),
+                        pipeline_name: pipeline_name(p),
+                        hours: h,
+                        seed: s,
+                    });
                 }
             }
         }
@@ -78,7 +86,9 @@ impl SweepSpec {
 
     pub fn validate(&self) -> Result<()> {
         if self.pipelines.is_empty() || self.hours.is_empty() || self.seeds.is_empty() {
-            return Err(Error::Config("a sweep needs at least one pipeline, one hours value and one seed".into()));
+            return Err(Error::Config(
+                "a sweep needs at least one pipeline, one hours value and one seed".into(),
+            ));
         }
         if let Some(h) = self.hours.iter().find(|h| !(h.is_finite() && **h > 0.0)) {
             return Err(Error::Config(format!("hours must be positive, got {h}")));
@@ -87,7 +97,10 @@ impl SweepSpec {
         for p in &self.pipelines {
             crate::pipeline::pipeline_kind(p)?;
             if !names.insert(pipeline_name(p)) {
-                return Err(Error::Config(format!("two pipelines share the name {}", pipeline_name(p))));
+                return Err(Error::Config(format!(
+                    "two pipelines share the name {}",
+                    pipeline_name(p)
+                )));
             }
         }
         Ok(())
@@ -117,7 +130,12 @@ pub fn cell_hash(spec: &SweepSpec, cell: &Cell) -> Result<String> {
     let mut h = Sha256::new();
     h.update(file_hash(&cell.pipeline)?);
     h.update(file_hash(&spec.corpus.join(crate::corpus::MANIFEST_FILE))?);
-    h.update(format!("{}|{}|{}", cell.hours, cell.seed, env!("CARGO_PKG_VERSION")));
+    h.update(format!(
+        "{}|{}|{}",
+        cell.hours,
+        cell.seed,
+        env!("CARGO_PKG_VERSION")
+    ));
     Ok(hex::encode(&h.finalize()[..8]))
 }
 
@@ -158,7 +176,13 @@ pub trait SweepProgress {
 
 /// A finished cell, cached or not, is returned as is; a failing cell returns
 /// a `failed` result carrying the error instead of an `Err`.
-pub fn run_cell(spec: &SweepSpec, corpus: &Corpus, out: &Path, cell: &Cell, progress: &dyn SweepProgress) -> Result<(CellResult, bool)> {
+pub fn run_cell(
+    spec: &SweepSpec,
+    corpus: &Corpus,
+    out: &Path,
+    cell: &Cell,
+    progress: &dyn SweepProgress,
+) -> Result<(CellResult, bool)> {
     let dir = cell_dir(out, cell);
     let hash = cell_hash(spec, cell)?;
     if let Some(r) = read_result(&dir) {
@@ -167,7 +191,9 @@ pub fn run_cell(spec: &SweepSpec, corpus: &Corpus, out: &Path, cell: &Cell, prog
         }
     }
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| train_and_score(spec, corpus, &dir, cell, &hash, progress)));
+    let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        train_and_score(spec, corpus, &dir, cell, &hash, progress)
+    }));
     let result = match started {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => failed(spec, corpus, cell, &hash, format!("{e}")),
@@ -189,7 +215,13 @@ pub fn run_cell(spec: &SweepSpec, corpus: &Corpus, out: &Path, cell: &Cell, prog
 }
 
 fn corpus_name(corpus: &Corpus) -> String {
-    corpus.root.canonicalize().unwrap_or(corpus.root.clone()).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    corpus
+        .root
+        .canonicalize()
+        .unwrap_or(corpus.root.clone())
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn failed(spec: &SweepSpec, corpus: &Corpus, cell: &Cell, hash: &str, error: String) -> CellResult {
@@ -208,9 +240,18 @@ fn failed(spec: &SweepSpec, corpus: &Corpus, cell: &Cell, hash: &str, error: Str
 }
 
 /// Score transcripts of `utts` at word and character level.
-fn score_split(utts: &[&Utterance], hyps: &[Transcript]) -> Result<(score::ScoreReport, score::ScoreReport)> {
-    let refs: BTreeMap<String, String> = utts.iter().map(|u| (u.id.clone(), u.norm_text.clone())).collect();
-    let hyp: BTreeMap<String, String> = hyps.iter().map(|t| (t.id.clone(), crate::text::normalise(&t.words))).collect();
+fn score_split(
+    utts: &[&Utterance],
+    hyps: &[Transcript],
+) -> Result<(score::ScoreReport, score::ScoreReport)> {
+    let refs: BTreeMap<String, String> = utts
+        .iter()
+        .map(|u| (u.id.clone(), u.norm_text.clone()))
+        .collect();
+    let hyp: BTreeMap<String, String> = hyps
+        .iter()
+        .map(|t| (t.id.clone(), crate::text::normalise(&t.words)))
+        .collect();
     let w = score::score(&refs, &hyp, Level::Word, AlignMode::Levenshtein)?;
     let c = score::score(&refs, &hyp, Level::Char, AlignMode::Levenshtein)?;
     Ok((w, c))
@@ -230,7 +271,8 @@ fn reference_phones(espeak: &str) -> Option<String> {
 /// phoneme references (synthetic corpora); both sides in the classical phone
 /// set, silence removed.
 fn phone_error_rate(utts: &[&Utterance], hyps: &[Transcript]) -> Result<Option<f64>> {
-    if hyps.iter().any(|h| h.phones.is_none()) || utts.iter().any(|u| u.phonemes.trim().is_empty()) {
+    if hyps.iter().any(|h| h.phones.is_none()) || utts.iter().any(|u| u.phonemes.trim().is_empty())
+    {
         return Ok(None);
     }
     let mut refs = BTreeMap::new();
@@ -243,7 +285,18 @@ fn phone_error_rate(utts: &[&Utterance], hyps: &[Transcript]) -> Result<Option<f
     let sil = crate::classical::phones::SILENCE;
     let hyp: BTreeMap<String, String> = hyps
         .iter()
-        .map(|t| (t.id.clone(), t.phones.as_deref().unwrap_or("").split_whitespace().filter(|p| *p != sil).collect::<Vec<_>>().join(" ")))
+        .map(|t| {
+            (
+                t.id.clone(),
+                t.phones
+                    .as_deref()
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .filter(|p| *p != sil)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        })
         .collect();
     let r = score::score(&refs, &hyp, Level::Phone, AlignMode::Levenshtein)?;
     Ok(Some(100.0 * r.rate()))
@@ -254,22 +307,40 @@ mod tests {
     #[test]
     fn espeak_reference_maps_to_the_classical_phone_set() {
         let p = super::reference_phones("m 'e@ r i  n 'u:  D a t").unwrap();
-        assert!(!p.is_empty() && p.split(' ').all(|x| x.chars().all(|c| c.is_ascii_uppercase())), "{p}");
+        assert!(
+            !p.is_empty()
+                && p.split(' ')
+                    .all(|x| x.chars().all(|c| c.is_ascii_uppercase())),
+            "{p}"
+        );
         assert!(p.starts_with("M ") && p.contains(" N UW "), "{p}");
         assert_eq!(super::reference_phones("q@@@"), None);
     }
 }
 
-fn train_and_score(spec: &SweepSpec, corpus: &Corpus, dir: &Path, cell: &Cell, hash: &str, progress: &dyn SweepProgress) -> Result<CellResult> {
+fn train_and_score(
+    spec: &SweepSpec,
+    corpus: &Corpus,
+    dir: &Path,
+    cell: &Cell,
+    hash: &str,
+    progress: &dyn SweepProgress,
+) -> Result<CellResult> {
     let train_all = corpus.split(Split::Train);
     if train_all.is_empty() {
-        return Err(Error::Invalid(format!("corpus {} has no training utterances", corpus.root.display())));
+        return Err(Error::Invalid(format!(
+            "corpus {} has no training utterances",
+            corpus.root.display()
+        )));
     }
     let sub = subset::subset(&train_all, cell.hours, cell.seed);
     let dev = corpus.split(Split::Dev);
     let test = corpus.split(Split::Test);
     if test.is_empty() {
-        return Err(Error::Invalid(format!("corpus {} has no test utterances", corpus.root.display())));
+        return Err(Error::Invalid(format!(
+            "corpus {} has no test utterances",
+            corpus.root.display()
+        )));
     }
     let model_dir = dir.join("model");
     std::fs::create_dir_all(&model_dir).map_err(|e| Error::io(&model_dir, e))?;
@@ -283,7 +354,11 @@ fn train_and_score(spec: &SweepSpec, corpus: &Corpus, dir: &Path, cell: &Cell, h
         out_dir: model_dir.clone(),
         progress: false,
     };
-    progress.stage(&format!("training on {:.3} h ({} utterances)", sub.hours, sub.utterances.len()));
+    progress.stage(&format!(
+        "training on {:.3} h ({} utterances)",
+        sub.hours,
+        sub.utterances.len()
+    ));
     let t0 = Instant::now();
     let model = crate::registry::train(&cell.pipeline, &ctx)?;
     let train_seconds = t0.elapsed().as_secs_f64();
@@ -295,12 +370,34 @@ fn train_and_score(spec: &SweepSpec, corpus: &Corpus, dir: &Path, cell: &Cell, h
     let decode_seconds = t1.elapsed().as_secs_f64();
     let test_audio: f64 = test.iter().map(|u| u.duration).sum();
     progress.stage("decoding dev");
-    let hyp_dev = if dev.is_empty() { Vec::new() } else { model.transcribe(corpus, &dev, spec.threads)? };
+    let hyp_dev = if dev.is_empty() {
+        Vec::new()
+    } else {
+        model.transcribe(corpus, &dev, spec.threads)?
+    };
 
-    write_text_file(&dir.join("hyp_test.txt"), &hyp_test.iter().map(|t| (t.id.clone(), t.words.clone())).collect::<Vec<_>>())?;
-    write_text_file(&dir.join("hyp_dev.txt"), &hyp_dev.iter().map(|t| (t.id.clone(), t.words.clone())).collect::<Vec<_>>())?;
+    write_text_file(
+        &dir.join("hyp_test.txt"),
+        &hyp_test
+            .iter()
+            .map(|t| (t.id.clone(), t.words.clone()))
+            .collect::<Vec<_>>(),
+    )?;
+    write_text_file(
+        &dir.join("hyp_dev.txt"),
+        &hyp_dev
+            .iter()
+            .map(|t| (t.id.clone(), t.words.clone()))
+            .collect::<Vec<_>>(),
+    )?;
     if hyp_test.iter().all(|t| t.phones.is_some()) {
-        write_text_file(&dir.join("phones_test.txt"), &hyp_test.iter().map(|t| (t.id.clone(), t.phones.clone().unwrap_or_default())).collect::<Vec<_>>())?;
+        write_text_file(
+            &dir.join("phones_test.txt"),
+            &hyp_test
+                .iter()
+                .map(|t| (t.id.clone(), t.phones.clone().unwrap_or_default()))
+                .collect::<Vec<_>>(),
+        )?;
     }
 
     progress.stage("scoring");
@@ -312,7 +409,11 @@ fn train_and_score(spec: &SweepSpec, corpus: &Corpus, dir: &Path, cell: &Cell, h
     }
     write_atomic(&dir.join("per_utt.tsv"), &tsv)?;
     let (lo, hi) = score::bootstrap_ci(&per_utt, spec.bootstrap, cell.seed, 0.95);
-    let dev_wer = if dev.is_empty() { f64::NAN } else { 100.0 * score_split(&dev, &hyp_dev)?.0.rate() };
+    let dev_wer = if dev.is_empty() {
+        f64::NAN
+    } else {
+        100.0 * score_split(&dev, &hyp_dev)?.0.rate()
+    };
     let per = phone_error_rate(&test, &hyp_test).unwrap_or(None);
     let summary = model.summary();
     let t = &w.totals;
@@ -349,7 +450,10 @@ fn train_and_score(spec: &SweepSpec, corpus: &Corpus, dir: &Path, cell: &Cell, h
 
 /// Read every cell's result (finished or failed) in plan order; missing cells are skipped.
 pub fn collect_results(spec: &SweepSpec, out: &Path) -> Vec<CellResult> {
-    spec.cells().iter().filter_map(|c| read_result(&cell_dir(out, c))).collect()
+    spec.cells()
+        .iter()
+        .filter_map(|c| read_result(&cell_dir(out, c)))
+        .collect()
 }
 
 /// Per-utterance test errors of a finished cell, for the crossover bootstrap.

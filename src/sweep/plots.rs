@@ -35,7 +35,10 @@ pub struct PointMean {
 pub fn means(rows: &[CellResult]) -> BTreeMap<String, Vec<PointMean>> {
     let mut groups: BTreeMap<(String, u64), Vec<&CellResult>> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.ok()) {
-        groups.entry((r.pipeline.clone(), r.target_hours.to_bits())).or_default().push(r);
+        groups
+            .entry((r.pipeline.clone(), r.target_hours.to_bits()))
+            .or_default()
+            .push(r);
     }
     let mut out: BTreeMap<String, Vec<PointMean>> = BTreeMap::new();
     for ((p, hbits), cells) in groups {
@@ -50,7 +53,11 @@ pub fn means(rows: &[CellResult]) -> BTreeMap<String, Vec<PointMean>> {
             wer_lo: avg(&|c| c.wer_lo),
             wer_hi: avg(&|c| c.wer_hi),
             cer: avg(&|c| c.cer),
-            per: if pers.len() == cells.len() { Some(pers.iter().sum::<f64>() / n) } else { None },
+            per: if pers.len() == cells.len() {
+                Some(pers.iter().sum::<f64>() / n)
+            } else {
+                None
+            },
             train_seconds: avg(&|c| c.train_seconds),
             decode_rtf: avg(&|c| c.decode_rtf),
             sub: 100.0 * avg(&|c| c.sub as f64) / refw,
@@ -115,16 +122,30 @@ fn fmt_hours(h: &f64) -> String {
     }
 }
 
-fn draw_wer<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, data: &BTreeMap<String, Vec<PointMean>>, markers: &[Marker]) -> DrawResult {
+fn draw_wer<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    data: &BTreeMap<String, Vec<PointMean>>,
+    markers: &[Marker],
+) -> DrawResult {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let (x0, x1) = hours_range(data);
-    let ymax = data.values().flatten().map(|p| p.wer_hi.max(p.wer)).fold(0.0, f64::max).max(1.0) * 1.1;
+    let ymax = data
+        .values()
+        .flatten()
+        .map(|p| p.wer_hi.max(p.wer))
+        .fold(0.0, f64::max)
+        .max(1.0)
+        * 1.1;
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 24))
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(60)
-        .build_cartesian_2d((x0..x1).log_scale().with_key_points(grid_hours(data)), 0.0..ymax)
+        .build_cartesian_2d(
+            (x0..x1).log_scale().with_key_points(grid_hours(data)),
+            0.0..ymax,
+        )
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
@@ -139,28 +160,50 @@ fn draw_wer<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, data
         if pts.len() >= 2 {
             let mut band: Vec<(f64, f64)> = pts.iter().map(|p| (p.hours, p.wer_hi)).collect();
             band.extend(pts.iter().rev().map(|p| (p.hours, p.wer_lo)));
-            chart.draw_series(std::iter::once(Polygon::new(band, c.mix(0.15)))).map_err(|e| e.to_string())?;
+            chart
+                .draw_series(std::iter::once(Polygon::new(band, c.mix(0.15))))
+                .map_err(|e| e.to_string())?;
         }
         chart
-            .draw_series(LineSeries::new(pts.iter().map(|p| (p.hours, p.wer)), c.stroke_width(3)))
+            .draw_series(LineSeries::new(
+                pts.iter().map(|p| (p.hours, p.wer)),
+                c.stroke_width(3),
+            ))
             .map_err(|e| e.to_string())?
             .label(name.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
         chart
-            .draw_series(pts.iter().map(|p| Circle::new((p.hours, p.wer), 4, c.filled())))
+            .draw_series(
+                pts.iter()
+                    .map(|p| Circle::new((p.hours, p.wer), 4, c.filled())),
+            )
             .map_err(|e| e.to_string())?;
         // Error bars for the CI at each point.
         chart
-            .draw_series(pts.iter().map(|p| PathElement::new(vec![(p.hours, p.wer_lo), (p.hours, p.wer_hi)], c.stroke_width(1))))
+            .draw_series(pts.iter().map(|p| {
+                PathElement::new(
+                    vec![(p.hours, p.wer_lo), (p.hours, p.wer_hi)],
+                    c.stroke_width(1),
+                )
+            }))
             .map_err(|e| e.to_string())?;
     }
     for m in markers {
         let style = BLACK.stroke_width(2);
         chart
-            .draw_series(DashedLineSeries::new(vec![(m.hours, 0.0), (m.hours, ymax)], 8, 6, style))
+            .draw_series(DashedLineSeries::new(
+                vec![(m.hours, 0.0), (m.hours, ymax)],
+                8,
+                6,
+                style,
+            ))
             .map_err(|e| e.to_string())?;
         chart
-            .draw_series(std::iter::once(Text::new(format!(" {}", m.label), (m.hours, ymax * 0.95), ("sans-serif", 16).into_font())))
+            .draw_series(std::iter::once(Text::new(
+                format!(" {}", m.label),
+                (m.hours, ymax * 0.95),
+                ("sans-serif", 16).into_font(),
+            )))
             .map_err(|e| e.to_string())?;
     }
     chart
@@ -184,18 +227,28 @@ fn draw_panel<DB: DrawingBackend>(
     log_y: bool,
 ) -> DrawResult {
     let (x0, x1) = hours_range(data);
-    let vals: Vec<f64> = data.values().flatten().filter_map(value).filter(|v| v.is_finite()).collect();
-    let draw_lines = |chart_draw: &mut dyn FnMut(usize, &str, Vec<(f64, f64)>) -> DrawResult| -> DrawResult {
-        for (i, (name, pts)) in data.iter().enumerate() {
-            let line: Vec<(f64, f64)> = pts.iter().filter_map(|p| value(p).map(|v| (p.hours, v))).collect();
-            if !line.is_empty() {
-                chart_draw(i, name, line)?;
+    let vals: Vec<f64> = data
+        .values()
+        .flatten()
+        .filter_map(value)
+        .filter(|v| v.is_finite())
+        .collect();
+    let draw_lines =
+        |chart_draw: &mut dyn FnMut(usize, &str, Vec<(f64, f64)>) -> DrawResult| -> DrawResult {
+            for (i, (name, pts)) in data.iter().enumerate() {
+                let line: Vec<(f64, f64)> = pts
+                    .iter()
+                    .filter_map(|p| value(p).map(|v| (p.hours, v)))
+                    .collect();
+                if !line.is_empty() {
+                    chart_draw(i, name, line)?;
+                }
             }
-        }
-        Ok(())
-    };
+            Ok(())
+        };
     if vals.is_empty() {
-        area.titled(&format!("{title}: no data"), ("sans-serif", 20)).map_err(|e| e.to_string())?;
+        area.titled(&format!("{title}: no data"), ("sans-serif", 20))
+            .map_err(|e| e.to_string())?;
         return Ok(());
     }
     let vmax = vals.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
@@ -225,11 +278,20 @@ fn draw_panel<DB: DrawingBackend>(
                     .draw_series(LineSeries::new(line.clone(), c.stroke_width(2)))
                     .map_err(|e| e.to_string())?
                     .label(name)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-                chart.draw_series(line.into_iter().map(|p| Circle::new(p, 3, c.filled()))).map_err(|e| e.to_string())?;
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                    });
+                chart
+                    .draw_series(line.into_iter().map(|p| Circle::new(p, 3, c.filled())))
+                    .map_err(|e| e.to_string())?;
                 Ok(())
             })?;
-            chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(|e| e.to_string())?;
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw()
+                .map_err(|e| e.to_string())?;
         }};
     }
     if log_y {
@@ -242,28 +304,75 @@ fn draw_panel<DB: DrawingBackend>(
     Ok(())
 }
 
-fn draw_cer_per<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &BTreeMap<String, Vec<PointMean>>) -> DrawResult {
+fn draw_cer_per<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    data: &BTreeMap<String, Vec<PointMean>>,
+) -> DrawResult {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let panels = root.split_evenly((1, 2));
-    draw_panel(&panels[0], "Character error rate", "test CER (%)", data, &|p| Some(p.cer), false)?;
-    draw_panel(&panels[1], "Phone error rate", "test PER (%)", data, &|p| p.per, false)?;
+    draw_panel(
+        &panels[0],
+        "Character error rate",
+        "test CER (%)",
+        data,
+        &|p| Some(p.cer),
+        false,
+    )?;
+    draw_panel(
+        &panels[1],
+        "Phone error rate",
+        "test PER (%)",
+        data,
+        &|p| p.per,
+        false,
+    )?;
     root.present().map_err(|e| e.to_string())
 }
 
-fn draw_cost<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &BTreeMap<String, Vec<PointMean>>) -> DrawResult {
+fn draw_cost<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    data: &BTreeMap<String, Vec<PointMean>>,
+) -> DrawResult {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let panels = root.split_evenly((1, 2));
-    draw_panel(&panels[0], "Training time", "training wall time (s, log scale)", data, &|p| Some(p.train_seconds), true)?;
-    draw_panel(&panels[1], "Decoding speed", "real-time factor (log scale, lower is faster)", data, &|p| Some(p.decode_rtf), true)?;
+    draw_panel(
+        &panels[0],
+        "Training time",
+        "training wall time (s, log scale)",
+        data,
+        &|p| Some(p.train_seconds),
+        true,
+    )?;
+    draw_panel(
+        &panels[1],
+        "Decoding speed",
+        "real-time factor (log scale, lower is faster)",
+        data,
+        &|p| Some(p.decode_rtf),
+        true,
+    )?;
     root.present().map_err(|e| e.to_string())
 }
 
-fn draw_errors<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &BTreeMap<String, Vec<PointMean>>) -> DrawResult {
+fn draw_errors<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    data: &BTreeMap<String, Vec<PointMean>>,
+) -> DrawResult {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let n = data.len().max(1);
     let panels = root.split_evenly((1, n));
-    let ymax = data.values().flatten().map(|p| p.sub + p.del + p.ins).fold(0.0, f64::max).max(1.0) * 1.15;
-    let kinds = [("substitutions", RGBColor(214, 39, 40)), ("deletions", RGBColor(31, 119, 180)), ("insertions", RGBColor(44, 160, 44))];
+    let ymax = data
+        .values()
+        .flatten()
+        .map(|p| p.sub + p.del + p.ins)
+        .fold(0.0, f64::max)
+        .max(1.0)
+        * 1.15;
+    let kinds = [
+        ("substitutions", RGBColor(214, 39, 40)),
+        ("deletions", RGBColor(31, 119, 180)),
+        ("insertions", RGBColor(44, 160, 44)),
+    ];
     for ((name, pts), area) in data.iter().zip(panels.iter()) {
         let labels: Vec<String> = pts.iter().map(|p| fmt_hours(&p.hours)).collect();
         let m = pts.len().max(1);
@@ -310,23 +419,56 @@ fn draw_errors<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &BTreeMa
                 .label(*kname)
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], kc.filled()));
         }
-        chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(|e| e.to_string())?;
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| e.to_string())?;
     }
     root.present().map_err(|e| e.to_string())
 }
 
 /// Write every plot as PNG and SVG into `dir`; returns the PNG paths.
-pub fn render_all(dir: &Path, title: &str, rows: &[CellResult], markers: &[Marker]) -> Result<Vec<PathBuf>> {
+pub fn render_all(
+    dir: &Path,
+    title: &str,
+    rows: &[CellResult],
+    markers: &[Marker],
+) -> Result<Vec<PathBuf>> {
     let data = means(rows);
     let mut written = Vec::new();
-    let err = |p: &Path, e: String| Error::Io { path: p.to_path_buf(), what: format!("drawing plot: {e}") };
+    let err = |p: &Path, e: String| Error::Io {
+        path: p.to_path_buf(),
+        what: format!("drawing plot: {e}"),
+    };
     type Painter<'a> = Box<dyn Fn(&DrawingArea<BitMapBackend, Shift>) -> DrawResult + 'a>;
     type SvgPainter<'a> = Box<dyn Fn(&DrawingArea<SVGBackend, Shift>) -> DrawResult + 'a>;
     let jobs: Vec<(&str, (u32, u32), Painter, SvgPainter)> = vec![
-        ("wer", (1000, 650), Box::new(|r| draw_wer(r, title, &data, markers)), Box::new(|r| draw_wer(r, title, &data, markers))),
-        ("cer_per", (1400, 550), Box::new(|r| draw_cer_per(r, &data)), Box::new(|r| draw_cer_per(r, &data))),
-        ("cost", (1400, 550), Box::new(|r| draw_cost(r, &data)), Box::new(|r| draw_cost(r, &data))),
-        ("errors", (1400, 500), Box::new(|r| draw_errors(r, &data)), Box::new(|r| draw_errors(r, &data))),
+        (
+            "wer",
+            (1000, 650),
+            Box::new(|r| draw_wer(r, title, &data, markers)),
+            Box::new(|r| draw_wer(r, title, &data, markers)),
+        ),
+        (
+            "cer_per",
+            (1400, 550),
+            Box::new(|r| draw_cer_per(r, &data)),
+            Box::new(|r| draw_cer_per(r, &data)),
+        ),
+        (
+            "cost",
+            (1400, 550),
+            Box::new(|r| draw_cost(r, &data)),
+            Box::new(|r| draw_cost(r, &data)),
+        ),
+        (
+            "errors",
+            (1400, 500),
+            Box::new(|r| draw_errors(r, &data)),
+            Box::new(|r| draw_errors(r, &data)),
+        ),
     ];
     for (name, size, png, svg) in jobs {
         let p = dir.join(format!("{name}.png"));

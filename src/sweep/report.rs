@@ -25,7 +25,13 @@ fn curves(out: &Path, rows: &[CellResult]) -> BTreeMap<String, Curve> {
     for r in rows.iter().filter(|r| r.ok()) {
         let id = format!("{}_h{}_s{}", r.pipeline, r.target_hours, r.seed);
         if let Some(pu) = read_per_utt(out, &id) {
-            curves.entry(r.pipeline.clone()).or_default().points.entry(OrderedHours(r.target_hours)).or_default().push(pu);
+            curves
+                .entry(r.pipeline.clone())
+                .or_default()
+                .points
+                .entry(OrderedHours(r.target_hours))
+                .or_default()
+                .push(pu);
         }
     }
     curves
@@ -33,7 +39,12 @@ fn curves(out: &Path, rows: &[CellResult]) -> BTreeMap<String, Curve> {
 
 /// Crossover statements for every pair of pipelines. In each pair the
 /// challenger is the one with the higher WER at the smallest common size.
-pub fn statements(out: &Path, rows: &[CellResult], replicates: usize, seed: u64) -> Vec<PairStatement> {
+pub fn statements(
+    out: &Path,
+    rows: &[CellResult],
+    replicates: usize,
+    seed: u64,
+) -> Vec<PairStatement> {
     let curves = curves(out, rows);
     let names: Vec<&String> = curves.keys().collect();
     let mut res = Vec::new();
@@ -47,7 +58,12 @@ pub fn statements(out: &Path, rows: &[CellResult], replicates: usize, seed: u64)
             let (ch, inc) = if wa[0] >= wb[0] { (a, b) } else { (b, a) };
             let c = crossover::estimate(&curves[ch], &curves[inc], replicates, seed);
             let text = crossover::statement(ch, inc, &c);
-            res.push(PairStatement { challenger: ch.clone(), incumbent: inc.clone(), crossing: c, text });
+            res.push(PairStatement {
+                challenger: ch.clone(),
+                incumbent: inc.clone(),
+                crossing: c,
+                text,
+            });
         }
     }
     res
@@ -56,12 +72,22 @@ pub fn statements(out: &Path, rows: &[CellResult], replicates: usize, seed: u64)
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let os = std::fs::read_to_string("/etc/os-release")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("PRETTY_NAME=")).map(|l| l[12..].trim_matches('"').to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("PRETTY_NAME="))
+                .map(|l| l[12..].trim_matches('"').to_string())
+        })
         .unwrap_or_default();
     format!("{cores} cores ({cpu}), {os}")
 }
@@ -77,10 +103,13 @@ pub fn render(out: &Path, wall_seconds: Option<f64>) -> Result<PathBuf> {
     let wall_file = out.join("wall_seconds.txt");
     let wall_seconds = match wall_seconds {
         Some(w) => {
-            std::fs::write(&wall_file, format!("{w:.1}\n")).map_err(|e| Error::io(&wall_file, e))?;
+            std::fs::write(&wall_file, format!("{w:.1}\n"))
+                .map_err(|e| Error::io(&wall_file, e))?;
             Some(w)
         }
-        None => std::fs::read_to_string(&wall_file).ok().and_then(|s| s.trim().parse().ok()),
+        None => std::fs::read_to_string(&wall_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok()),
     };
     let rows = collect_results(&spec, out);
     results::write_csv(&out.join("results.csv"), &rows)?;
@@ -88,21 +117,35 @@ pub fn render(out: &Path, wall_seconds: Option<f64>) -> Result<PathBuf> {
     let markers: Vec<Marker> = stmts
         .iter()
         .filter_map(|s| match s.crossing {
-            Crossing::At { hours, .. } => Some(Marker { hours, label: format!("{} < {}", s.challenger, s.incumbent) }),
+            Crossing::At { hours, .. } => Some(Marker {
+                hours,
+                label: format!("{} < {}", s.challenger, s.incumbent),
+            }),
             _ => None,
         })
         .collect();
-    let corpus = rows.first().map(|r| r.corpus.clone()).unwrap_or_else(|| spec.corpus.display().to_string());
+    let corpus = rows
+        .first()
+        .map(|r| r.corpus.clone())
+        .unwrap_or_else(|| spec.corpus.display().to_string());
     let title = format!("WER vs training hours on {corpus}");
-    let pngs = if rows.iter().any(|r| r.ok()) { plots::render_all(out, &title, &rows, &markers)? } else { Vec::new() };
+    let pngs = if rows.iter().any(|r| r.ok()) {
+        plots::render_all(out, &title, &rows, &markers)?
+    } else {
+        Vec::new()
+    };
     let json = serde_json::to_string_pretty(&stmts).map_err(|e| Error::Invalid(e.to_string()))?;
-    std::fs::write(out.join("crossover.json"), json).map_err(|e| Error::io(out.join("crossover.json"), e))?;
+    std::fs::write(out.join("crossover.json"), json)
+        .map_err(|e| Error::io(out.join("crossover.json"), e))?;
 
     let mut md = String::new();
     let _ = writeln!(md, "# crossover report: {corpus}\n");
     let _ = writeln!(md, "## Where the curves cross\n");
     if stmts.is_empty() {
-        let _ = writeln!(md, "No pair of pipelines has finished cells at common sizes yet.\n");
+        let _ = writeln!(
+            md,
+            "No pair of pipelines has finished cells at common sizes yet.\n"
+        );
     }
     for s in &stmts {
         let _ = writeln!(md, "- {}", s.text);
@@ -113,19 +156,56 @@ pub fn render(out: &Path, wall_seconds: Option<f64>) -> Result<PathBuf> {
     if !spec.corpus_note.is_empty() {
         let _ = writeln!(md, "- Corpus settings: {}", spec.corpus_note);
     }
-    let _ = writeln!(md, "- Pipelines: {}", spec.pipelines.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(", "));
-    let _ = writeln!(md, "- Training hours (targets): {}", spec.hours.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(", "));
-    let _ = writeln!(md, "- Seeds: {}", spec.seeds.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(", "));
-    let _ = writeln!(md, "- Threads: {}, device: {:?}, bootstrap replicates: {}", spec.threads, spec.device, spec.bootstrap);
+    let _ = writeln!(
+        md,
+        "- Pipelines: {}",
+        spec.pipelines
+            .iter()
+            .map(|p| format!("`{}`", p.display()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        md,
+        "- Training hours (targets): {}",
+        spec.hours
+            .iter()
+            .map(|h| h.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        md,
+        "- Seeds: {}",
+        spec.seeds
+            .iter()
+            .map(|h| h.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        md,
+        "- Threads: {}, device: {:?}, bootstrap replicates: {}",
+        spec.threads, spec.device, spec.bootstrap
+    );
     let _ = writeln!(md, "- Machine: {}", machine());
     let _ = writeln!(md, "- crossover version {}", env!("CARGO_PKG_VERSION"));
     if let Some(w) = wall_seconds {
-        let _ = writeln!(md, "- Wall time of the last full run: {:.0} s ({:.1} min)", w, w / 60.0);
+        let _ = writeln!(
+            md,
+            "- Wall time of the last full run: {:.0} s ({:.1} min)",
+            w,
+            w / 60.0
+        );
     }
     let done = rows.iter().filter(|r| r.ok()).count();
     let failed = rows.iter().filter(|r| !r.ok()).count();
     let total = spec.cells().len();
-    let _ = writeln!(md, "- Cells: {done} finished, {failed} failed, {} not run, of {total}\n", total - done - failed);
+    let _ = writeln!(
+        md,
+        "- Cells: {done} finished, {failed} failed, {} not run, of {total}\n",
+        total - done - failed
+    );
     let _ = writeln!(md, "Reproduce:\n\n```\n{}\n```\n", spec.command);
 
     let _ = writeln!(md, "## Plots\n");
@@ -135,7 +215,10 @@ pub fn render(out: &Path, wall_seconds: Option<f64>) -> Result<PathBuf> {
     }
     let _ = writeln!(md, "## Results (test set)\n");
     let _ = writeln!(md, "| pipeline | target h | actual h | seed | train utts | WER % | 95% CI | CER % | PER % | S | D | I | ref words | train s | decode RTF | size |");
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        md,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     for r in rows.iter().filter(|r| r.ok()) {
         let _ = writeln!(
             md,

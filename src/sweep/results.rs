@@ -61,7 +61,8 @@ pub fn write_csv(path: &Path, rows: &[CellResult]) -> Result<()> {
     {
         let mut w = csv::Writer::from_path(&tmp).map_err(|e| Error::parse(&tmp, e.to_string()))?;
         for r in rows {
-            w.serialize(r).map_err(|e| Error::parse(&tmp, e.to_string()))?;
+            w.serialize(r)
+                .map_err(|e| Error::parse(&tmp, e.to_string()))?;
         }
         w.flush().map_err(|e| Error::io(&tmp, e))?;
     }
@@ -84,8 +85,21 @@ mod tests {
     fn csv_round_trip_keeps_missing_per() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("results.csv");
-        let a = CellResult { pipeline: "classical".into(), wer: 12.5, per: Some(20.0), status: "ok".into(), ..Default::default() };
-        let b = CellResult { pipeline: "char-ctc".into(), wer: 40.0, per: None, status: "failed".into(), error: "boom, with comma".into(), ..Default::default() };
+        let a = CellResult {
+            pipeline: "classical".into(),
+            wer: 12.5,
+            per: Some(20.0),
+            status: "ok".into(),
+            ..Default::default()
+        };
+        let b = CellResult {
+            pipeline: "char-ctc".into(),
+            wer: 40.0,
+            per: None,
+            status: "failed".into(),
+            error: "boom, with comma".into(),
+            ..Default::default()
+        };
         write_csv(&p, &[a.clone(), b.clone()]).unwrap();
         assert_eq!(read_csv(&p).unwrap(), vec![a, b]);
     }

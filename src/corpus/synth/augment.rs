@@ -53,7 +53,10 @@ impl AugmentConfig {
     pub fn validate(&self) -> Result<(), String> {
         let range = |name: &str, r: [f64; 2], lo: f64, hi: f64| {
             if !(r[0].is_finite() && r[1].is_finite() && r[0] <= r[1] && r[0] >= lo && r[1] <= hi) {
-                Err(format!("{name} = [{}, {}]: need {lo} <= min <= max <= {hi}", r[0], r[1]))
+                Err(format!(
+                    "{name} = [{}, {}]: need {lo} <= min <= max <= {hi}",
+                    r[0], r[1]
+                ))
             } else {
                 Ok(())
             }
@@ -63,12 +66,17 @@ impl AugmentConfig {
         range("rt60_s", self.rt60_s, 0.01, 3.0)?;
         range("gain_db", self.gain_db, -60.0, 20.0)?;
         range("silence_s", self.silence_s, 0.0, 10.0)?;
-        for (name, p) in [("noise_prob", self.noise_prob), ("reverb_prob", self.reverb_prob)] {
+        for (name, p) in [
+            ("noise_prob", self.noise_prob),
+            ("reverb_prob", self.reverb_prob),
+        ] {
             if !(0.0..=1.0).contains(&p) {
                 return Err(format!("{name} = {p}: must be a probability in 0..1"));
             }
         }
-        if self.noise_mix.iter().any(|w| w.is_nan() || *w < 0.0) || self.noise_mix.iter().sum::<f64>() <= 0.0 {
+        if self.noise_mix.iter().any(|w| w.is_nan() || *w < 0.0)
+            || self.noise_mix.iter().sum::<f64>() <= 0.0
+        {
             return Err("noise_mix: weights must be >= 0 and not all 0".into());
         }
         if self.babble_talkers == 0 {
@@ -106,7 +114,13 @@ pub struct Augmented {
 
 /// Apply the augmentation chain to synthesiser output at `rate` Hz.
 /// `babble` is a pool of 16 kHz synthetic utterances (level-normalised).
-pub fn augment<R: Rng>(raw: &[f32], rate: u32, cfg: &AugmentConfig, babble: &[Vec<f32>], rng: &mut R) -> Result<Augmented, String> {
+pub fn augment<R: Rng>(
+    raw: &[f32],
+    rate: u32,
+    cfg: &AugmentConfig,
+    babble: &[Vec<f32>],
+    rng: &mut R,
+) -> Result<Augmented, String> {
     let mut record = Vec::new();
     // 1. Speed: play the samples at rate*f and resample to 16 kHz. The source rate
     // is rounded to a multiple of 50 Hz so the resampler's ratio stays small.
@@ -122,8 +136,14 @@ pub fn augment<R: Rng>(raw: &[f32], rate: u32, cfg: &AugmentConfig, babble: &[Ve
     }
     let lead = (uniform(rng, cfg.silence_s) * TARGET_RATE as f64) as usize;
     let trail = (uniform(rng, cfg.silence_s) * TARGET_RATE as f64) as usize;
-    record.push(("lead".into(), format!("{:.3}", lead as f64 / TARGET_RATE as f64)));
-    record.push(("trail".into(), format!("{:.3}", trail as f64 / TARGET_RATE as f64)));
+    record.push((
+        "lead".into(),
+        format!("{:.3}", lead as f64 / TARGET_RATE as f64),
+    ));
+    record.push((
+        "trail".into(),
+        format!("{:.3}", trail as f64 / TARGET_RATE as f64),
+    ));
     let mut x = vec![0f32; lead + speech.len() + trail];
     let k = SPEECH_RMS / level;
     for (o, s) in x[lead..].iter_mut().zip(&speech) {
@@ -229,7 +249,10 @@ fn babble_noise<R: Rng>(n: usize, pool: &[Vec<f32>], talkers: usize, rng: &mut R
         let mut off = rng.gen_range(0..src.len());
         while pos < n {
             let take = (src.len() - off).min(n - pos);
-            out[pos..pos + take].iter_mut().zip(&src[off..off + take]).for_each(|(o, s)| *o += s);
+            out[pos..pos + take]
+                .iter_mut()
+                .zip(&src[off..off + take])
+                .for_each(|(o, s)| *o += s);
             pos += take;
             src = &pool[rng.gen_range(0..pool.len())];
             off = 0;
@@ -305,7 +328,10 @@ mod tests {
         let h = [1.0, 0.5, -0.25, 0.125];
         let y = convolve_same(&x, &h);
         for n in 0..x.len() {
-            let want: f32 = (0..h.len()).filter(|k| *k <= n).map(|k| h[k] * x[n - k]).sum();
+            let want: f32 = (0..h.len())
+                .filter(|k| *k <= n)
+                .map(|k| h[k] * x[n - k])
+                .sum();
             assert!((y[n] - want).abs() < 1e-3, "at {n}: {} vs {want}", y[n]);
         }
     }
@@ -326,7 +352,12 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let a = augment(&clean, 16000, &cfg, &[], &mut rng).unwrap();
         let k = SPEECH_RMS / rms(&clean);
-        let noise: Vec<f32> = a.samples.iter().zip(&clean).map(|(y, c)| y - c * k).collect();
+        let noise: Vec<f32> = a
+            .samples
+            .iter()
+            .zip(&clean)
+            .map(|(y, c)| y - c * k)
+            .collect();
         let snr = 20.0 * (SPEECH_RMS / rms(&noise)).log10();
         assert!((snr - 10.0).abs() < 0.3, "snr {snr}");
         assert!(a.record.iter().any(|(k, v)| k == "noise" && v == "pink"));
@@ -334,11 +365,21 @@ mod tests {
 
     #[test]
     fn speed_changes_length_and_silence_pads() {
-        let cfg = AugmentConfig { speed: [1.1, 1.1], noise_prob: 0.0, reverb_prob: 0.0, silence_s: [0.25, 0.25], ..Default::default() };
+        let cfg = AugmentConfig {
+            speed: [1.1, 1.1],
+            noise_prob: 0.0,
+            reverb_prob: 0.0,
+            silence_s: [0.25, 0.25],
+            ..Default::default()
+        };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let a = augment(&tone(22050), 22050, &cfg, &[], &mut rng).unwrap();
         let expect = (16000.0 / 1.1) as usize + 8000;
-        assert!((a.samples.len() as i64 - expect as i64).abs() < 40, "{} vs {expect}", a.samples.len());
+        assert!(
+            (a.samples.len() as i64 - expect as i64).abs() < 40,
+            "{} vs {expect}",
+            a.samples.len()
+        );
         // The padding is (near) silent, the speech is not.
         assert!(rms(&a.samples[..3000]) < 3.0);
         assert!(rms(&a.samples[5000..10000]) > 100.0);
@@ -346,7 +387,15 @@ mod tests {
 
     #[test]
     fn reverb_spreads_energy_into_the_trailing_silence() {
-        let cfg = AugmentConfig { speed: [1.0, 1.0], noise_prob: 0.0, reverb_prob: 1.0, rt60_s: [0.5, 0.5], silence_s: [0.3, 0.3], gain_db: [0.0, 0.0], ..Default::default() };
+        let cfg = AugmentConfig {
+            speed: [1.0, 1.0],
+            noise_prob: 0.0,
+            reverb_prob: 1.0,
+            rt60_s: [0.5, 0.5],
+            silence_s: [0.3, 0.3],
+            gain_db: [0.0, 0.0],
+            ..Default::default()
+        };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
         let a = augment(&tone(16000), 16000, &cfg, &[], &mut rng).unwrap();
         let tail = &a.samples[16000 + 4800 + 200..16000 + 4800 + 2000];
@@ -356,6 +405,13 @@ mod tests {
     #[test]
     fn silent_input_is_an_error() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
-        assert!(augment(&vec![0.0; 16000], 16000, &AugmentConfig::default(), &[], &mut rng).is_err());
+        assert!(augment(
+            &vec![0.0; 16000],
+            16000,
+            &AugmentConfig::default(),
+            &[],
+            &mut rng
+        )
+        .is_err());
     }
 }

@@ -49,21 +49,35 @@ impl<T> Cat<T> {
     }
     fn pick<R: Rng>(&self, rng: &mut R) -> &T {
         let x = rng.gen::<f64>() * self.cum[self.cum.len() - 1];
-        let i = self.cum.partition_point(|&c| c <= x).min(self.items.len() - 1);
+        let i = self
+            .cum
+            .partition_point(|&c| c <= x)
+            .min(self.items.len() - 1);
         &self.items[i]
     }
 }
 
 fn dedup(list: &str) -> Vec<&str> {
     let mut seen = std::collections::HashSet::new();
-    list.split_whitespace().filter(|w| seen.insert(w.split(':').next().unwrap())).collect()
+    list.split_whitespace()
+        .filter(|w| seen.insert(w.split(':').next().unwrap()))
+        .collect()
 }
 
 fn plural(sg: &str) -> String {
     let b = sg.as_bytes();
     let last = *b.last().unwrap() as char;
-    let prev = if b.len() >= 2 { b[b.len() - 2] as char } else { ' ' };
-    if sg.ends_with('s') || sg.ends_with('x') || sg.ends_with('z') || sg.ends_with("ch") || sg.ends_with("sh") {
+    let prev = if b.len() >= 2 {
+        b[b.len() - 2] as char
+    } else {
+        ' '
+    };
+    if sg.ends_with('s')
+        || sg.ends_with('x')
+        || sg.ends_with('z')
+        || sg.ends_with("ch")
+        || sg.ends_with("sh")
+    {
         format!("{sg}es")
     } else if last == 'y' && !"aeiou".contains(prev) {
         format!("{}ies", &sg[..sg.len() - 1])
@@ -76,8 +90,14 @@ fn nouns(list: &str) -> Vec<Noun> {
     dedup(list)
         .into_iter()
         .map(|e| match e.split_once(':') {
-            Some((sg, pl)) => Noun { sg: sg.into(), pl: pl.into() },
-            None => Noun { sg: e.into(), pl: plural(e) },
+            Some((sg, pl)) => Noun {
+                sg: sg.into(),
+                pl: pl.into(),
+            },
+            None => Noun {
+                sg: e.into(),
+                pl: plural(e),
+            },
         })
         .collect()
 }
@@ -93,7 +113,11 @@ fn third_person(base: &str) -> String {
 
 fn regular_past(base: &str) -> String {
     let b = base.as_bytes();
-    let prev = if b.len() >= 2 { b[b.len() - 2] as char } else { ' ' };
+    let prev = if b.len() >= 2 {
+        b[b.len() - 2] as char
+    } else {
+        ' '
+    };
     if base.ends_with('e') {
         format!("{base}d")
     } else if base.ends_with('y') && !"aeiou".contains(prev) {
@@ -106,7 +130,12 @@ fn regular_past(base: &str) -> String {
 fn regular_ing(base: &str) -> String {
     if let Some(stem) = base.strip_suffix("ie") {
         format!("{stem}ying")
-    } else if base.ends_with('e') && !base.ends_with("ee") && !base.ends_with("ye") && !base.ends_with("oe") && base.len() > 2 {
+    } else if base.ends_with('e')
+        && !base.ends_with("ee")
+        && !base.ends_with("ye")
+        && !base.ends_with("oe")
+        && base.len() > 2
+    {
         format!("{}ing", &base[..base.len() - 1])
     } else {
         format!("{base}ing")
@@ -119,10 +148,25 @@ fn verbs(list: &str) -> Vec<Verb> {
         .map(|e| {
             let f: Vec<&str> = e.split(':').collect();
             let base = f[0];
-            let past = f.get(1).map(|s| s.to_string()).unwrap_or_else(|| regular_past(base));
-            let part = f.get(2).map(|s| s.to_string()).unwrap_or_else(|| past.clone());
-            let ing = f.get(3).map(|s| s.to_string()).unwrap_or_else(|| regular_ing(base));
-            Verb { base: base.into(), s3: third_person(base), past, part, ing }
+            let past = f
+                .get(1)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| regular_past(base));
+            let part = f
+                .get(2)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| past.clone());
+            let ing = f
+                .get(3)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| regular_ing(base));
+            Verb {
+                base: base.into(),
+                s3: third_person(base),
+                past,
+                part,
+                ing,
+            }
         })
         .collect()
 }
@@ -132,7 +176,8 @@ fn plain(list: &str) -> Vec<String> {
 }
 
 /// Function words the templates use, besides the word lists.
-const FUNCTION_WORDS: &str = "a an the this that these those my your his her our their every some many \
+const FUNCTION_WORDS: &str =
+    "a an the this that these those my your his her our their every some many \
 is are was were will has have had did do does don't not please and but because so while then \
 who which what where when why how much there said thinks that \
 yesterday today tomorrow tonight last next at on in o'clock half past quarter every of to \
@@ -223,7 +268,13 @@ impl Grammar {
                 v.insert(w.to_string());
             }
         };
-        for c in [&self.people, &self.animals, &self.things, &self.foods, &self.rooms] {
+        for c in [
+            &self.people,
+            &self.animals,
+            &self.things,
+            &self.foods,
+            &self.rooms,
+        ] {
             for n in &c.items {
                 add(&n.sg);
                 add(&n.pl);
@@ -236,7 +287,18 @@ impl Grammar {
                 }
             }
         }
-        for c in [&self.adjs, &self.advs, &self.names, &self.places, &self.numbers, &self.days, &self.months, &self.parts, &self.loc_preps, &self.obj_preps] {
+        for c in [
+            &self.adjs,
+            &self.advs,
+            &self.names,
+            &self.places,
+            &self.numbers,
+            &self.days,
+            &self.months,
+            &self.parts,
+            &self.loc_preps,
+            &self.obj_preps,
+        ] {
             for x in &c.items {
                 add(x);
             }
@@ -275,7 +337,11 @@ impl Grammar {
             let pl = matches!(pron, "they" | "we" | "you" | "i");
             return (pron.to_string(), pl);
         }
-        let noun = if rng.gen_bool(0.75) { self.people.pick(rng) } else { self.animals.pick(rng) };
+        let noun = if rng.gen_bool(0.75) {
+            self.people.pick(rng)
+        } else {
+            self.animals.pick(rng)
+        };
         self.determined(rng, noun, 0.35)
     }
 
@@ -283,7 +349,9 @@ impl Grammar {
     fn determined<R: Rng>(&self, rng: &mut R, noun: &Noun, p_adj: f64) -> (String, bool) {
         let adj = self.maybe_adj(rng, p_adj);
         if rng.gen_bool(0.3) {
-            let det = ["the", "some", "these", "those", "many", "my", "our", "their"][rng.gen_range(0..8)];
+            let det = [
+                "the", "some", "these", "those", "many", "my", "our", "their",
+            ][rng.gen_range(0..8)];
             (format!("{det} {adj}{}", noun.pl), true)
         } else {
             let det = match rng.gen_range(0..10) {
@@ -310,21 +378,40 @@ impl Grammar {
             _ => self.people.pick(rng),
         };
         if rng.gen_bool(0.12) {
-            return format!("{} {}{}", self.numbers.pick(rng), self.maybe_adj(rng, 0.4), noun.pl);
+            return format!(
+                "{} {}{}",
+                self.numbers.pick(rng),
+                self.maybe_adj(rng, 0.4),
+                noun.pl
+            );
         }
         self.determined(rng, noun, 0.4).0
     }
 
     fn location<R: Rng>(&self, rng: &mut R) -> String {
         if rng.gen_bool(0.25) {
-            let prep = if rng.gen_bool(0.5) { "in" } else { ["to", "from", "near"][rng.gen_range(0..3)] };
+            let prep = if rng.gen_bool(0.5) {
+                "in"
+            } else {
+                ["to", "from", "near"][rng.gen_range(0..3)]
+            };
             return format!("{prep} {}", self.places.pick(rng));
         }
-        format!("{} the {}{}", self.loc_preps.pick(rng), self.maybe_adj(rng, 0.25), self.rooms.pick(rng).sg)
+        format!(
+            "{} the {}{}",
+            self.loc_preps.pick(rng),
+            self.maybe_adj(rng, 0.25),
+            self.rooms.pick(rng).sg
+        )
     }
 
     fn object_pp<R: Rng>(&self, rng: &mut R) -> String {
-        format!("{} the {}{}", self.obj_preps.pick(rng), self.maybe_adj(rng, 0.3), self.things.pick(rng).sg)
+        format!(
+            "{} the {}{}",
+            self.obj_preps.pick(rng),
+            self.maybe_adj(rng, 0.3),
+            self.things.pick(rng).sg
+        )
     }
 
     fn time<R: Rng>(&self, rng: &mut R) -> String {
@@ -332,12 +419,48 @@ impl Grammar {
             0 => ["yesterday", "today", "tomorrow", "tonight"][rng.gen_range(0..4)].to_string(),
             1 | 2 => format!("on {}", self.days.pick(rng)),
             3 => format!("in {}", self.months.pick(rng)),
-            4 => format!("{} {}", ["this", "every", "one"][rng.gen_range(0..3)], self.parts.pick(rng)),
-            5 => format!("{} {}", ["last", "next"][rng.gen_range(0..2)], self.days.pick(rng)),
-            6 => format!("at {} o'clock", ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"][rng.gen_range(0..12)]),
-            7 => format!("at {} past {}", ["half", "quarter", "ten", "twenty"][rng.gen_range(0..4)], ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"][rng.gen_range(0..10)]),
-            8 => format!("on {} the {}", self.days.pick(rng), ["first", "second", "third", "fourth", "fifth", "tenth", "twelfth", "twentieth"][rng.gen_range(0..8)]),
-            _ => format!("{} {}", ["last", "next", "this"][rng.gen_range(0..3)], ["week", "month", "year", "summer", "winter", "spring"][rng.gen_range(0..6)]),
+            4 => format!(
+                "{} {}",
+                ["this", "every", "one"][rng.gen_range(0..3)],
+                self.parts.pick(rng)
+            ),
+            5 => format!(
+                "{} {}",
+                ["last", "next"][rng.gen_range(0..2)],
+                self.days.pick(rng)
+            ),
+            6 => format!(
+                "at {} o'clock",
+                [
+                    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                    "eleven", "twelve"
+                ][rng.gen_range(0..12)]
+            ),
+            7 => format!(
+                "at {} past {}",
+                ["half", "quarter", "ten", "twenty"][rng.gen_range(0..4)],
+                ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+                    [rng.gen_range(0..10)]
+            ),
+            8 => format!(
+                "on {} the {}",
+                self.days.pick(rng),
+                [
+                    "first",
+                    "second",
+                    "third",
+                    "fourth",
+                    "fifth",
+                    "tenth",
+                    "twelfth",
+                    "twentieth"
+                ][rng.gen_range(0..8)]
+            ),
+            _ => format!(
+                "{} {}",
+                ["last", "next", "this"][rng.gen_range(0..3)],
+                ["week", "month", "year", "summer", "winter", "spring"][rng.gen_range(0..6)]
+            ),
         }
     }
 
@@ -346,8 +469,24 @@ impl Grammar {
         let first = subj == "i";
         match t {
             Tense::Past => v.past.clone(),
-            Tense::Present => if plural { v.base.clone() } else { v.s3.clone() },
-            Tense::Progressive => format!("{} {}", if first { "am" } else if plural { "are" } else { "is" }, v.ing),
+            Tense::Present => {
+                if plural {
+                    v.base.clone()
+                } else {
+                    v.s3.clone()
+                }
+            }
+            Tense::Progressive => format!(
+                "{} {}",
+                if first {
+                    "am"
+                } else if plural {
+                    "are"
+                } else {
+                    "is"
+                },
+                v.ing
+            ),
             Tense::Future => format!("will {}", v.base),
             Tense::Perfect => format!("{} {}", if plural { "have" } else { "has" }, v.part),
         }
@@ -359,7 +498,11 @@ impl Grammar {
         let t = Self::tense(rng);
         let mut s = if rng.gen_bool(0.7) {
             let v = self.trans.pick(rng);
-            let mut s = format!("{subj} {} {}", Self::verb_group(v, t, pl, &subj), self.object(rng));
+            let mut s = format!(
+                "{subj} {} {}",
+                Self::verb_group(v, t, pl, &subj),
+                self.object(rng)
+            );
             if extras && rng.gen_bool(0.25) {
                 s += &format!(" {}", self.object_pp(rng));
             }
@@ -394,10 +537,24 @@ impl Grammar {
                 let s = match rng.gen_range(0..4) {
                     0 => format!("did {subj} {} {}", v.base, self.object(rng)),
                     1 => format!("will {subj} {} {}", v.base, self.object(rng)),
-                    2 => format!("{} {subj} {} {}", if pl { "are" } else { "is" }, v.ing, self.object(rng)),
-                    _ => format!("{} {subj} {} {}", if pl { "have" } else { "has" }, v.part, self.object(rng)),
+                    2 => format!(
+                        "{} {subj} {} {}",
+                        if pl { "are" } else { "is" },
+                        v.ing,
+                        self.object(rng)
+                    ),
+                    _ => format!(
+                        "{} {subj} {} {}",
+                        if pl { "have" } else { "has" },
+                        v.part,
+                        self.object(rng)
+                    ),
                 };
-                let s = if rng.gen_bool(0.4) { format!("{s} {}", self.location(rng)) } else { s };
+                let s = if rng.gen_bool(0.4) {
+                    format!("{s} {}", self.location(rng))
+                } else {
+                    s
+                };
                 (s, true)
             }
             36..=45 => {
@@ -408,8 +565,17 @@ impl Grammar {
                     0 => format!("where did {subj} {} {}", v.base, self.object(rng)),
                     1 => format!("who {} {} {}", v.past, self.object(rng), self.time(rng)),
                     2 => format!("what {} {subj} {}", if pl { "are" } else { "is" }, v.ing),
-                    3 => format!("how many {} did {subj} {}", self.things.pick(rng).pl, v.base),
-                    4 => format!("why {} {subj} {} {}", if pl { "do" } else { "does" }, v.base, self.object(rng)),
+                    3 => format!(
+                        "how many {} did {subj} {}",
+                        self.things.pick(rng).pl,
+                        v.base
+                    ),
+                    4 => format!(
+                        "why {} {subj} {} {}",
+                        if pl { "do" } else { "does" },
+                        v.base,
+                        self.object(rng)
+                    ),
                     5 => format!("when will {subj} {} {}", v.base, self.object(rng)),
                     _ => format!("which {} did {subj} {}", self.things.pick(rng).sg, v.base),
                 };
@@ -439,49 +605,131 @@ impl Grammar {
                 let v2 = self.trans.pick(rng);
                 let s = if rng.gen_bool(0.5) {
                     let t = Self::tense(rng);
-                    format!("{head} {rel} {} {} {} {}", v1.past, self.object(rng), Self::verb_group(v2, t, pl, &head), self.object(rng))
+                    format!(
+                        "{head} {rel} {} {} {} {}",
+                        v1.past,
+                        self.object(rng),
+                        Self::verb_group(v2, t, pl, &head),
+                        self.object(rng)
+                    )
                 } else {
                     let (subj, spl) = self.agent(rng);
                     let t = Self::tense(rng);
                     let thing = self.things.pick(rng);
-                    format!("{subj} {} the {} that {} {}", Self::verb_group(v1, t, spl, &subj), thing.sg, self.names.pick(rng), v2.past)
+                    format!(
+                        "{subj} {} the {} that {} {}",
+                        Self::verb_group(v1, t, spl, &subj),
+                        thing.sg,
+                        self.names.pick(rng),
+                        v2.past
+                    )
                 };
                 (s, false)
             }
             64..=73 => {
                 let conj = ["and", "but", "because", "so", "while"][rng.gen_range(0..5)];
-                (format!("{} {conj} {}", self.clause(rng, false), self.clause(rng, false)), false)
+                (
+                    format!(
+                        "{} {conj} {}",
+                        self.clause(rng, false),
+                        self.clause(rng, false)
+                    ),
+                    false,
+                )
             }
             74..=83 => {
                 // copula
                 let s = match rng.gen_range(0..3) {
                     0 => {
                         let (subj, pl) = self.agent(rng);
-                        let be = if rng.gen_bool(0.5) { if pl { "are" } else { "is" } } else if pl { "were" } else { "was" };
+                        let be = if rng.gen_bool(0.5) {
+                            if pl {
+                                "are"
+                            } else {
+                                "is"
+                            }
+                        } else if pl {
+                            "were"
+                        } else {
+                            "was"
+                        };
                         let be = if subj == "i" { "was" } else { be };
                         format!("{subj} {be} {}", self.adjs.pick(rng))
                     }
-                    1 => format!("the {} {} was {} and {}", self.things.pick(rng).sg, self.location(rng), self.adjs.pick(rng), self.adjs.pick(rng)),
-                    _ => format!("{} is a {} {} in {}", self.names.pick(rng), self.adjs.pick(rng), self.people.pick(rng).sg, self.places.pick(rng)),
+                    1 => format!(
+                        "the {} {} was {} and {}",
+                        self.things.pick(rng).sg,
+                        self.location(rng),
+                        self.adjs.pick(rng),
+                        self.adjs.pick(rng)
+                    ),
+                    _ => format!(
+                        "{} is a {} {} in {}",
+                        self.names.pick(rng),
+                        self.adjs.pick(rng),
+                        self.people.pick(rng).sg,
+                        self.places.pick(rng)
+                    ),
                 };
                 (s, false)
             }
             84..=89 => {
                 let v = self.trans.pick(rng);
-                let noun = if rng.gen_bool(0.5) { self.foods.pick(rng) } else { self.things.pick(rng) };
-                (format!("{} {} {} {}{} at the {} {}", self.names.pick(rng), v.past, self.numbers.pick(rng), self.maybe_adj(rng, 0.4), noun.pl, self.rooms.pick(rng).sg, self.time(rng)), false)
+                let noun = if rng.gen_bool(0.5) {
+                    self.foods.pick(rng)
+                } else {
+                    self.things.pick(rng)
+                };
+                (
+                    format!(
+                        "{} {} {} {}{} at the {} {}",
+                        self.names.pick(rng),
+                        v.past,
+                        self.numbers.pick(rng),
+                        self.maybe_adj(rng, 0.4),
+                        noun.pl,
+                        self.rooms.pick(rng).sg,
+                        self.time(rng)
+                    ),
+                    false,
+                )
             }
             90..=94 => {
-                let noun = if rng.gen_bool(0.5) { self.animals.pick(rng) } else { self.things.pick(rng) };
-                (format!("there {} {} {}{} {}", ["were", "are", "will be"][rng.gen_range(0..3)], self.numbers.pick(rng), self.maybe_adj(rng, 0.4), noun.pl, self.location(rng)), false)
+                let noun = if rng.gen_bool(0.5) {
+                    self.animals.pick(rng)
+                } else {
+                    self.things.pick(rng)
+                };
+                (
+                    format!(
+                        "there {} {} {}{} {}",
+                        ["were", "are", "will be"][rng.gen_range(0..3)],
+                        self.numbers.pick(rng),
+                        self.maybe_adj(rng, 0.4),
+                        noun.pl,
+                        self.location(rng)
+                    ),
+                    false,
+                )
             }
             _ => {
                 let verb = ["said", "thinks", "knew", "heard", "told me"][rng.gen_range(0..5)];
-                (format!("{} {verb} that {}", self.names.pick(rng), self.clause(rng, false)), false)
+                (
+                    format!(
+                        "{} {verb} that {}",
+                        self.names.pick(rng),
+                        self.clause(rng, false)
+                    ),
+                    false,
+                )
             }
         };
         let body = body.replace(" i ", " I ");
-        let body = if let Some(rest) = body.strip_suffix(" i") { format!("{rest} I") } else { body };
+        let body = if let Some(rest) = body.strip_suffix(" i") {
+            format!("{rest} I")
+        } else {
+            body
+        };
         format!("{}{}", cap(&body), if q { "?" } else { "." })
     }
 }
@@ -507,7 +755,11 @@ mod tests {
     #[test]
     fn sampled_sentences_cover_over_1000_words_in_varied_shapes() {
         let g = Grammar::new(usize::MAX, 1.0);
-        assert!(g.vocabulary().len() >= 1000, "lexicon {}", g.vocabulary().len());
+        assert!(
+            g.vocabulary().len() >= 1000,
+            "lexicon {}",
+            g.vocabulary().len()
+        );
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let mut seen = std::collections::HashSet::new();
         let mut questions = 0;
@@ -522,10 +774,17 @@ mod tests {
             }
             lens += crate::text::words(&norm).len();
         }
-        assert!(seen.len() >= 1000, "only {} distinct words in {n} sentences", seen.len());
+        assert!(
+            seen.len() >= 1000,
+            "only {} distinct words in {n} sentences",
+            seen.len()
+        );
         let mean = lens as f64 / n as f64;
         assert!((5.0..14.0).contains(&mean), "mean length {mean}");
-        assert!(questions > n / 10 && questions < n / 3, "{questions} questions");
+        assert!(
+            questions > n / 10 && questions < n / 3,
+            "{questions} questions"
+        );
     }
 
     #[test]

@@ -101,17 +101,32 @@ impl SynthConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Config(m));
         let n_train = voices::train_voices().len();
-        if !self.hours.is_finite() || self.hours < 0.0 || !self.eval_hours.is_finite() || self.eval_hours < 0.0 {
-            return bad(format!("hours = {}, eval_hours = {}: must be >= 0", self.hours, self.eval_hours));
+        if !self.hours.is_finite()
+            || self.hours < 0.0
+            || !self.eval_hours.is_finite()
+            || self.eval_hours < 0.0
+        {
+            return bad(format!(
+                "hours = {}, eval_hours = {}: must be >= 0",
+                self.hours, self.eval_hours
+            ));
         }
         if self.train_voices == 0 || self.train_voices > n_train {
-            return bad(format!("train_voices = {}: must be 1..={n_train}", self.train_voices));
+            return bad(format!(
+                "train_voices = {}: must be 1..={n_train}",
+                self.train_voices
+            ));
         }
         if self.vocab_per_category == 0 {
             return bad("vocab_per_category must be at least 1".into());
         }
-        if !(0.0..0.45).contains(&self.heldout_sentence_fraction) || self.heldout_sentence_fraction <= 0.0 {
-            return bad(format!("heldout_sentence_fraction = {}: must be in (0, 0.45)", self.heldout_sentence_fraction));
+        if !(0.0..0.45).contains(&self.heldout_sentence_fraction)
+            || self.heldout_sentence_fraction <= 0.0
+        {
+            return bad(format!(
+                "heldout_sentence_fraction = {}: must be in (0, 0.45)",
+                self.heldout_sentence_fraction
+            ));
         }
         if !(0.0..0.5).contains(&self.rate_jitter) || self.pitch_jitter > 40 {
             return bad("rate_jitter must be in 0..0.5 and pitch_jitter in 0..=40".into());
@@ -178,7 +193,9 @@ fn mix(mut x: u64) -> u64 {
 }
 
 fn rng_for(seed: u64, split: usize, index: usize, stream: u64) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(mix(mix(mix(mix(seed) ^ split as u64) ^ index as u64) ^ stream))
+    ChaCha8Rng::seed_from_u64(mix(
+        mix(mix(mix(seed) ^ split as u64) ^ index as u64) ^ stream
+    ))
 }
 
 fn sha(parts: &[&[u8]]) -> [u8; 32] {
@@ -221,12 +238,21 @@ struct Plan {
 
 fn voices_for(cfg: &SynthConfig, split: Split) -> Vec<&'static Voice> {
     match split {
-        Split::Train => voices::train_voices().into_iter().take(cfg.train_voices).collect(),
+        Split::Train => voices::train_voices()
+            .into_iter()
+            .take(cfg.train_voices)
+            .collect(),
         _ => voices::held_out_voices(),
     }
 }
 
-fn plan(cfg: &SynthConfig, src: &TextSource, split: Split, index: usize, voices: &[&'static Voice]) -> Result<Plan> {
+fn plan(
+    cfg: &SynthConfig,
+    src: &TextSource,
+    split: Split,
+    index: usize,
+    voices: &[&'static Voice],
+) -> Result<Plan> {
     let si = split_index(split);
     let mut rng = rng_for(cfg.seed, si, index, 0);
     // Round robin over the split's voices: every voice gets the same share.
@@ -242,7 +268,11 @@ fn plan(cfg: &SynthConfig, src: &TextSource, split: Split, index: usize, voices:
                     break;
                 }
             }
-            found.ok_or_else(|| Error::Invalid(format!("the grammar produced no {split} sentence in 100000 draws")))?
+            found.ok_or_else(|| {
+                Error::Invalid(format!(
+                    "the grammar produced no {split} sentence in 100000 draws"
+                ))
+            })?
         }
         TextSource::Lines(pools) => {
             let pool = &pools[si];
@@ -252,24 +282,43 @@ fn plan(cfg: &SynthConfig, src: &TextSource, split: Split, index: usize, voices:
     let (rate, pitch) = match voice.engine {
         voices::Engine::Espeak => {
             let r = voice.rate as f64 * (1.0 + rng.gen_range(-cfg.rate_jitter..=cfg.rate_jitter));
-            let p = voice.pitch as i64 + rng.gen_range(-(cfg.pitch_jitter as i64)..=cfg.pitch_jitter as i64);
+            let p = voice.pitch as i64
+                + rng.gen_range(-(cfg.pitch_jitter as i64)..=cfg.pitch_jitter as i64);
             (r.round().max(80.0) as u32, p.clamp(0, 99) as u32)
         }
         voices::Engine::Flite => {
             // Rate is the duration stretch x 100: jitter it the other way round (slower = longer).
             let r = voice.rate as f64 * (1.0 + rng.gen_range(-cfg.rate_jitter..=cfg.rate_jitter));
-            let p = if voice.pitch > 0 { voice.pitch as i64 + 2 * rng.gen_range(-(cfg.pitch_jitter as i64)..=cfg.pitch_jitter as i64) } else { 0 };
+            let p = if voice.pitch > 0 {
+                voice.pitch as i64
+                    + 2 * rng.gen_range(-(cfg.pitch_jitter as i64)..=cfg.pitch_jitter as i64)
+            } else {
+                0
+            };
             (r.round().max(50.0) as u32, p.max(0) as u32)
         }
     };
     let id = format!("{}_{}{:07}", voice.id(), &split.as_str()[..2], index);
-    Ok(Plan { index, id, voice, text, norm, rate, pitch })
+    Ok(Plan {
+        index,
+        id,
+        voice,
+        text,
+        norm,
+        rate,
+        pitch,
+    })
 }
 
 /// Write 16-bit mono 16 kHz WAV atomically (temp file, then rename).
 fn write_wav(path: &Path, samples: &[f32]) -> Result<()> {
     let tmp = path.with_extension("wav.tmp");
-    let spec = hound::WavSpec { channels: 1, sample_rate: TARGET_RATE, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: TARGET_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let werr = |e: hound::Error| Error::audio(&tmp, e.to_string());
     let mut w = hound::WavWriter::create(&tmp, spec).map_err(werr)?;
     {
@@ -283,7 +332,14 @@ fn write_wav(path: &Path, samples: &[f32]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
-fn make_utterance(cfg: &SynthConfig, p: &Plan, split: Split, phonemes: String, babble: &[Vec<f32>], root: &Path) -> Result<Utterance> {
+fn make_utterance(
+    cfg: &SynthConfig,
+    p: &Plan,
+    split: Split,
+    phonemes: String,
+    babble: &[Vec<f32>],
+    root: &Path,
+) -> Result<Utterance> {
     let raw = voices::speak(p.voice, &p.text, p.rate, p.pitch)?;
     let mut rng = rng_for(cfg.seed, split_index(split), p.index, 1);
     let a = augment::augment(&raw.samples, raw.rate, &cfg.augment, babble, &mut rng)
@@ -305,7 +361,11 @@ fn make_utterance(cfg: &SynthConfig, p: &Plan, split: Split, phonemes: String, b
         norm_text: p.norm.clone(),
         phonemes,
         group: sentence_id(&p.norm),
-        augment: record.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";"),
+        augment: record
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(";"),
     })
 }
 
@@ -323,8 +383,10 @@ fn babble_pool(cfg: &SynthConfig, src: &TextSource) -> Result<Vec<Vec<f32>>> {
             };
             let v = train[k % train.len()];
             let raw = voices::speak(v, &text, v.rate, v.pitch)?;
-            let mut x = crate::audio::resample(&raw.samples, raw.rate, TARGET_RATE).map_err(Error::Invalid)?;
-            let r = (x.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / x.len().max(1) as f64).sqrt() as f32;
+            let mut x = crate::audio::resample(&raw.samples, raw.rate, TARGET_RATE)
+                .map_err(Error::Invalid)?;
+            let r = (x.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / x.len().max(1) as f64)
+                .sqrt() as f32;
             if r > 0.0 {
                 x.iter_mut().for_each(|v| *v /= r);
             }
@@ -350,11 +412,16 @@ fn load_text(path: &Path, cfg: &SynthConfig) -> Result<(TextSource, String)> {
             return Err(Error::parse(path, format!("line {t:?} contains a tab")));
         }
         if seen.insert(n.clone()) {
-            pools[split_index(sentence_split(cfg.seed, &n, cfg.heldout_sentence_fraction))].push((t.to_string(), n));
+            pools[split_index(sentence_split(cfg.seed, &n, cfg.heldout_sentence_fraction))]
+                .push((t.to_string(), n));
         }
     }
     for (i, split) in Split::ALL.iter().enumerate() {
-        let needed = if *split == Split::Train { cfg.hours } else { cfg.eval_hours } > 0.0;
+        let needed = if *split == Split::Train {
+            cfg.hours
+        } else {
+            cfg.eval_hours
+        } > 0.0;
         if needed && pools[i].is_empty() {
             return Err(Error::parse(
                 path,
@@ -372,15 +439,26 @@ fn load_text(path: &Path, cfg: &SynthConfig) -> Result<(TextSource, String)> {
 }
 
 fn journal_path(root: &Path, split: Split, first: usize) -> PathBuf {
-    root.join(JOURNAL_DIR).join(format!("{split}-{first:07}.tsv"))
+    root.join(JOURNAL_DIR)
+        .join(format!("{split}-{first:07}.tsv"))
 }
 
 /// Rows of a finished chunk, if its journal exists and all its WAVs are there.
 fn read_journal(root: &Path, path: &Path) -> Option<Vec<Utterance>> {
-    let mut rdr = csv::ReaderBuilder::new().delimiter(b'\t').quoting(false).has_headers(true).from_path(path).ok()?;
-    let rows: Vec<Utterance> = rdr.deserialize().collect::<std::result::Result<_, _>>().ok()?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(b'\t')
+        .quoting(false)
+        .has_headers(true)
+        .from_path(path)
+        .ok()?;
+    let rows: Vec<Utterance> = rdr
+        .deserialize()
+        .collect::<std::result::Result<_, _>>()
+        .ok()?;
     let all_there = rows.iter().all(|u| {
-        std::fs::metadata(root.join(&u.audio)).map(|m| m.len() as f64 >= 44.0 + u.duration * TARGET_RATE as f64 * 2.0 - 2.0).unwrap_or(false)
+        std::fs::metadata(root.join(&u.audio))
+            .map(|m| m.len() as f64 >= 44.0 + u.duration * TARGET_RATE as f64 * 2.0 - 2.0)
+            .unwrap_or(false)
     });
     (all_there && !rows.is_empty()).then_some(rows)
 }
@@ -394,7 +472,8 @@ fn write_journal(path: &Path, rows: &[Utterance]) -> Result<()> {
             .from_path(&tmp)
             .map_err(|e| Error::parse(&tmp, e.to_string()))?;
         for u in rows {
-            w.serialize(u).map_err(|e| Error::parse(&tmp, e.to_string()))?;
+            w.serialize(u)
+                .map_err(|e| Error::parse(&tmp, e.to_string()))?;
         }
         w.flush().map_err(|e| Error::io(&tmp, e))?;
     }
@@ -411,7 +490,10 @@ pub fn generate(cfg: &SynthConfig, out: &Path, progress: bool) -> Result<SynthRe
             let (s, h) = load_text(p, cfg)?;
             (s, Some(h))
         }
-        None => (TextSource::Grammar(Box::new(Grammar::new(cfg.vocab_per_category, cfg.zipf))), None),
+        None => (
+            TextSource::Grammar(Box::new(Grammar::new(cfg.vocab_per_category, cfg.zipf))),
+            None,
+        ),
     };
     std::fs::create_dir_all(out.join("wav")).map_err(|e| Error::io(out, e))?;
     std::fs::create_dir_all(out.join(JOURNAL_DIR)).map_err(|e| Error::io(out, e))?;
@@ -421,14 +503,23 @@ pub fn generate(cfg: &SynthConfig, out: &Path, progress: bool) -> Result<SynthRe
     let settings = Settings {
         tool: format!("crossover {}", env!("CARGO_PKG_VERSION")),
         text_sha256,
-        train_voices: voices_for(cfg, Split::Train).iter().map(|v| v.id()).collect(),
+        train_voices: voices_for(cfg, Split::Train)
+            .iter()
+            .map(|v| v.id())
+            .collect(),
         held_out_voices: voices::held_out_voices().iter().map(|v| v.id()).collect(),
         config: cfg.clone(),
     };
     if settings_path.exists() {
-        let old: Settings = toml::from_str(&std::fs::read_to_string(&settings_path).map_err(|e| Error::io(&settings_path, e))?)
-            .map_err(|e| Error::parse(&settings_path, e.to_string()))?;
-        let same = SynthConfig { hours: cfg.hours, ..old.config.clone() } == *cfg && old.text_sha256 == settings.text_sha256;
+        let old: Settings = toml::from_str(
+            &std::fs::read_to_string(&settings_path).map_err(|e| Error::io(&settings_path, e))?,
+        )
+        .map_err(|e| Error::parse(&settings_path, e.to_string()))?;
+        let same = SynthConfig {
+            hours: cfg.hours,
+            ..old.config.clone()
+        } == *cfg
+            && old.text_sha256 == settings.text_sha256;
         if !same {
             return Err(Error::Config(format!(
                 "{} holds a corpus made with other settings (see {}); use another --out folder or delete this one",
@@ -437,16 +528,32 @@ pub fn generate(cfg: &SynthConfig, out: &Path, progress: bool) -> Result<SynthRe
             )));
         }
     }
-    let toml_text = toml::to_string(&settings).map_err(|e| Error::Config(format!("cannot write settings: {e}")))?;
-    std::fs::write(&settings_path, format!("# Written by `crossover corpus synth`; every setting of this corpus.\n{toml_text}"))
-        .map_err(|e| Error::io(&settings_path, e))?;
+    let toml_text = toml::to_string(&settings)
+        .map_err(|e| Error::Config(format!("cannot write settings: {e}")))?;
+    std::fs::write(
+        &settings_path,
+        format!(
+            "# Written by `crossover corpus synth`; every setting of this corpus.\n{toml_text}"
+        ),
+    )
+    .map_err(|e| Error::io(&settings_path, e))?;
 
-    let targets = [cfg.hours * 3600.0, cfg.eval_hours * 3600.0, cfg.eval_hours * 3600.0];
-    let bar = if progress { indicatif::ProgressBar::new(targets.iter().sum::<f64>().ceil() as u64) } else { indicatif::ProgressBar::hidden() };
+    let targets = [
+        cfg.hours * 3600.0,
+        cfg.eval_hours * 3600.0,
+        cfg.eval_hours * 3600.0,
+    ];
+    let bar = if progress {
+        indicatif::ProgressBar::new(targets.iter().sum::<f64>().ceil() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg:>6} [{bar:40}] {pos}/{len} audio s, {elapsed} elapsed, ETA {eta}")
-            .unwrap()
-            .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(
+            "{msg:>6} [{bar:40}] {pos}/{len} audio s, {elapsed} elapsed, ETA {eta}",
+        )
+        .unwrap()
+        .progress_chars("=> "),
     );
     bar.set_message("babble");
     let babble = babble_pool(cfg, &src)?;
@@ -475,9 +582,15 @@ pub fn generate(cfg: &SynthConfig, out: &Path, progress: bool) -> Result<SynthRe
                 None => {
                     let want = ((target - total) / mean_dur * 1.05).ceil() as usize + 2;
                     let size = want.clamp(4, cfg.chunk);
-                    let plans: Vec<Plan> = (next..next + size).map(|i| plan(cfg, &src, split, i, &voices)).collect::<Result<_>>()?;
+                    let plans: Vec<Plan> = (next..next + size)
+                        .map(|i| plan(cfg, &src, split, i, &voices))
+                        .collect::<Result<_>>()?;
                     let texts: Vec<String> = plans.iter().map(|p| p.norm.clone()).collect();
-                    let phon: Vec<String> = texts.par_chunks(32).map(phonemes::phonemise).collect::<Result<Vec<_>>>()?.concat();
+                    let phon: Vec<String> = texts
+                        .par_chunks(32)
+                        .map(phonemes::phonemise)
+                        .collect::<Result<Vec<_>>>()?
+                        .concat();
                     let r: Vec<Utterance> = plans
                         .par_iter()
                         .zip(phon.into_par_iter())
@@ -516,7 +629,8 @@ pub fn generate(cfg: &SynthConfig, out: &Path, progress: bool) -> Result<SynthRe
     bar.finish_and_clear();
 
     // Remove WAVs no row refers to (the tail of a last chunk, or a larger earlier run).
-    let keep: std::collections::HashSet<PathBuf> = rows.iter().map(|u| out.join(&u.audio)).collect();
+    let keep: std::collections::HashSet<PathBuf> =
+        rows.iter().map(|u| out.join(&u.audio)).collect();
     let wav_dir = out.join("wav");
     for entry in std::fs::read_dir(&wav_dir).map_err(|e| Error::io(&wav_dir, e))? {
         let p = entry.map_err(|e| Error::io(&wav_dir, e))?.path();
@@ -528,7 +642,11 @@ pub fn generate(cfg: &SynthConfig, out: &Path, progress: bool) -> Result<SynthRe
     }
     write_voices_md(out, cfg)?;
     write_text_files(out, cfg, &src)?;
-    Corpus { root: out.to_path_buf(), utterances: rows }.save()?;
+    Corpus {
+        root: out.to_path_buf(),
+        utterances: rows,
+    }
+    .save()?;
     Ok(report)
 }
 
@@ -537,10 +655,15 @@ pub fn generate(cfg: &SynthConfig, out: &Path, progress: bool) -> Result<SynthRe
 fn write_text_files(out: &Path, cfg: &SynthConfig, src: &TextSource) -> Result<()> {
     let vocab: std::collections::BTreeSet<String> = match src {
         TextSource::Grammar(g) => g.vocabulary(),
-        TextSource::Lines(pools) => pools.iter().flatten().flat_map(|(_, n)| n.split(' ').map(String::from)).collect(),
+        TextSource::Lines(pools) => pools
+            .iter()
+            .flatten()
+            .flat_map(|(_, n)| n.split(' ').map(String::from))
+            .collect(),
     };
     let p = out.join("vocab.txt");
-    std::fs::write(&p, vocab.into_iter().map(|w| w + "\n").collect::<String>()).map_err(|e| Error::io(&p, e))?;
+    std::fs::write(&p, vocab.into_iter().map(|w| w + "\n").collect::<String>())
+        .map_err(|e| Error::io(&p, e))?;
     let p = out.join("lm_text.txt");
     let mut text = String::new();
     match src {
@@ -567,7 +690,9 @@ fn write_text_files(out: &Path, cfg: &SynthConfig, src: &TextSource) -> Result<(
 }
 
 fn write_voices_md(out: &Path, cfg: &SynthConfig) -> Result<()> {
-    let mut s = String::from("# Voices of this synthetic corpus\n\nTraining voices (train split only):\n\n");
+    let mut s = String::from(
+        "# Voices of this synthetic corpus\n\nTraining voices (train split only):\n\n",
+    );
     for v in voices_for(cfg, Split::Train) {
         s += &format!("- `{}`\n", v.id());
     }

@@ -43,21 +43,35 @@ fn run(input: &str) -> Result<Vec<String>> {
     let text = input.to_string();
     // Write from another thread so a large batch cannot deadlock on a full pipe.
     let writer = std::thread::spawn(move || stdin.write_all(text.as_bytes()));
-    let out = child.wait_with_output().map_err(|e| Error::Invalid(format!("espeak-ng (phonemes): {e}")))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::Invalid(format!("espeak-ng (phonemes): {e}")))?;
     writer
         .join()
         .map_err(|_| Error::Invalid("espeak-ng (phonemes): writer thread panicked".into()))?
         .map_err(|e| Error::Invalid(format!("espeak-ng (phonemes): writing input failed: {e}")))?;
     if !out.status.success() {
-        return Err(Error::Invalid(format!("espeak-ng (phonemes) failed: {}", String::from_utf8_lossy(&out.stderr).trim())));
+        return Err(Error::Invalid(format!(
+            "espeak-ng (phonemes) failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
     }
-    Ok(String::from_utf8_lossy(&out.stdout).lines().map(clean).filter(|l| !l.is_empty()).collect())
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(clean)
+        .filter(|l| !l.is_empty())
+        .collect())
 }
 
 /// Drop pause marks, keep one space between phonemes and two between words.
 fn clean(line: &str) -> String {
     line.split("  ")
-        .map(|w| w.split(' ').filter(|p| !p.is_empty() && !p.starts_with('_')).collect::<Vec<_>>().join(" "))
+        .map(|w| {
+            w.split(' ')
+                .filter(|p| !p.is_empty() && !p.starts_with('_'))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join("  ")
@@ -69,15 +83,22 @@ mod tests {
 
     #[test]
     fn cleans_pause_marks() {
-        assert_eq!(clean("D @2  d '0 g _: _:  w ,I tS"), "D @2  d '0 g  w ,I tS");
+        assert_eq!(
+            clean("D @2  d '0 g _: _:  w ,I tS"),
+            "D @2  d '0 g  w ,I tS"
+        );
     }
 
     #[test]
     fn one_line_per_sentence() {
-        let s: Vec<String> = ["The dog, which was brown, ran home.", "Did Mary see the seventy two cats?", "Hello"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let s: Vec<String> = [
+            "The dog, which was brown, ran home.",
+            "Did Mary see the seventy two cats?",
+            "Hello",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let p = phonemise(&s).unwrap();
         assert_eq!(p.len(), 3);
         assert!(p[0].starts_with("D @2  d '0 g"), "{}", p[0]);

@@ -44,18 +44,41 @@ impl Voice {
     /// The voice id used as the manifest's `speaker`.
     pub fn id(&self) -> String {
         match self.engine {
-            Engine::Espeak => format!("es-{}-{}-s{}-p{}", self.name, self.variant, self.rate, self.pitch),
+            Engine::Espeak => format!(
+                "es-{}-{}-s{}-p{}",
+                self.name, self.variant, self.rate, self.pitch
+            ),
             Engine::Flite if self.pitch == 0 => format!("fl-{}-d{}", self.name, self.rate),
             Engine::Flite => format!("fl-{}-d{}-f{}", self.name, self.rate, self.pitch),
         }
     }
 }
 
-const fn es(name: &'static str, variant: &'static str, rate: u32, pitch: u32, held_out: bool) -> Voice {
-    Voice { engine: Engine::Espeak, name, variant, rate, pitch, held_out }
+const fn es(
+    name: &'static str,
+    variant: &'static str,
+    rate: u32,
+    pitch: u32,
+    held_out: bool,
+) -> Voice {
+    Voice {
+        engine: Engine::Espeak,
+        name,
+        variant,
+        rate,
+        pitch,
+        held_out,
+    }
 }
 const fn fl(name: &'static str, rate: u32, pitch: u32, held_out: bool) -> Voice {
-    Voice { engine: Engine::Flite, name, variant: "", rate, pitch, held_out }
+    Voice {
+        engine: Engine::Flite,
+        name,
+        variant: "",
+        rate,
+        pitch,
+        held_out,
+    }
 }
 
 /// The full inventory, in a fixed order. Training voices are used in this
@@ -184,14 +207,23 @@ pub fn speak(voice: &Voice, text: &str, rate: u32, pitch: u32) -> Result<Synthes
                 a.push(format!("int_f0_target_mean={pitch}"));
             }
             // flite's file mode (-f) streams and writes no samples to a pipe; -t works.
-            a.extend(["-t".into(), text.to_string(), "-o".into(), "/dev/stdout".into()]);
+            a.extend([
+                "-t".into(),
+                text.to_string(),
+                "-o".into(),
+                "/dev/stdout".into(),
+            ]);
             ("flite", a)
         }
     };
     let feed_stdin = voice.engine == Engine::Espeak;
     let mut child = Command::new(prog)
         .args(&args)
-        .stdin(if feed_stdin { Stdio::piped() } else { Stdio::null() })
+        .stdin(if feed_stdin {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -201,7 +233,12 @@ pub fn speak(voice: &Voice, text: &str, rate: u32, pitch: u32) -> Result<Synthes
         stdin
             .write_all(text.as_bytes())
             .and_then(|_| stdin.write_all(b"\n"))
-            .map_err(|e| Error::Invalid(format!("{prog} ({}): writing the text failed: {e}", voice.id())))?;
+            .map_err(|e| {
+                Error::Invalid(format!(
+                    "{prog} ({}): writing the text failed: {e}",
+                    voice.id()
+                ))
+            })?;
     }
     let out = child
         .wait_with_output()
@@ -245,7 +282,10 @@ fn parse_wav_stream(b: &[u8]) -> std::result::Result<Synthesised, String> {
                 return Err("data chunk before fmt chunk".into());
             }
             let data = &b[body..];
-            let samples = data.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]]) as f32).collect();
+            let samples = data
+                .chunks_exact(2)
+                .map(|c| i16::from_le_bytes([c[0], c[1]]) as f32)
+                .collect();
             return Ok(Synthesised { rate, samples });
         }
         pos = body + size + (size & 1);
@@ -268,9 +308,19 @@ mod tests {
         assert!((0.15..0.3).contains(&frac), "held-out fraction {frac}");
         // Held-out variants and flite speakers never occur in training.
         for h in &held {
-            let key = if h.engine == Engine::Flite { h.name } else { h.variant };
+            let key = if h.engine == Engine::Flite {
+                h.name
+            } else {
+                h.variant
+            };
             assert!(
-                !train_voices().iter().any(|t| t.engine == h.engine && key == if t.engine == Engine::Flite { t.name } else { t.variant }),
+                !train_voices().iter().any(|t| t.engine == h.engine
+                    && key
+                        == if t.engine == Engine::Flite {
+                            t.name
+                        } else {
+                            t.variant
+                        }),
                 "{} shares its speaker/variant with a training voice",
                 h.id()
             );

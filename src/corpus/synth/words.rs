@@ -6,7 +6,8 @@
 //! Nouns: `singular` (regular plural) or `singular:plural`.
 //! Verbs: `base` (regular) or `base:past:participle[:ing]`.
 
-pub const PEOPLE: &str = "teacher doctor farmer driver student child:children woman:women man:men girl boy \
+pub const PEOPLE: &str =
+    "teacher doctor farmer driver student child:children woman:women man:men girl boy \
 baker nurse pilot singer writer painter lawyer sailor soldier player \
 neighbour friend brother sister mother father uncle aunt cousin captain \
 manager worker engineer scientist artist actor dancer cook guard officer \
@@ -93,7 +94,8 @@ gloomy sunny rainy windy snowy foggy stormy frozen wet dry \
 crowded distant nearby hidden secret precious cheap expensive useful useless \
 delicate enormous fragile graceful hollow jolly magnificent narrow peaceful rapid";
 
-pub const ADVERBS: &str = "quickly slowly quietly loudly carefully happily sadly gently suddenly finally \
+pub const ADVERBS: &str =
+    "quickly slowly quietly loudly carefully happily sadly gently suddenly finally \
 often always never sometimes usually rarely soon early late again \
 badly bravely calmly eagerly easily fiercely gladly honestly kindly lazily \
 nearly neatly nervously openly patiently politely proudly rapidly roughly safely \
@@ -124,7 +126,8 @@ thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty fort
 sixty seventy eighty ninety";
 
 pub const DAYS: &str = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday";
-pub const MONTHS: &str = "January February March April May June July August September October November December";
+pub const MONTHS: &str =
+    "January February March April May June July August September October November December";
 pub const PARTS_OF_DAY: &str = "morning afternoon evening night";
 
 /// Prepositions for locations ("in the kitchen").
