@@ -172,7 +172,9 @@ const DEFAULT_TRAIN_HOURS: f64 = 2.0;
 const QUICK_TRAIN_HOURS: f64 = 0.2;
 
 /// The default synthetic corpora are generated on first use, with the
-/// default difficulty (`SynthConfig::default()`), stated in every report.
+/// sweep's demo difficulty (`SynthConfig::sweep_demo()`), stated in every
+/// report. An existing default corpus made with other settings is used as it
+/// is (its own settings are what the report states), with a warning.
 fn ensure_corpus(spec: &mut SweepSpec, quick: bool) -> anyhow::Result<()> {
     let manifest = spec.corpus.join(crossover::corpus::MANIFEST_FILE);
     let is_default =
@@ -181,7 +183,7 @@ fn ensure_corpus(spec: &mut SweepSpec, quick: bool) -> anyhow::Result<()> {
         if !is_default {
             bail!("{}: no corpus here (expected {}); make one with `crossover corpus import` or `crossover corpus synth`", spec.corpus.display(), manifest.display());
         }
-        let mut cfg = SynthConfig::default();
+        let mut cfg = SynthConfig::sweep_demo();
         cfg.hours = if quick {
             QUICK_TRAIN_HOURS
         } else {
@@ -196,6 +198,14 @@ fn ensure_corpus(spec: &mut SweepSpec, quick: bool) -> anyhow::Result<()> {
             cfg.hours
         );
         synth::generate(&cfg, &spec.corpus, true)?;
+    } else if is_default
+        && read_synth_config(&spec.corpus).is_some_and(|c| !c.same_task(&SynthConfig::sweep_demo()))
+    {
+        eprintln!(
+            "crossover: warning: {} was generated with other settings than the sweep's default difficulty \
+             (SynthConfig::sweep_demo); it is used as it is. Delete the folder to regenerate it.",
+            spec.corpus.display()
+        );
     }
     spec.corpus_note = describe_synth(&spec.corpus);
     Ok(())
@@ -203,19 +213,11 @@ fn ensure_corpus(spec: &mut SweepSpec, quick: bool) -> anyhow::Result<()> {
 
 /// One line stating a synthetic corpus's difficulty (empty for other corpora).
 fn describe_synth(dir: &Path) -> String {
-    let Ok(text) = std::fs::read_to_string(dir.join(synth::SETTINGS_FILE)) else {
+    if !dir.join(synth::SETTINGS_FILE).exists() {
         return String::new();
-    };
-    let table: toml::Table = match text.parse() {
-        Ok(t) => t,
-        Err(_) => return String::new(),
-    };
-    let cfg = table
-        .get("config")
-        .cloned()
-        .map(|c| c.try_into::<SynthConfig>());
-    match cfg {
-        Some(Ok(c)) => format!(
+    }
+    match read_synth_config(dir) {
+        Some(c) => format!(
             "synthetic (espeak-ng + flite), seed {}, {} training voices (dev/test voices held out), {} words per grammar category, \
              noise on {:.0}% of utterances at {}-{} dB SNR, reverberation on {:.0}%, speed {}-{}",
             c.seed,
@@ -228,8 +230,15 @@ fn describe_synth(dir: &Path) -> String {
             c.augment.speed[0],
             c.augment.speed[1]
         ),
-        _ => "synthetic (settings in synth.toml)".to_string(),
+        None => "synthetic (settings in synth.toml)".to_string(),
     }
+}
+
+/// The `[config]` table of a synthetic corpus's `synth.toml`, if readable.
+fn read_synth_config(dir: &Path) -> Option<SynthConfig> {
+    let text = std::fs::read_to_string(dir.join(synth::SETTINGS_FILE)).ok()?;
+    let table: toml::Table = text.parse().ok()?;
+    table.get("config").cloned()?.try_into::<SynthConfig>().ok()
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
