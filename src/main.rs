@@ -34,6 +34,13 @@ enum Command {
 }
 
 fn main() {
+    // Die quietly when stdout closes early (`crossover score ... | head -1`),
+    // as Unix tools do, instead of panicking on a broken pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default SIGPIPE action before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Features(a) => cli::features::run(a),

@@ -132,6 +132,26 @@ fn overfits_twenty_digits_and_round_trips() {
         loaded.transcribe(&corpus, &utts, 1).unwrap()
     );
     assert_eq!(loaded.summary().size, model.summary().size);
+
+    // Shallow fusion (the decode --fusion-lm ablation): with an LM that knows
+    // the ten digits, beam search keeps the overfitted transcripts.
+    let mut fused = CtcModel::load(&dir).unwrap();
+    let lm =
+        crossover::classical::lm::NgramLm::estimate(DIGITS, std::iter::empty::<&str>(), 2).unwrap();
+    fused
+        .set_fusion(neural::FusionSettings {
+            lm: neural::fusion::ArpaWordLm::new(lm),
+            weight: 0.5,
+            word_bonus: 1.0,
+        })
+        .unwrap();
+    assert_eq!(fused.cfg.decode.method, neural::config::DecodeMethod::Beam);
+    let fused_rate = cer(&fused, &corpus);
+    assert!(
+        fused_rate < 0.05,
+        "CER with fusion {:.1}%",
+        100.0 * fused_rate
+    );
 }
 
 #[test]

@@ -22,6 +22,24 @@ fn run_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
+/// FSDD (official split) imported into `dir/fsdd`.
+fn import_fsdd(dir: &Path) -> PathBuf {
+    let shared = crossover::shared::require_corpora();
+    let corpus = dir.join("fsdd");
+    run_ok(&[
+        "corpus",
+        "import",
+        "fsdd",
+        shared.join("fsdd").to_str().unwrap(),
+        "--split",
+        "official",
+        "--out",
+        corpus.to_str().unwrap(),
+        "--no-progress",
+    ]);
+    corpus
+}
+
 /// A tiny classical system (few iterations and Gaussians) so each cell takes seconds.
 fn tiny_pipeline(dir: &Path) -> PathBuf {
     let p = dir.join("tiny.toml");
@@ -51,20 +69,8 @@ fn stable(rows: &[csv::StringRecord], header: &csv::StringRecord) -> Vec<Vec<Str
 
 #[test]
 fn sweep_resumes_records_failures_and_is_deterministic() {
-    let shared = crossover::shared::require_corpora();
     let tmp = tempfile::tempdir().unwrap();
-    let corpus = tmp.path().join("fsdd");
-    run_ok(&[
-        "corpus",
-        "import",
-        "fsdd",
-        shared.join("fsdd").to_str().unwrap(),
-        "--split",
-        "official",
-        "--out",
-        corpus.to_str().unwrap(),
-        "--no-progress",
-    ]);
+    let corpus = import_fsdd(tmp.path());
     let tiny = tiny_pipeline(tmp.path());
     let out_a = tmp.path().join("a");
     let args = |out: &Path, pipelines: &str| -> Vec<String> {
@@ -226,4 +232,56 @@ fn sweep_resumes_records_failures_and_is_deterministic() {
     );
     let report = std::fs::read_to_string(out_b.join("report.md")).unwrap();
     assert!(report.contains("Failed cells"), "{report}");
+}
+
+/// Neural cells are reproducible too when training is bounded by epochs
+/// rather than by a time budget (a budget's step count depends on the
+/// machine's speed; docs/NEURAL.md): two sweeps, same seed, same numbers.
+#[test]
+fn neural_cells_repeat_exactly_with_an_epoch_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = import_fsdd(tmp.path());
+    let p = tmp.path().join("tinyctc.toml");
+    std::fs::write(
+        &p,
+        "kind = \"char-ctc\"\npresets = []\n[model]\nhidden = 32\nlayers = 1\nconv_channels = 8\n[train]\nmax_epochs = 3\nbatch_seconds = 10.0\nwarmup_steps = 2\n",
+    )
+    .unwrap();
+    let mut tables = Vec::new();
+    for name in ["a", "b"] {
+        let out = tmp.path().join(name);
+        run_ok(&[
+            "sweep",
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--pipelines",
+            p.to_str().unwrap(),
+            "--hours",
+            "0.01",
+            "--seeds",
+            "5",
+            "--threads",
+            "2",
+            "--bootstrap",
+            "50",
+            "--no-progress",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let path = out.join("results.csv");
+        let header = csv::Reader::from_path(&path)
+            .unwrap()
+            .headers()
+            .unwrap()
+            .clone();
+        let rows = read_rows(&path);
+        assert_eq!(rows.len(), 1);
+        let status = header.iter().position(|h| h == "status").unwrap();
+        assert_eq!(&rows[0][status], "ok", "{:?}", rows[0]);
+        tables.push(stable(&rows, &header));
+    }
+    assert_eq!(
+        tables[0], tables[1],
+        "same seed must give the same neural results"
+    );
 }

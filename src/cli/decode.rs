@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use crossover::corpus::{Corpus, Split};
+use crossover::neural::config::DecodeMethod;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,6 +36,24 @@ pub struct Args {
     /// Classical only: word penalty in LM log units.
     #[arg(long)]
     pub word_penalty: Option<f32>,
+    /// CTC models only: token decoding, greedy or prefix beam search
+    /// (default: the model's pipeline config, greedy unless it says otherwise).
+    #[arg(long, value_enum)]
+    pub method: Option<DecodeMethod>,
+    /// CTC models only: prefix beam width (with --method beam).
+    #[arg(long)]
+    pub ctc_beam: Option<usize>,
+    /// char-ctc only, an ablation: shallow fusion with this word n-gram LM
+    /// (ARPA, e.g. the `lm.arpa` of a classical model trained on the same
+    /// data); implies --method beam. The pure end-to-end system never uses it.
+    #[arg(long)]
+    pub fusion_lm: Option<PathBuf>,
+    /// Weight of the fused LM's natural-log probabilities.
+    #[arg(long, default_value_t = 0.5, requires = "fusion_lm")]
+    pub fusion_weight: f32,
+    /// Bonus per word with fusion (natural-log units), against short outputs.
+    #[arg(long, default_value_t = 1.0, requires = "fusion_lm")]
+    pub fusion_bonus: f32,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -59,6 +78,31 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
         if let Some(v) = a.word_penalty {
             m.decode.word_penalty = v;
+        }
+        if a.method.is_some() || a.ctc_beam.is_some() || a.fusion_lm.is_some() {
+            bail!("--method/--ctc-beam/--fusion-lm apply to CTC models only");
+        }
+        Box::new(m)
+    } else if a.method.is_some() || a.ctc_beam.is_some() || a.fusion_lm.is_some() {
+        let (kind, _) = crossover::pipeline::pipeline_kind(&a.model.join("pipeline.toml"))?;
+        if !crossover::neural::config::KINDS.contains(&kind.as_str()) {
+            bail!(
+                "--method/--ctc-beam/--fusion-lm apply to CTC models only (this one is {kind:?})"
+            );
+        }
+        let mut m = crossover::neural::CtcModel::load(&a.model)?;
+        let method = a.method.unwrap_or(if a.fusion_lm.is_some() {
+            DecodeMethod::Beam
+        } else {
+            m.cfg.decode.method
+        });
+        m.set_decode(method, a.ctc_beam);
+        if let Some(p) = &a.fusion_lm {
+            m.set_fusion(crossover::neural::FusionSettings {
+                lm: crossover::neural::fusion::ArpaWordLm::read(p)?,
+                weight: a.fusion_weight,
+                word_bonus: a.fusion_bonus,
+            })?;
         }
         Box::new(m)
     } else {

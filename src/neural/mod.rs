@@ -10,6 +10,7 @@
 pub mod config;
 pub mod ctc_decode;
 pub mod fbank;
+pub mod fusion;
 pub mod model;
 pub mod phone_words;
 pub mod tokens;
@@ -114,6 +115,17 @@ pub struct CtcModel {
     words: Option<phone_words::WordDecoder>,
     /// tch tensors are `Send` but not `Sync`; the net is used by one thread at a time.
     net: Mutex<(nn::VarStore, CtcNet)>,
+    /// char-ctc ablation only: shallow fusion with a word LM in beam search.
+    fusion: Option<FusionSettings>,
+}
+
+/// Shallow-fusion settings of a loaded char-ctc model (never saved with it).
+pub struct FusionSettings {
+    pub lm: fusion::ArpaWordLm,
+    /// Weight of the LM's natural-log probability.
+    pub weight: f32,
+    /// Added per completed word (counters the LM's bias to short outputs).
+    pub word_bonus: f32,
 }
 
 fn token_kind(kind: &str) -> TokenKind {
@@ -267,6 +279,7 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         training: Some(st),
         words,
         net: Mutex::new((vs, net)),
+        fusion: None,
     })
 }
 
@@ -306,6 +319,7 @@ impl CtcModel {
             training: saved.training,
             words,
             net: Mutex::new((vs, net)),
+            fusion: None,
         })
     }
 
@@ -326,9 +340,38 @@ impl CtcModel {
         match d.method {
             DecodeMethod::Greedy => ctc_decode::greedy(logp, tokens::BLANK),
             DecodeMethod::Beam => {
-                ctc_decode::prefix_beam_search(logp, tokens::BLANK, d.beam, d.prune_logp, None)
+                let space = self.tokens.symbols.iter().position(|s| s == "<space>");
+                let fusion = match (&self.fusion, space) {
+                    (Some(f), Some(space)) => Some(ctc_decode::Fusion {
+                        lm: &f.lm,
+                        weight: f.weight,
+                        word_bonus: f.word_bonus,
+                        space,
+                        symbols: &self.tokens.symbols,
+                    }),
+                    _ => None,
+                };
+                ctc_decode::prefix_beam_search(
+                    logp,
+                    tokens::BLANK,
+                    d.beam,
+                    d.prune_logp,
+                    fusion.as_ref(),
+                )
             }
         }
+    }
+
+    /// Shallow fusion with a word LM (char-ctc only; switches to beam search).
+    pub fn set_fusion(&mut self, f: FusionSettings) -> Result<()> {
+        if self.words.is_some() || !self.tokens.symbols.iter().any(|s| s == "<space>") {
+            return Err(Error::Config(
+                "shallow fusion applies to char-ctc models only (phone-ctc already decodes words with the lexicon and LM)".into(),
+            ));
+        }
+        self.cfg.decode.method = DecodeMethod::Beam;
+        self.fusion = Some(f);
+        Ok(())
     }
 
     /// Switch decoding method (e.g. from a `--method` flag) without retraining.

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::results::CellResult;
 use crate::error::{Error, Result};
@@ -188,7 +189,11 @@ fn draw_wer<DB: DrawingBackend>(
             }))
             .map_err(|e| e.to_string())?;
     }
-    for m in markers {
+    // Labels are staggered downwards so that neighbouring crossings stay
+    // readable, and written to the left of markers in the right half of the
+    // (log) axis so they never run off the plot or under the legend.
+    let x_mid = (x0.ln() + x1.ln()) / 2.0;
+    for (i, m) in markers.iter().enumerate() {
         let style = BLACK.stroke_width(2);
         chart
             .draw_series(DashedLineSeries::new(
@@ -199,16 +204,26 @@ fn draw_wer<DB: DrawingBackend>(
             ))
             .map_err(|e| e.to_string())?;
         chart
-            .draw_series(std::iter::once(Text::new(
-                format!(" {}", m.label),
-                (m.hours, ymax * 0.95),
-                ("sans-serif", 16).into_font(),
-            )))
+            .draw_series(std::iter::once({
+                let right_half = m.hours.ln() > x_mid;
+                let anchor = if right_half { HPos::Right } else { HPos::Left };
+                let font = ("sans-serif", 16)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(anchor, VPos::Top));
+                let text = if right_half {
+                    format!("{} ", m.label)
+                } else {
+                    format!(" {}", m.label)
+                };
+                Text::new(text, (m.hours, ymax * (0.97 - 0.06 * i as f64)), font)
+            }))
             .map_err(|e| e.to_string())?;
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        // WER is high at small sizes, so the lower left is the emptiest corner.
+        .position(SeriesLabelPosition::LowerLeft)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(("sans-serif", 16))
