@@ -48,8 +48,9 @@ pub struct Args {
     /// data); implies --method beam. The pure end-to-end system never uses it.
     #[arg(long)]
     pub fusion_lm: Option<PathBuf>,
-    /// Weight of the fused LM's natural-log probabilities.
-    #[arg(long, default_value_t = 0.5, requires = "fusion_lm")]
+    /// Weight of the fused LM's natural-log probabilities (0.3 was best of
+    /// 0.3/0.6/1.0 on kathleen dev with a bigram; docs/NEURAL.md).
+    #[arg(long, default_value_t = 0.3, requires = "fusion_lm")]
     pub fusion_weight: f32,
     /// Bonus per word with fusion (natural-log units), against short outputs.
     #[arg(long, default_value_t = 1.0, requires = "fusion_lm")]
