@@ -91,6 +91,37 @@ pub struct LmConfig {
     pub phone_order: usize,
 }
 
+impl LmConfig {
+    /// The word LM these settings describe: the ARPA file as is, else an
+    /// n-gram estimated from `text` (normalised here) or from the training
+    /// transcripts, giving probability mass to every word of `vocab`.
+    /// Shared by the classical and phone-ctc recognisers.
+    pub fn word_lm<'a>(
+        &self,
+        train: &[&Utterance],
+        vocab: impl IntoIterator<Item = &'a str>,
+    ) -> Result<NgramLm> {
+        if let Some(a) = &self.arpa {
+            return NgramLm::read_arpa(a);
+        }
+        let sents: Vec<String> = match &self.text {
+            Some(p) => std::fs::read_to_string(p)
+                .map_err(|e| Error::io(p, e))?
+                .lines()
+                .map(crate::text::normalise)
+                .filter(|s| !s.is_empty())
+                .collect(),
+            None => train.iter().map(|u| u.norm_text.clone()).collect(),
+        };
+        let vocab: Vec<&str> = vocab.into_iter().collect();
+        NgramLm::estimate(
+            sents.iter().map(|s| s.as_str()),
+            vocab.iter().map(|w| &**w),
+            self.order,
+        )
+    }
+}
+
 impl Default for LmConfig {
     fn default() -> Self {
         LmConfig {
@@ -560,20 +591,7 @@ fn train_inner(cfg: &ClassicalConfig, ctx: &TrainContext) -> Result<ClassicalMod
     }
 
     // Stage 5: LMs.
-    let lm = if let Some(a) = &cfg.lm.arpa {
-        NgramLm::read_arpa(a)?
-    } else {
-        let sents: Vec<String> = match &cfg.lm.text {
-            Some(p) => std::fs::read_to_string(p)
-                .map_err(|e| Error::io(p, e))?
-                .lines()
-                .map(crate::text::normalise)
-                .filter(|s| !s.is_empty())
-                .collect(),
-            None => ctx.train.iter().map(|u| u.norm_text.clone()).collect(),
-        };
-        NgramLm::estimate(sents.iter().map(|s| s.as_str()), lex.words(), cfg.lm.order)?
-    };
+    let lm = cfg.lm.word_lm(&ctx.train, lex.words())?;
     if !ctx.dev.is_empty() {
         let ppl = lm.perplexity(ctx.dev.iter().map(|u| u.norm_text.as_str()));
         log(

@@ -99,21 +99,7 @@ impl WordDecoder {
             ..EspeakG2p::default()
         };
         lex.cover(&words, lex_cfg.oov, &g2p)?;
-        let lm = match &lm_cfg.arpa {
-            Some(a) => NgramLm::read_arpa(a)?,
-            None => {
-                let sents: Vec<String> = match &lm_cfg.text {
-                    Some(p) => std::fs::read_to_string(p)
-                        .map_err(|e| Error::io(p, e))?
-                        .lines()
-                        .map(crate::text::normalise)
-                        .filter(|s| !s.is_empty())
-                        .collect(),
-                    None => ctx.train.iter().map(|u| u.norm_text.clone()).collect(),
-                };
-                NgramLm::estimate(sents.iter().map(|s| s.as_str()), lex.words(), lm_cfg.order)?
-            }
-        };
+        let lm = lm_cfg.word_lm(&ctx.train, lex.words())?;
         Ok(Self::new(lex, lm, num_tokens))
     }
 

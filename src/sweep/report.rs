@@ -168,21 +168,9 @@ pub fn render(out: &Path, wall_seconds: Option<f64>) -> Result<PathBuf> {
     let _ = writeln!(
         md,
         "- Training hours (targets): {}",
-        spec.hours
-            .iter()
-            .map(|h| h.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+        comma_list(&spec.hours)
     );
-    let _ = writeln!(
-        md,
-        "- Seeds: {}",
-        spec.seeds
-            .iter()
-            .map(|h| h.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let _ = writeln!(md, "- Seeds: {}", comma_list(&spec.seeds));
     let _ = writeln!(
         md,
         "- Threads: {}, device: {:?}, bootstrap replicates: {}",
@@ -253,4 +241,9 @@ pub fn render(out: &Path, wall_seconds: Option<f64>) -> Result<PathBuf> {
     let path = out.join("report.md");
     std::fs::write(&path, md).map_err(|e| Error::io(&path, e))?;
     Ok(path)
+}
+
+/// `1, 2, 3` from a list of values.
+fn comma_list<T: std::fmt::Display>(xs: &[T]) -> String {
+    xs.iter().map(T::to_string).collect::<Vec<_>>().join(", ")
 }
