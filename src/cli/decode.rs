@@ -34,8 +34,13 @@ pub struct Args {
     #[arg(long)]
     pub lm_weight: Option<f32>,
     /// Classical only: word penalty in LM log units.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub word_penalty: Option<f32>,
+    /// Classical only: probability of silence after a word (Kaldi's
+    /// --sil-prob; each word boundary costs ln p with silence, ln(1-p)
+    /// without); 0 makes silence free.
+    #[arg(long)]
+    pub silence_prob: Option<f32>,
     /// CTC models only: token decoding, greedy or prefix beam search
     /// (default: the model's pipeline config, greedy unless it says otherwise).
     #[arg(long, value_enum)]
@@ -61,11 +66,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let overrides = a.beam.is_some()
         || a.max_active.is_some()
         || a.lm_weight.is_some()
-        || a.word_penalty.is_some();
+        || a.word_penalty.is_some()
+        || a.silence_prob.is_some();
     let model: Box<dyn crossover::pipeline::Recogniser> = if overrides {
         let (kind, _) = crossover::pipeline::pipeline_kind(&a.model.join("pipeline.toml"))?;
         if kind != crossover::classical::KIND {
-            bail!("--beam/--max-active/--lm-weight/--word-penalty apply to classical models only (this one is {kind:?})");
+            bail!("--beam/--max-active/--lm-weight/--word-penalty/--silence-prob apply to classical models only (this one is {kind:?})");
         }
         let mut m = crossover::classical::ClassicalModel::load(&a.model)?;
         if let Some(v) = a.beam {
@@ -79,6 +85,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
         if let Some(v) = a.word_penalty {
             m.decode.word_penalty = v;
+        }
+        if let Some(v) = a.silence_prob {
+            if !(0.0..1.0).contains(&v) {
+                bail!("--silence-prob must be in [0, 1), got {v}");
+            }
+            m.decode.silence_prob = v;
         }
         if a.method.is_some() || a.ctc_beam.is_some() || a.fusion_lm.is_some() {
             bail!("--method/--ctc-beam/--fusion-lm apply to CTC models only");

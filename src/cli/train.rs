@@ -32,6 +32,11 @@ pub struct Args {
     /// canonical kathleen and FSDD figures do.
     #[arg(long)]
     pub dev_into_train: bool,
+    /// CMUdict-format lexicon file (`WORD  AH0 B ...`, `WORD(2)` variants);
+    /// overrides the pipeline's `[lexicon] file`. classical and phone-ctc
+    /// only. Words missing from it go to espeak-ng (the `[lexicon] oov` policy).
+    #[arg(long)]
+    pub lexicon: Option<PathBuf>,
     /// No progress output.
     #[arg(long)]
     pub quiet: bool,
@@ -84,6 +89,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         device: a.device,
         out_dir: a.out.clone(),
         progress: !a.quiet,
+        lexicon: a.lexicon.clone(),
     };
     let model = crossover::registry::train(&a.pipeline, &ctx)?;
     model.save(&a.out)?;

@@ -140,6 +140,11 @@ fn token_kind(kind: &str) -> TokenKind {
 /// Checkpoints go to `ctx.out_dir/checkpoints`; an interrupted run resumes there.
 pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     cfg.validate()?;
+    let mut cfg = cfg.clone();
+    if let Some(f) = &ctx.lexicon {
+        cfg.lexicon.file = Some(f.clone());
+    }
+    let cfg = &cfg;
     if ctx.train.is_empty() {
         return Err(Error::Invalid("no training utterances".into()));
     }

@@ -9,15 +9,14 @@
 //! - frame scores are the network's log posteriors (no prior division).
 //!
 //! CTC token ids equal [`PhoneSet`] ids with the silence id 0 reused as the blank.
-use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::classical::decoder::{decode, DecodeConfig, LexiconTree};
 use crate::classical::hmm::{ChainState, MatrixScorer, PhoneTopology};
-use crate::classical::lexicon::{EspeakG2p, Lexicon};
+use crate::classical::lexicon::Lexicon;
 use crate::classical::lm::NgramLm;
 use crate::classical::phones::PhoneSet;
-use crate::classical::{LexiconConfig, LexiconCover, LmConfig};
+use crate::classical::{LexiconConfig, LmConfig};
 use crate::corpus::Utterance;
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
@@ -81,24 +80,7 @@ impl WordDecoder {
         ctx: &TrainContext,
         num_tokens: usize,
     ) -> Result<Self> {
-        let phones = PhoneSet::standard();
-        let mut lex = match &lex_cfg.file {
-            Some(f) => Lexicon::from_cmudict(f, phones.clone())?,
-            None => Lexicon::new(phones),
-        };
-        let cover: Vec<&Utterance> = match lex_cfg.cover {
-            LexiconCover::Corpus => ctx.corpus.utterances.iter().collect(),
-            LexiconCover::Train => ctx.train.clone(),
-        };
-        let words: BTreeSet<String> = cover
-            .iter()
-            .flat_map(|u| u.norm_text.split_whitespace().map(String::from))
-            .collect();
-        let g2p = EspeakG2p {
-            voice: lex_cfg.voice.clone(),
-            ..EspeakG2p::default()
-        };
-        lex.cover(&words, lex_cfg.oov, &g2p)?;
+        let lex = lex_cfg.build(ctx.corpus, &ctx.train)?;
         let lm = lm_cfg.word_lm(&ctx.train, lex.words())?;
         Ok(Self::new(lex, lm, num_tokens))
     }
@@ -156,7 +138,7 @@ pub fn default_word_decode() -> DecodeConfig {
         max_active: 1000,
         lm_weight: 1.0,
         word_penalty: 0.0,
-        silence_penalty: 0.0,
+        silence_prob: 0.0,
     }
 }
 

@@ -353,6 +353,7 @@ fn train_and_score(
         device: spec.device,
         out_dir: model_dir.clone(),
         progress: false,
+        lexicon: None,
     };
     progress.stage(&format!(
         "training on {:.3} h ({} utterances)",
