@@ -247,9 +247,7 @@ fn neural_cells_repeat_exactly_with_an_epoch_limit() {
         "kind = \"char-ctc\"\npresets = []\n[model]\nhidden = 32\nlayers = 1\nconv_channels = 8\n[train]\nmax_epochs = 3\nbatch_seconds = 10.0\nwarmup_steps = 2\n",
     )
     .unwrap();
-    let mut tables = Vec::new();
-    for name in ["a", "b"] {
-        let out = tmp.path().join(name);
+    let sweep = |out: &Path| {
         run_ok(&[
             "sweep",
             "--corpus",
@@ -267,7 +265,12 @@ fn neural_cells_repeat_exactly_with_an_epoch_limit() {
             "--no-progress",
             "--out",
             out.to_str().unwrap(),
-        ]);
+        ])
+    };
+    let mut tables = Vec::new();
+    for name in ["a", "b"] {
+        let out = tmp.path().join(name);
+        sweep(&out);
         let path = out.join("results.csv");
         let header = csv::Reader::from_path(&path)
             .unwrap()
@@ -284,4 +287,20 @@ fn neural_cells_repeat_exactly_with_an_epoch_limit() {
         tables[0], tables[1],
         "same seed must give the same neural results"
     );
+
+    // A changed pipeline redoes the cell in place: the old model folder and
+    // its checkpoints belong to another job and are cleared, not resumed.
+    let text = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(&p, text.replace("max_epochs = 3", "max_epochs = 2")).unwrap();
+    let out = tmp.path().join("a");
+    let log = sweep(&out);
+    assert!(!log.contains("cached"), "{log}");
+    let rows = read_rows(&out.join("results.csv"));
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].iter().any(|f| f == "ok"), "{:?}\n{log}", rows[0]);
+    let state =
+        std::fs::read_to_string(out.join("cells/tinyctc_h0.01_s5/model/checkpoints/state.json"))
+            .unwrap();
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    assert_eq!(state["epochs_done"], 2, "{state}");
 }

@@ -125,10 +125,16 @@ fn file_hash(p: &Path) -> Result<String> {
     Ok(hex::encode(Sha256::digest(&bytes)))
 }
 
-/// The cache key of a cell: pipeline config, manifest, hours, seed, tool version.
+/// The cache key of a cell: the pipeline's effective config (defaults
+/// included), manifest, hours, seed, tool version.
 pub fn cell_hash(spec: &SweepSpec, cell: &Cell) -> Result<String> {
     let mut h = Sha256::new();
-    h.update(file_hash(&cell.pipeline)?);
+    match crate::registry::effective_config(&cell.pipeline) {
+        Ok(json) => h.update(json),
+        // A config that does not parse is keyed by its bytes; training the
+        // cell then fails with the parse error, recorded like any failure.
+        Err(_) => h.update(file_hash(&cell.pipeline)?),
+    }
     h.update(file_hash(&spec.corpus.join(crate::corpus::MANIFEST_FILE))?);
     h.update(format!(
         "{}|{}|{}",
@@ -138,6 +144,10 @@ pub fn cell_hash(spec: &SweepSpec, cell: &Cell) -> Result<String> {
     ));
     Ok(hex::encode(&h.finalize()[..8]))
 }
+
+/// Written into a cell folder when its training starts: the config hash of
+/// the job whose model (and checkpoints) the folder holds.
+pub const CELL_HASH_FILE: &str = "config_hash.txt";
 
 pub fn cell_dir(out: &Path, cell: &Cell) -> PathBuf {
     out.join("cells").join(cell.id())
@@ -343,7 +353,17 @@ fn train_and_score(
         )));
     }
     let model_dir = dir.join("model");
+    // A model folder left by another configuration (an edited pipeline, a
+    // changed default, an older crossover) is cleared, so its checkpoints are
+    // never mistaken for this job's; one left by this same job (an
+    // interrupted run) is kept and training resumes from it.
+    let marker = dir.join(CELL_HASH_FILE);
+    let started_as = std::fs::read_to_string(&marker).ok();
+    if model_dir.exists() && started_as.as_deref().map(str::trim) != Some(hash) {
+        std::fs::remove_dir_all(&model_dir).map_err(|e| Error::io(&model_dir, e))?;
+    }
     std::fs::create_dir_all(&model_dir).map_err(|e| Error::io(&model_dir, e))?;
+    std::fs::write(&marker, hash).map_err(|e| Error::io(&marker, e))?;
     let ctx = TrainContext {
         corpus,
         train: sub.utterances.clone(),
