@@ -55,6 +55,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_shipped_pipeline_file_parses() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
+        let mut files = vec![];
+        let mut dirs = vec![root];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "toml") {
+                    files.push(p);
+                }
+            }
+        }
+        assert!(files.len() >= 10, "{files:?}");
+        for f in files {
+            effective_config(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        }
+    }
+
+    #[test]
     fn effective_config_ignores_wording_and_sees_meaning() {
         let dir = tempfile::tempdir().unwrap();
         let write = |name: &str, text: &str| {
