@@ -279,7 +279,8 @@ fn viterbi(units: &[AlignUnit], scorer: &mut dyn FrameScorer, beam: f32) -> Opti
 }
 
 /// Equal alignment (flat start): the frames split evenly over the
-/// non-optional units' states, first pronunciation of each word. `None` when there are fewer frames than states.
+/// non-optional units' states, first pronunciation of each word. `None`
+/// when there are fewer frames than states.
 pub fn equal_alignment(units: &[AlignUnit], frames: usize) -> Option<Alignment> {
     let states: Vec<(u32, u8, u32)> = units
         .iter()
@@ -313,38 +314,17 @@ pub fn equal_alignment(units: &[AlignUnit], frames: usize) -> Option<Alignment> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classical::hmm::toy::{one_hot_scores, ToyTopology};
     use crate::classical::hmm::MatrixScorer;
     use crate::matrix::Matrix;
 
-    /// One state per phone, pdf = phone id; phone 0 is silence.
-    struct Toy;
-    impl PhoneTopology for Toy {
-        fn chain(&self, _l: Option<usize>, p: usize, _r: Option<usize>) -> Vec<ChainState> {
-            vec![ChainState {
-                pdf: p as u32,
-                self_lp: 0.5f32.ln(),
-                next_lp: 0.5f32.ln(),
-                skippable: false,
-            }]
-        }
-        fn num_pdfs(&self) -> usize {
-            4
-        }
-        fn silence(&self) -> Option<usize> {
-            Some(0)
-        }
-    }
-
     /// Frames scoring 0 for the named phone (digits) and -10 for the rest.
     fn scores(seq: &str) -> Matrix {
-        let rows: Vec<f32> = seq
+        let phones: Vec<usize> = seq
             .chars()
-            .flat_map(|c| {
-                let p = c.to_digit(10).unwrap() as usize;
-                (0..4).map(move |j| if j == p { 0.0 } else { -10.0 })
-            })
+            .map(|c| c.to_digit(10).unwrap() as usize)
             .collect();
-        Matrix::from_vec(seq.len(), 4, rows)
+        one_hot_scores(&phones, 4)
     }
 
     #[test]
@@ -353,7 +333,7 @@ mod tests {
         let w0 = vec![vec![1, 2], vec![1, 3]];
         let w1 = vec![vec![2]];
         let prons: Vec<&[Vec<usize>]> = vec![&w0, &w1];
-        let units = transcript_units(&Toy, &prons, true);
+        let units = transcript_units(&ToyTopology(4), &prons, true);
         for (audio, want) in [("0113300222", 1), ("1122000022", 0), ("11332", 1)] {
             let ali = align(&units, &mut MatrixScorer(&scores(audio)), 1e9).unwrap();
             assert_eq!(

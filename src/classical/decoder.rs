@@ -451,43 +451,22 @@ pub fn decode(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classical::hmm::toy::{one_hot_scores, ToyTopology};
     use crate::classical::hmm::MatrixScorer;
     use crate::classical::phones::PhoneSet;
     use crate::matrix::Matrix;
 
-    /// One state per phone, pdf = phone id.
-    struct Toy;
-    impl PhoneTopology for Toy {
-        fn chain(&self, _l: Option<usize>, p: usize, _r: Option<usize>) -> Vec<ChainState> {
-            vec![ChainState {
-                pdf: p as u32,
-                self_lp: 0.5f32.ln(),
-                next_lp: 0.5f32.ln(),
-                skippable: false,
-            }]
-        }
-        fn num_pdfs(&self) -> usize {
-            3
-        }
-        fn silence(&self) -> Option<usize> {
-            Some(0)
-        }
-    }
-
+    /// Frames scoring 0 for the named phone (s = silence, a, b) and -10 for the others.
     fn scores(seq: &str) -> Matrix {
-        // 0 for the named phone, -10 for the others.
-        let rows: Vec<f32> = seq
+        let phones: Vec<usize> = seq
             .chars()
-            .flat_map(|c| {
-                let p = match c {
-                    's' => 0,
-                    'a' => 1,
-                    _ => 2,
-                };
-                (0..3).map(move |j| if j == p { 0.0 } else { -10.0 })
+            .map(|c| match c {
+                's' => 0,
+                'a' => 1,
+                _ => 2,
             })
             .collect();
-        Matrix::from_vec(seq.len(), 3, rows)
+        one_hot_scores(&phones, 3)
     }
 
     #[test]
@@ -502,7 +481,7 @@ mod tests {
         let mut text = vec!["ab ba"; 10];
         text.extend(["a", "b", "a", "b", "a", "b"]);
         let lm = NgramLm::estimate(text, lex.words(), 2).unwrap();
-        let tree = LexiconTree::build(&lex, &Toy, &lm);
+        let tree = LexiconTree::build(&lex, &ToyTopology(3), &lm);
         let cfg = DecodeConfig {
             lm_weight: 1.0,
             ..DecodeConfig::default()

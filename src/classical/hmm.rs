@@ -216,6 +216,43 @@ impl FrameScorer for MatrixScorer<'_> {
     }
 }
 
+/// Fixtures shared by the aligner's and the decoder's tests.
+#[cfg(test)]
+pub(crate) mod toy {
+    use super::{ChainState, PhoneTopology};
+    use crate::matrix::Matrix;
+
+    /// One self-looped state per phone (stay or move on with probability
+    /// 1/2), pdf = phone id, over this many phones; phone 0 is silence.
+    pub struct ToyTopology(pub usize);
+
+    impl PhoneTopology for ToyTopology {
+        fn chain(&self, _l: Option<usize>, p: usize, _r: Option<usize>) -> Vec<ChainState> {
+            vec![ChainState {
+                pdf: p as u32,
+                self_lp: 0.5f32.ln(),
+                next_lp: 0.5f32.ln(),
+                skippable: false,
+            }]
+        }
+        fn num_pdfs(&self) -> usize {
+            self.0
+        }
+        fn silence(&self) -> Option<usize> {
+            Some(0)
+        }
+    }
+
+    /// One frame per entry: score 0 for that phone's pdf, -10 for the others.
+    pub fn one_hot_scores(frames: &[usize], num_pdfs: usize) -> Matrix {
+        let rows: Vec<f32> = frames
+            .iter()
+            .flat_map(|&p| (0..num_pdfs).map(move |j| if j == p { 0.0 } else { -10.0 }))
+            .collect();
+        Matrix::from_vec(frames.len(), num_pdfs, rows)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
