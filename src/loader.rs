@@ -17,18 +17,22 @@
 //! Files are written to a temporary name and renamed into place, so parallel
 //! writers and interrupted runs cannot leave half a file under a real name.
 //!
-//! What is cached is the output of [`crate::features::compute_samples`]: static
-//! features, deltas if configured, and utterance CMVN if `cmvn = "utt"`. With
-//! `cmvn = "spk"` the cache holds un-normalised features and [`FeatureCache::get`]
-//! applies per-speaker mean normalisation (Kaldi `apply-cmvn` with per-speaker
-//! stats, means only): the statistics pool a speaker's utterances *in the set
-//! given to [`FeatureCache::precompute`]* (per split), or, for a speaker no
-//! precompute covered, all of that speaker's utterances in the utterance's split.
+//! What is cached is the output of [`crate::features::compute_samples`] for
+//! the config *without normalisation* ([`FeatureConfig::unnormalised`]):
+//! static features and deltas if configured. Configs that differ only in
+//! CMVN (`cmvn`, `norm_vars`) share one cache folder, and [`FeatureCache::get`]
+//! applies the normalisation on read: per utterance, or per speaker (Kaldi
+//! `apply-cmvn --utt2spk`, with `--norm-vars` when `norm_vars`) from
+//! statistics pooled over *all* of that speaker's utterances in the
+//! utterance's split. That is Kaldi's convention too: `compute_cmvn_stats.sh`
+//! runs on the whole data folder and `subset_data_dir.sh` keeps its stats, so a
+//! nested training subset and the full set normalise a speaker the same way,
+//! and the statistics of a test speaker come from test audio only.
 //!
 //! Memory: nothing holds all audio or all features; [`FeatureCache::get`]
 //! decodes or reads one utterance at a time, and [`FeatureCache::frames`]
 //! reads only a header, so batches can be planned without loading features.
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,7 +46,7 @@ use sha2::{Digest, Sha256};
 use crate::corpus::{Corpus, Split, Utterance};
 use crate::error::{Error, Result};
 use crate::features::{
-    compute_samples, read_samples, CmvnMode, CmvnStats, FeatureConfig, FeatureExtractor,
+    apply_cmvn, compute_samples, read_samples, CmvnMode, CmvnStats, FeatureConfig, FeatureExtractor,
 };
 use crate::matrix::Matrix;
 
@@ -55,13 +59,18 @@ type AudioStamp = (PathBuf, u64, Option<std::time::SystemTime>);
 pub struct FeatureCache {
     dir: PathBuf,
     root: PathBuf,
+    /// Hash of the unnormalised config: the cache key's config part.
     config_hash: String,
+    /// The config asked for, normalisation included.
+    config: FeatureConfig,
+    /// Extracts the unnormalised features.
     extractor: FeatureExtractor,
     /// Utterance ids of each (split, speaker) in the corpus, for default speaker CMVN.
     speaker_utts: HashMap<(Split, String), Vec<Utterance>>,
     speaker_stats: Mutex<HashMap<(Split, String), Arc<CmvnStats>>>,
     audio_hashes: Mutex<HashMap<AudioStamp, [u8; 32]>>,
     computed: AtomicUsize,
+    read: AtomicUsize,
     recovered: AtomicUsize,
 }
 
@@ -76,18 +85,16 @@ impl std::fmt::Debug for FeatureCache {
 impl FeatureCache {
     /// Open (creating if needed) the cache of `corpus` for `cfg`.
     pub fn new(corpus: &Corpus, cfg: &FeatureConfig) -> Result<Self> {
-        let extractor = FeatureExtractor::new(cfg)?;
-        let config_hash = cfg.stable_hash();
-        let dir = corpus
-            .root
-            .join(".cache")
-            .join("features")
-            .join(&config_hash);
+        cfg.validate()?;
+        let raw = cfg.unnormalised();
+        let extractor = FeatureExtractor::new(&raw)?;
+        let config_hash = raw.stable_hash();
+        let dir = cache_root(&corpus.root).join(&config_hash);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let cfg_path = dir.join("config.json");
         if !cfg_path.exists() {
             let json =
-                serde_json::to_string_pretty(cfg).map_err(|e| Error::Config(e.to_string()))?;
+                serde_json::to_string_pretty(&raw).map_err(|e| Error::Config(e.to_string()))?;
             write_atomic(&cfg_path, json.as_bytes())?;
         }
         let mut speaker_utts: HashMap<(Split, String), Vec<Utterance>> = HashMap::new();
@@ -103,22 +110,25 @@ impl FeatureCache {
             dir,
             root: corpus.root.clone(),
             config_hash,
+            config: cfg.clone(),
             extractor,
             speaker_utts,
             speaker_stats: Mutex::new(HashMap::new()),
             audio_hashes: Mutex::new(HashMap::new()),
             computed: AtomicUsize::new(0),
+            read: AtomicUsize::new(0),
             recovered: AtomicUsize::new(0),
         })
     }
 
-    /// The cache folder (`DIR/.cache/features/<config hash>`).
+    /// The cache folder (`DIR/.cache/features/<hash of the unnormalised config>`).
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// The config asked for, normalisation included.
     pub fn config(&self) -> &FeatureConfig {
-        self.extractor.config()
+        &self.config
     }
 
     /// Feature dimension of every matrix [`get`](Self::get) returns.
@@ -129,6 +139,11 @@ impl FeatureCache {
     /// Utterances whose features were extracted (cache misses) by this cache so far.
     pub fn computed(&self) -> usize {
         self.computed.load(Ordering::Relaxed)
+    }
+
+    /// Utterances whose features were read from the cache (hits) so far.
+    pub fn read(&self) -> usize {
+        self.read.load(Ordering::Relaxed)
     }
 
     /// Cache files found corrupt and recomputed so far.
@@ -202,16 +217,25 @@ impl FeatureCache {
         let key = self.key(u)?;
         let file = self.file_for(&key);
         match read_feat(&file, &key) {
-            Ok(Some(m)) => return Ok(m),
+            Ok(Some(m)) => {
+                self.read.fetch_add(1, Ordering::Relaxed);
+                return Ok(m);
+            }
             Ok(None) => {}
             Err(_) => {
                 self.recovered.fetch_add(1, Ordering::Relaxed);
             }
         }
         let path = self.audio_path(u);
-        let samples = read_samples(&path, self.config())?;
+        let samples = read_samples(&path, self.extractor.config())?;
         let m = compute_samples(&self.extractor, &samples)
-            .map_err(|e| Error::audio(&path, e.to_string()))?;
+            .map_err(|e| Error::audio(&path, format!("utterance {}: {e}", u.id)))?;
+        if !m.is_finite() {
+            return Err(Error::audio(
+                &path,
+                format!("utterance {}: features contain NaN or infinity", u.id),
+            ));
+        }
         write_feat(&file, &key, &m)?;
         self.computed.fetch_add(1, Ordering::Relaxed);
         Ok(m)
@@ -227,12 +251,13 @@ impl FeatureCache {
         Ok(self.cached(u)?.rows)
     }
 
-    /// Features of one utterance, ready for a model (speaker CMVN applied if configured).
+    /// Features of one utterance, ready for a model (CMVN applied as configured).
     pub fn get(&self, u: &Utterance) -> Result<Matrix> {
         let mut m = self.cached(u)?;
-        if self.config().cmvn == CmvnMode::Speaker {
-            let stats = self.stats_for(u)?;
-            stats.apply(&mut m, false);
+        match self.config.cmvn {
+            CmvnMode::None => {}
+            CmvnMode::Utterance => apply_cmvn(&mut m, self.config.norm_vars),
+            CmvnMode::Speaker => self.stats_for(u)?.apply(&mut m, self.config.norm_vars),
         }
         Ok(m)
     }
@@ -268,24 +293,8 @@ impl FeatureCache {
         utts.par_iter().map(|u| self.get(u)).collect()
     }
 
-    /// Per-(split, speaker) CMVN statistics over the given utterances (from the cache).
-    pub fn speaker_stats(
-        &self,
-        utts: &[&Utterance],
-    ) -> Result<HashMap<(Split, String), CmvnStats>> {
-        let mut out: HashMap<(Split, String), CmvnStats> = HashMap::new();
-        for u in utts {
-            let m = self.cached(u)?;
-            out.entry((u.split, u.speaker.clone()))
-                .or_insert_with(|| CmvnStats::new(m.cols))
-                .accumulate(&m);
-        }
-        Ok(out)
-    }
-
     /// Compute and store the features of `utts` in parallel (rayon); cached ones are
-    /// only checked. With speaker CMVN, also sets each (split, speaker)'s statistics
-    /// to those of its utterances in `utts`. The first failure is an error naming the file.
+    /// only checked. The first failure is an error naming the file.
     pub fn precompute(&self, utts: &[&Utterance], progress: bool) -> Result<()> {
         let pb = crate::corpus::import::progress_bar(utts.len() as u64, progress, "features");
         let r: Result<Vec<()>> = utts
@@ -300,15 +309,113 @@ impl FeatureCache {
             })
             .collect();
         pb.finish_and_clear();
-        r?;
-        if self.config().cmvn == CmvnMode::Speaker {
-            let stats = self.speaker_stats(utts)?;
-            let mut map = self.speaker_stats.lock().expect("stats lock");
-            for (k, s) in stats {
-                map.insert(k, Arc::new(s));
-            }
+        r.map(|_| ())
+    }
+}
+
+/// Where a corpus's feature caches live: `ROOT/.cache/features` when the
+/// corpus folder is writable, else (a read-only corpus, e.g. one assembled
+/// in place over shared recordings) `$CROSSOVER_CACHE/features/<hash of
+/// ROOT>` (default `~/.cache/crossover`), so nothing is ever written beside
+/// read-only audio.
+pub fn cache_root(corpus_root: &Path) -> PathBuf {
+    let local = corpus_root.join(".cache").join("features");
+    if writable(&local) {
+        return local;
+    }
+    let base = std::env::var_os("CROSSOVER_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/crossover")))
+        .unwrap_or_else(|| std::env::temp_dir().join("crossover"));
+    let abs = corpus_root
+        .canonicalize()
+        .unwrap_or_else(|_| corpus_root.to_path_buf());
+    let tag = hex::encode(&Sha256::digest(abs.to_string_lossy().as_bytes())[..8]);
+    base.join("features").join(tag)
+}
+
+fn writable(dir: &Path) -> bool {
+    if std::fs::create_dir_all(dir).is_err() {
+        return false;
+    }
+    let probe = dir.join(format!(".probe-{}", std::process::id()));
+    let ok = std::fs::write(&probe, b"").is_ok();
+    let _ = std::fs::remove_file(&probe);
+    ok
+}
+
+/// How many utterance features a [`Loader`] computed and read from the cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoaderCounts {
+    /// Cache misses: features extracted from audio (and stored).
+    pub computed: usize,
+    /// Cache hits: features read from disk.
+    pub read: usize,
+}
+
+impl std::fmt::Display for LoaderCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "features: {} computed, {} read from cache",
+            self.computed, self.read
+        )
+    }
+}
+
+/// The data module every recogniser trains and decodes through (lhotse's
+/// role in icefall): a recogniser names the [`FeatureConfig`] it wants and
+/// the loader serves those features from the corpus's on-disk cache, one
+/// [`FeatureCache`] per config, computing each (utterance, config) once per
+/// corpus. A sweep holds one loader for all its cells, so dev and test
+/// features are computed by the first cell and read by the others.
+pub struct Loader<'c> {
+    corpus: &'c Corpus,
+    caches: Mutex<BTreeMap<String, Arc<FeatureCache>>>,
+}
+
+impl<'c> Loader<'c> {
+    pub fn new(corpus: &'c Corpus) -> Self {
+        Loader {
+            corpus,
+            caches: Mutex::new(BTreeMap::new()),
         }
-        Ok(())
+    }
+
+    pub fn corpus(&self) -> &'c Corpus {
+        self.corpus
+    }
+
+    /// The cache serving `cfg` (opened on first use).
+    pub fn cache(&self, cfg: &FeatureConfig) -> Result<Arc<FeatureCache>> {
+        let key = cfg.stable_hash();
+        let mut caches = self.caches.lock().expect("loader lock");
+        if let Some(c) = caches.get(&key) {
+            return Ok(c.clone());
+        }
+        let c = Arc::new(FeatureCache::new(self.corpus, cfg)?);
+        caches.insert(key, c.clone());
+        Ok(c)
+    }
+
+    /// Features of `utts` in order, normalised as `cfg` says, read in
+    /// parallel on the current rayon pool. Errors name the audio file.
+    pub fn features(&self, cfg: &FeatureConfig, utts: &[&Utterance]) -> Result<Vec<Matrix>> {
+        self.cache(cfg)?.batch(utts)
+    }
+
+    /// Feature frame counts of `utts` (cache headers only), for batching.
+    pub fn frames(&self, cfg: &FeatureConfig, utts: &[&Utterance]) -> Result<Vec<usize>> {
+        self.cache(cfg)?.lengths(utts)
+    }
+
+    /// Computed / read counts over every cache this loader opened.
+    pub fn counts(&self) -> LoaderCounts {
+        let caches = self.caches.lock().expect("loader lock");
+        LoaderCounts {
+            computed: caches.values().map(|c| c.computed()).sum(),
+            read: caches.values().map(|c| c.read()).sum(),
+        }
     }
 }
 

@@ -4,12 +4,13 @@
 //! folder, load from it, transcribe utterances into text.
 //!
 //! A model folder always holds `pipeline.toml` (the pipeline config it was
-//! trained with, `kind = "..."` first) so [`load_model`] can tell which
-//! recogniser to rebuild.
+//! trained with, `kind = "..."` first) so [`crate::registry::load`] can tell
+//! which recogniser to rebuild.
 use std::path::{Path, PathBuf};
 
 use crate::corpus::{Corpus, Utterance};
 use crate::error::{Error, Result};
+use crate::loader::Loader;
 
 /// Where to run neural work. Classical recognisers ignore it.
 #[derive(
@@ -32,9 +33,12 @@ pub enum DeviceChoice {
     Cuda,
 }
 
-/// Everything a recogniser may use while training.
+/// Everything a recogniser may use while training. Built by
+/// [`TrainContext::for_subset`] for `crossover train` and the sweep alike.
 pub struct TrainContext<'a> {
     pub corpus: &'a Corpus,
+    /// Where every feature comes from (computed once per corpus and config).
+    pub loader: &'a Loader<'a>,
     /// The training utterances (the nested subset, or the whole train split).
     pub train: Vec<&'a Utterance>,
     /// Dev utterances, for checkpoint selection and LM-weight tuning.
@@ -47,9 +51,6 @@ pub struct TrainContext<'a> {
     pub out_dir: PathBuf,
     /// Show progress bars.
     pub progress: bool,
-    /// A CMUdict-format lexicon file overriding the pipeline's `[lexicon]
-    /// file` (classical and phone-ctc; `crossover train --lexicon`).
-    pub lexicon: Option<PathBuf>,
 }
 
 /// One utterance's recognition result.
@@ -81,10 +82,20 @@ pub trait Recogniser: Send + Sync {
     fn summary(&self) -> ModelSummary;
     /// Write the model (and its `pipeline.toml`) to `dir`.
     fn save(&self, dir: &Path) -> Result<()>;
-    /// Transcribe utterances of `corpus`, in the given order.
+    /// Decode with another language folder's lexicon and LM (`lexicon.txt`,
+    /// `lm.arpa`), as Kaldi decodes one acoustic model with any `data/lang`.
+    /// Recognisers without a lexicon refuse.
+    fn set_language(&mut self, lang_dir: &Path) -> Result<()> {
+        Err(Error::Config(format!(
+            "{}: this recogniser uses no lexicon or LM, so it cannot decode with {}",
+            self.summary().kind,
+            lang_dir.display()
+        )))
+    }
+    /// Transcribe utterances of the loader's corpus, in the given order.
     fn transcribe(
         &self,
-        corpus: &Corpus,
+        loader: &Loader,
         utts: &[&Utterance],
         threads: usize,
     ) -> Result<Vec<Transcript>>;
@@ -102,35 +113,110 @@ pub fn pipeline_kind(path: &Path) -> Result<(String, toml::Table)> {
         .ok_or_else(|| {
             Error::parse(
                 path,
-                "missing `kind = \"classical\" | \"phone-ctc\" | \"char-ctc\"`",
+                format!(
+                    "missing `kind = \"...\"` (one of {})",
+                    crate::registry::kind_names()
+                ),
             )
         })?
         .to_string();
     Ok((kind, table))
 }
 
-/// Rebuild a trained recogniser from its model folder, dispatching on the
-/// `kind` in its `pipeline.toml`.
-pub fn load_model(dir: &Path) -> Result<Box<dyn Recogniser>> {
-    let cfg = dir.join("pipeline.toml");
-    if !cfg.exists() {
-        return Err(Error::parse(
-            &cfg,
-            "not a model folder (no pipeline.toml; train one with `crossover train`)",
-        ));
-    }
-    let (kind, _) = pipeline_kind(&cfg)?;
-    match kind.as_str() {
-        crate::classical::KIND => Ok(Box::new(crate::classical::ClassicalModel::load(dir)?)),
-        k if crate::neural::config::KINDS.contains(&k) => {
-            Ok(Box::new(crate::neural::CtcModel::load(dir)?))
+/// Which training data a [`TrainContext`] holds, and how it came about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainingData {
+    /// Requested hours of the nested subset (`None`: the whole training set).
+    pub target_hours: Option<f64>,
+    /// Hours actually drawn.
+    pub hours: f64,
+    pub utterances: usize,
+    pub speakers: usize,
+    /// The training set holds less than `target_hours`; all of it is used.
+    pub truncated: bool,
+}
+
+/// Where a [`TrainContext`] runs: everything but the data.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub threads: usize,
+    pub device: DeviceChoice,
+    /// The model folder being written.
+    pub out_dir: PathBuf,
+    pub progress: bool,
+}
+
+impl<'a> TrainContext<'a> {
+    /// The one way training data is chosen, shared by `crossover train
+    /// --hours H --seed S` and the sweep's (pipeline, H, S) cell, so both
+    /// train on the same utterances in the same order: the nested,
+    /// speaker-balanced subset of `hours` drawn with `seed` from the train
+    /// split (plus dev when `dev_into_train`, which then leaves dev empty),
+    /// sorted by utterance id as Kaldi data folders are.
+    pub fn for_subset(
+        loader: &'a Loader<'a>,
+        hours: Option<f64>,
+        seed: u64,
+        dev_into_train: bool,
+        run: RunSettings,
+    ) -> Result<(Self, TrainingData)> {
+        use crate::corpus::Split;
+        let corpus = loader.corpus();
+        let mut pool = corpus.split(Split::Train);
+        if dev_into_train {
+            pool.extend(corpus.split(Split::Dev));
         }
-        other => Err(Error::parse(
-            &cfg,
-            format!(
-                "unknown pipeline kind {other:?} (known: {})",
-                crate::classical::KIND
-            ),
-        )),
+        if pool.is_empty() {
+            return Err(Error::Invalid(format!(
+                "corpus {} has no training utterances",
+                corpus.root.display()
+            )));
+        }
+        let (mut train, data) = match hours {
+            Some(h) if !(h.is_finite() && h > 0.0) => {
+                return Err(Error::Config(format!("hours must be positive, got {h}")))
+            }
+            Some(h) => {
+                let sub = crate::corpus::subset::subset(&pool, h, seed);
+                let data = TrainingData {
+                    target_hours: Some(h),
+                    hours: sub.hours,
+                    utterances: sub.utterances.len(),
+                    speakers: sub.speakers(),
+                    truncated: sub.truncated,
+                };
+                (sub.utterances, data)
+            }
+            None => {
+                let speakers: std::collections::BTreeSet<&str> =
+                    pool.iter().map(|u| u.speaker.as_str()).collect();
+                let data = TrainingData {
+                    target_hours: None,
+                    hours: pool.iter().map(|u| u.duration).sum::<f64>() / 3600.0,
+                    utterances: pool.len(),
+                    speakers: speakers.len(),
+                    truncated: false,
+                };
+                (pool, data)
+            }
+        };
+        train.sort_by(|x, y| x.id.cmp(&y.id));
+        let dev = if dev_into_train {
+            vec![]
+        } else {
+            corpus.split(Split::Dev)
+        };
+        let ctx = TrainContext {
+            corpus,
+            loader,
+            train,
+            dev,
+            seed,
+            threads: run.threads.max(1),
+            device: run.device,
+            out_dir: run.out_dir,
+            progress: run.progress,
+        };
+        Ok((ctx, data))
     }
 }

@@ -1,58 +1,329 @@
-//! Pipeline kinds -> recognisers. The only place that knows every recogniser;
-//! the sweep and the `train`/`decode` subcommands go through it.
+//! The one table of recogniser kinds, and the only place that names them
+//! all (the factory apart from the interface, as in sherpa-onnx). A kind is
+//! a module implementing [`RecogniserKind`] (its name, its config type with
+//! a documented `Default`, train and load) plus one line in [`KINDS`]; the
+//! sweep and the `train`/`decode`/`align` subcommands reach recognisers only
+//! through the functions here and the [`Recogniser`] trait.
+//!
+//! Adding a recogniser is: one module, one line in [`KINDS`], one pipeline
+//! file (`pipelines/NAME.toml` with `kind = "NAME"`).
 use std::path::Path;
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
 use crate::error::{Error, Result};
-use crate::pipeline::{pipeline_kind, Recogniser, TrainContext};
+use crate::overlay::Overlay;
+use crate::pipeline::{Recogniser, TrainContext};
 
-pub const KINDS: &str = "classical, phone-ctc or char-ctc";
-
-fn unknown(path: &Path, kind: &str) -> Error {
-    Error::Config(format!(
-        "{}: unknown pipeline kind {kind:?} (expected {KINDS})",
-        path.display()
-    ))
+/// What a recogniser module provides to the registry.
+pub trait RecogniserKind {
+    /// The `kind = "..."` of its pipeline files.
+    const NAME: &'static str;
+    /// One line for `--help` and error messages.
+    const ABOUT: &'static str;
+    /// A pipeline file's contents; `Default` states every default.
+    type Config: Serialize + DeserializeOwned;
+    /// Checks serde cannot express (ranges, combinations).
+    fn validate(_cfg: &Self::Config) -> Result<()> {
+        Ok(())
+    }
+    fn train(cfg: &Self::Config, ctx: &TrainContext) -> Result<Box<dyn Recogniser>>;
+    /// Rebuild a trained recogniser from its model folder. `overlay` holds
+    /// decode-time overrides (`crossover decode --set`), already applied to
+    /// the folder's `pipeline.toml` by [`model_config`]; a kind that keeps
+    /// tuned settings elsewhere applies the overlay to them too.
+    fn load(dir: &Path, overlay: &Overlay) -> Result<Box<dyn Recogniser>>;
 }
 
-/// Train the recogniser a pipeline config file describes.
-pub fn train(pipeline: &Path, ctx: &TrainContext) -> Result<Box<dyn Recogniser>> {
-    let (kind, table) = pipeline_kind(pipeline)?;
-    match kind.as_str() {
-        crate::classical::KIND => {
-            let cfg = crate::classical::ClassicalConfig::from_table(table, pipeline)?;
-            Ok(Box::new(crate::classical::train_classical(&cfg, ctx)?))
-        }
-        k if crate::neural::config::KINDS.contains(&k) => {
-            let cfg = crate::neural::config::CtcConfig::load(pipeline)?;
-            Ok(Box::new(crate::neural::train_ctc(&cfg, ctx)?))
-        }
-        other => Err(unknown(pipeline, other)),
+/// One row of the table: a kind's entry points, type-erased.
+pub struct KindEntry {
+    pub name: &'static str,
+    pub about: &'static str,
+    effective: fn(toml::Table, &Path) -> Result<String>,
+    train: fn(toml::Table, &Path, &TrainContext) -> Result<Box<dyn Recogniser>>,
+    load: fn(&Path, &Overlay) -> Result<Box<dyn Recogniser>>,
+}
+
+const fn entry<K: RecogniserKind>() -> KindEntry {
+    KindEntry {
+        name: K::NAME,
+        about: K::ABOUT,
+        effective: effective_of::<K>,
+        train: train_of::<K>,
+        load: K::load,
     }
 }
 
-/// The configuration a pipeline file means, every default filled in, as
-/// JSON: the sweep's cache key, so that a changed default (not only an
-/// edited file) redoes the cells it affects.
-pub fn effective_config(pipeline: &Path) -> Result<String> {
-    let (kind, table) = pipeline_kind(pipeline)?;
-    let json = match kind.as_str() {
-        crate::classical::KIND => serde_json::to_string(
-            &crate::classical::ClassicalConfig::from_table(table, pipeline)?,
-        ),
-        k if crate::neural::config::KINDS.contains(&k) => {
-            serde_json::to_string(&crate::neural::config::CtcConfig::load(pipeline)?)
-        }
-        other => return Err(unknown(pipeline, other)),
-    };
-    json.map_err(|e| Error::Config(format!("{}: {e}", pipeline.display())))
+/// Every recogniser kind.
+pub static KINDS: &[KindEntry] = &[
+    entry::<crate::classical::Classical>(),
+    entry::<crate::neural::PhoneCtc>(),
+    entry::<crate::neural::CharCtc>(),
+];
+
+/// Kinds registered only in unit tests (see `tests::a_new_kind_needs_only_a_module_and_a_line`).
+#[cfg(test)]
+static TEST_KINDS: &[KindEntry] = &[entry::<tests::EchoKind>()];
+#[cfg(not(test))]
+static TEST_KINDS: &[KindEntry] = &[];
+
+fn all() -> impl Iterator<Item = &'static KindEntry> {
+    KINDS.iter().chain(TEST_KINDS.iter())
 }
 
-/// Load a trained model folder (its `pipeline.toml` says which recogniser).
-pub use crate::pipeline::load_model as load;
+/// "classical, phone-ctc, char-ctc": for messages.
+pub fn kind_names() -> String {
+    all().map(|k| k.name).collect::<Vec<_>>().join(", ")
+}
+
+pub fn lookup(kind: &str) -> Option<&'static KindEntry> {
+    all().find(|k| k.name == kind)
+}
+
+/// Parse a pipeline table as kind `K`'s config; errors name the file.
+pub fn parse_config<K: RecogniserKind>(table: toml::Table, path: &Path) -> Result<K::Config> {
+    let cfg: K::Config = table
+        .try_into()
+        .map_err(|e: toml::de::Error| Error::parse(path, e.to_string()))?;
+    K::validate(&cfg).map_err(|e| match e {
+        Error::Config(what) => Error::parse(path, what),
+        other => other,
+    })?;
+    Ok(cfg)
+}
+
+fn effective_of<K: RecogniserKind>(table: toml::Table, path: &Path) -> Result<String> {
+    let cfg = parse_config::<K>(table, path)?;
+    serde_json::to_string(&cfg).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+}
+
+fn train_of<K: RecogniserKind>(
+    table: toml::Table,
+    path: &Path,
+    ctx: &TrainContext,
+) -> Result<Box<dyn Recogniser>> {
+    let cfg = parse_config::<K>(table, path)?;
+    K::train(&cfg, ctx)
+}
+
+/// A pipeline file with `overlay` applied, and the kind it names.
+pub fn read_pipeline(path: &Path, overlay: &Overlay) -> Result<(&'static KindEntry, toml::Table)> {
+    let (kind, mut table) = crate::pipeline::pipeline_kind(path)?;
+    let entry = lookup(&kind).ok_or_else(|| {
+        Error::parse(
+            path,
+            format!(
+                "unknown pipeline kind {kind:?} (expected one of {})",
+                kind_names()
+            ),
+        )
+    })?;
+    overlay
+        .apply(&mut table)
+        .map_err(|e| Error::parse(path, e.to_string()))?;
+    Ok((entry, table))
+}
+
+/// The configuration a pipeline file means with `overlay`, every default
+/// filled in, as JSON: the sweep's cache key, so that a changed default or
+/// override (not only an edited file) redoes the cells it affects.
+pub fn effective_config(pipeline: &Path, overlay: &Overlay) -> Result<String> {
+    let (entry, table) = read_pipeline(pipeline, overlay)?;
+    (entry.effective)(table, pipeline)
+}
+
+/// Train the recogniser a pipeline config file (with `overlay`) describes.
+pub fn train(
+    pipeline: &Path,
+    overlay: &Overlay,
+    ctx: &TrainContext,
+) -> Result<Box<dyn Recogniser>> {
+    let (entry, table) = read_pipeline(pipeline, overlay)?;
+    (entry.train)(table, pipeline, ctx)
+}
+
+/// Load a trained model folder; its `pipeline.toml` says which recogniser.
+/// `overlay` overrides settings for decoding (`crossover decode --set`).
+pub fn load(dir: &Path, overlay: &Overlay) -> Result<Box<dyn Recogniser>> {
+    let cfg = dir.join("pipeline.toml");
+    if !cfg.exists() {
+        return Err(Error::parse(
+            &cfg,
+            "not a model folder (no pipeline.toml; train one with `crossover train`)",
+        ));
+    }
+    let (entry, _) = read_pipeline(&cfg, &Overlay::default())?;
+    (entry.load)(dir, overlay)
+}
+
+/// A model folder's `pipeline.toml` with `overlay` applied, parsed as `K`'s config.
+pub fn model_config<K: RecogniserKind>(dir: &Path, overlay: &Overlay) -> Result<K::Config> {
+    let path = dir.join("pipeline.toml");
+    let (_, table) = read_pipeline(&path, overlay)?;
+    parse_config::<K>(table, &path)
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::corpus::{Corpus, Split, Utterance};
+    use crate::loader::Loader;
+    use crate::pipeline::{ModelSummary, RunSettings, Transcript};
+
+    /// A test-only recogniser registered exactly as the real ones are: it
+    /// ignores the audio and answers every utterance with the most frequent
+    /// training transcript (a no-audio floor).
+    pub struct EchoKind;
+
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    pub struct EchoConfig {
+        pub kind: String,
+        /// Words appended to every answer.
+        pub suffix: String,
+    }
+
+    impl Default for EchoConfig {
+        fn default() -> Self {
+            EchoConfig {
+                kind: "test-echo".into(),
+                suffix: String::new(),
+            }
+        }
+    }
+
+    struct Echo {
+        cfg: EchoConfig,
+        answer: String,
+    }
+
+    impl Recogniser for Echo {
+        fn summary(&self) -> ModelSummary {
+            ModelSummary {
+                kind: self.cfg.kind.clone(),
+                ..Default::default()
+            }
+        }
+        fn save(&self, dir: &Path) -> Result<()> {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            std::fs::write(
+                dir.join("pipeline.toml"),
+                toml::to_string(&self.cfg).unwrap(),
+            )
+            .map_err(|e| Error::io(dir, e))?;
+            std::fs::write(dir.join("answer.txt"), &self.answer).map_err(|e| Error::io(dir, e))
+        }
+        fn transcribe(
+            &self,
+            _loader: &Loader,
+            utts: &[&Utterance],
+            _threads: usize,
+        ) -> Result<Vec<Transcript>> {
+            let words = format!("{} {}", self.answer, self.cfg.suffix)
+                .trim()
+                .to_string();
+            Ok(utts
+                .iter()
+                .map(|u| Transcript {
+                    id: u.id.clone(),
+                    words: words.clone(),
+                    phones: None,
+                })
+                .collect())
+        }
+    }
+
+    impl RecogniserKind for EchoKind {
+        const NAME: &'static str = "test-echo";
+        const ABOUT: &'static str = "test only: the most frequent training transcript";
+        type Config = EchoConfig;
+        fn train(cfg: &EchoConfig, ctx: &TrainContext) -> Result<Box<dyn Recogniser>> {
+            let mut counts = std::collections::BTreeMap::new();
+            for u in &ctx.train {
+                *counts.entry(u.norm_text.clone()).or_insert(0usize) += 1;
+            }
+            let answer = counts
+                .into_iter()
+                .max_by_key(|(_, n)| *n)
+                .map(|(t, _)| t)
+                .unwrap_or_default();
+            Ok(Box::new(Echo {
+                cfg: cfg.clone(),
+                answer,
+            }))
+        }
+        fn load(dir: &Path, overlay: &Overlay) -> Result<Box<dyn Recogniser>> {
+            let cfg = model_config::<EchoKind>(dir, overlay)?;
+            let p = dir.join("answer.txt");
+            let answer = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+            Ok(Box::new(Echo { cfg, answer }))
+        }
+    }
+
+    fn utt(id: &str, split: Split, text: &str) -> Utterance {
+        Utterance {
+            id: id.into(),
+            audio: format!("{id}.wav").into(),
+            speaker: "s".into(),
+            split,
+            duration: 1.0,
+            text: text.into(),
+            norm_text: text.into(),
+            phonemes: String::new(),
+            group: String::new(),
+            augment: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_new_kind_needs_only_a_module_and_a_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = Corpus {
+            root: dir.path().to_path_buf(),
+            utterances: vec![
+                utt("s-a", Split::Train, "yes"),
+                utt("s-b", Split::Train, "no"),
+                utt("s-c", Split::Train, "no"),
+                utt("s-d", Split::Test, "no"),
+            ],
+        };
+        let pipeline = dir.path().join("echo.toml");
+        std::fs::write(&pipeline, "kind = \"test-echo\"\n").unwrap();
+        let loader = Loader::new(&corpus);
+        let model_dir = dir.path().join("model");
+        let run = RunSettings {
+            threads: 1,
+            device: Default::default(),
+            out_dir: model_dir.clone(),
+            progress: false,
+        };
+        let (ctx, data) = TrainContext::for_subset(&loader, None, 1, false, run).unwrap();
+        assert_eq!(data.utterances, 3);
+        let set = Overlay::parse(&["suffix=please"]).unwrap();
+        let model = train(&pipeline, &set, &ctx).unwrap();
+        model.save(&model_dir).unwrap();
+        let test = corpus.split(Split::Test);
+        let loaded = load(&model_dir, &Overlay::default()).unwrap();
+        let hyp = loaded.transcribe(&loader, &test, 1).unwrap();
+        assert_eq!(
+            hyp[0].words, "no please",
+            "trained answer and the recorded --set"
+        );
+        // A decode-time override goes through the same mechanism.
+        let louder = load(&model_dir, &Overlay::parse(&["suffix=now"]).unwrap()).unwrap();
+        assert_eq!(
+            louder.transcribe(&loader, &test, 1).unwrap()[0].words,
+            "no now"
+        );
+        // ... and an unknown key is the config's own error, naming the file.
+        let e = load(&model_dir, &Overlay::parse(&["sufix=x"]).unwrap())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("pipeline.toml") && e.contains("sufix"), "{e}");
+        assert!(kind_names().contains("test-echo"));
+    }
 
     #[test]
     fn every_shipped_pipeline_file_parses() {
@@ -71,7 +342,8 @@ mod tests {
         }
         assert!(files.len() >= 10, "{files:?}");
         for f in files {
-            effective_config(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            effective_config(&f, &Overlay::default())
+                .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         }
     }
 
@@ -94,12 +366,16 @@ mod tests {
             "kind = \"classical\"\n[decode]\nlm_weight = 12.0\n",
         );
         let d = write("d.toml", "kind = \"char-ctc\"\n");
-        let e = |p: &Path| effective_config(p).unwrap();
+        let none = Overlay::default();
+        let e = |p: &Path| effective_config(p, &none).unwrap();
         assert_eq!(e(&a), e(&b));
         assert_ne!(e(&a), e(&c));
         assert_ne!(e(&a), e(&d));
+        // An override is part of the meaning.
+        let set = Overlay::parse(&["decode.lm_weight=12.0"]).unwrap();
+        assert_eq!(effective_config(&a, &set).unwrap(), e(&c));
         let bad = write("bad.toml", "kind = \"hmm\"\n");
-        assert!(effective_config(&bad)
+        assert!(effective_config(&bad, &none)
             .unwrap_err()
             .to_string()
             .contains("bad.toml"));

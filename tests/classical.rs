@@ -4,9 +4,11 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crossover::classical::align::{align, transcript_units};
-use crossover::classical::hmm::{GmmScorer, PhoneTopology};
+use crossover::classical::hmm::GmmScorer;
 use crossover::classical::{train_classical, ClassicalConfig, ClassicalModel};
 use crossover::corpus::{Corpus, Split, Utterance};
+use crossover::lang::topology::PhoneTopology;
+use crossover::loader::Loader;
 use crossover::pipeline::{Recogniser, TrainContext};
 
 const DIGITS: [&str; 10] = [
@@ -68,8 +70,10 @@ fn trained() -> &'static Trained {
         let dir = tempfile::tempdir().unwrap();
         let corpus = corpus(dir.path(), 5..20);
         let cfg: ClassicalConfig = toml::from_str(SMALL).unwrap();
+        let loader = Loader::new(&corpus);
         let ctx = TrainContext {
             corpus: &corpus,
+            loader: &loader,
             train: corpus.split(Split::Train),
             dev: vec![],
             seed: 0,
@@ -77,7 +81,6 @@ fn trained() -> &'static Trained {
             device: Default::default(),
             out_dir: dir.path().join("model"),
             progress: false,
-            lexicon: None,
         };
         let model = train_classical(&cfg, &ctx).unwrap();
         Trained {
@@ -108,7 +111,10 @@ fn wer(corpus: &Corpus, hyps: &[crossover::pipeline::Transcript]) -> f64 {
 fn trains_decodes_and_round_trips() {
     let t = trained();
     let test = t.corpus.split(Split::Test);
-    let hyps = t.model.transcribe(&t.corpus, &test, 2).unwrap();
+    let hyps = t
+        .model
+        .transcribe(&Loader::new(&t.corpus), &test, 2)
+        .unwrap();
     let w = wer(&t.corpus, &hyps);
     assert!(
         w <= 0.06,
@@ -124,11 +130,11 @@ fn trains_decodes_and_round_trips() {
     let back = ClassicalModel::load(dir.path()).unwrap();
     assert_eq!(back.am.num_gaussians(), t.model.am.num_gaussians());
     assert_eq!(
-        back.transcribe(&t.corpus, &test, 1).unwrap(),
+        back.transcribe(&Loader::new(&t.corpus), &test, 1).unwrap(),
         hyps,
         "decodes differ after save/load"
     );
-    let loaded = crossover::pipeline::load_model(dir.path()).unwrap();
+    let loaded = crossover::registry::load(dir.path(), &Default::default()).unwrap();
     assert_eq!(loaded.summary().kind, "classical");
 }
 
@@ -278,8 +284,10 @@ fn triphones_train_and_decode() {
         "{SMALL}\n[tri]\nenabled = true\nnum_leaves = 160\ntotal_gaussians = 400\niters = 6\nmax_iter_inc = 4\nrealign_iters = [3]\nmin_leaf_count = 20.0\n"
     ))
     .unwrap();
+    let loader = Loader::new(&corpus);
     let ctx = TrainContext {
         corpus: &corpus,
+        loader: &loader,
         train: corpus.split(Split::Train),
         dev: vec![],
         seed: 0,
@@ -287,7 +295,6 @@ fn triphones_train_and_decode() {
         device: Default::default(),
         out_dir: dir.path().join("model"),
         progress: false,
-        lexicon: None,
     };
     let model = train_classical(&cfg, &ctx).unwrap();
     assert!(model.am.is_triphone());
@@ -298,7 +305,7 @@ fn triphones_train_and_decode() {
         model.am.pdfs.len()
     );
     let test = corpus.split(Split::Test);
-    let hyps = model.transcribe(&corpus, &test, 2).unwrap();
+    let hyps = model.transcribe(&Loader::new(&corpus), &test, 2).unwrap();
     assert!(
         wer(&corpus, &hyps) <= 0.06,
         "triphone digit WER {}",
@@ -309,5 +316,8 @@ fn triphones_train_and_decode() {
     model.save(out.path()).unwrap();
     let back = ClassicalModel::load(out.path()).unwrap();
     assert_eq!(back.am.tree, model.am.tree);
-    assert_eq!(back.transcribe(&corpus, &test, 1).unwrap(), hyps);
+    assert_eq!(
+        back.transcribe(&Loader::new(&corpus), &test, 1).unwrap(),
+        hyps
+    );
 }

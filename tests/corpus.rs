@@ -760,14 +760,29 @@ fn feature_cache_hits_recovers_and_normalises_per_speaker() {
     assert_eq!((again.recovered(), again.computed()), (1, 1));
     std::fs::write(&f, b"junk").unwrap();
     assert_eq!(again.get(&c.utterances[2]).unwrap(), m);
-    // Another config gets its own folder.
     let cfg2 = FeatureConfig {
         cmvn: CmvnMode::Speaker,
         ..FeatureConfig::default()
     };
     let spk = FeatureCache::new(&c, &cfg2).unwrap();
-    assert_ne!(spk.dir(), cache.dir());
+    // ... but configs that differ only in normalisation share the computed
+    // (unnormalised) features: nothing is extracted again.
+    assert_eq!(spk.dir(), cache.dir());
     spk.precompute(&refs, false).unwrap();
+    assert_eq!(spk.computed(), 0);
+    let deltas = FeatureCache::new(
+        &c,
+        &FeatureConfig {
+            deltas: true,
+            ..FeatureConfig::default()
+        },
+    )
+    .unwrap();
+    assert_ne!(
+        deltas.dir(),
+        cache.dir(),
+        "another extraction, another folder"
+    );
     // Speaker CMVN: each speaker's frames have zero mean over its utterances.
     for s in ["s0", "s1"] {
         let mut sum = vec![0f64; spk.dim()];

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use crossover::corpus::{Corpus, Split, Utterance};
+use crossover::loader::Loader;
 use crossover::neural::{self, CtcConfig, CtcModel, EncoderKind};
 use crossover::pipeline::{DeviceChoice, Recogniser, TrainContext};
 
@@ -67,10 +68,12 @@ fn overfit_config() -> CtcConfig {
     c
 }
 
-fn context<'a>(corpus: &'a Corpus, out: &Path, seed: u64) -> TrainContext<'a> {
+fn context<'a>(loader: &'a Loader<'a>, out: &Path, seed: u64) -> TrainContext<'a> {
+    let corpus = loader.corpus();
     let all: Vec<&Utterance> = corpus.utterances.iter().collect();
     TrainContext {
         corpus,
+        loader,
         train: all.clone(),
         dev: all,
         seed,
@@ -78,13 +81,12 @@ fn context<'a>(corpus: &'a Corpus, out: &Path, seed: u64) -> TrainContext<'a> {
         device: DeviceChoice::Cpu,
         out_dir: out.to_path_buf(),
         progress: false,
-        lexicon: None,
     }
 }
 
 fn cer(model: &CtcModel, corpus: &Corpus) -> f64 {
     let utts: Vec<&Utterance> = corpus.utterances.iter().collect();
-    let hyps = model.transcribe(corpus, &utts, 2).unwrap();
+    let hyps = model.transcribe(&Loader::new(corpus), &utts, 2).unwrap();
     let (mut e, mut n) = (0, 0);
     for (h, u) in hyps.iter().zip(&utts) {
         assert_eq!(h.id, u.id);
@@ -100,10 +102,11 @@ fn cer(model: &CtcModel, corpus: &Corpus) -> f64 {
 fn overfits_twenty_digits_and_round_trips() {
     let _serial = serial();
     let corpus = fsdd20();
+    let loader = Loader::new(&corpus);
     let tmp = tempfile::tempdir().unwrap();
     let mut cfg = overfit_config();
     cfg.train.max_epochs = 120;
-    let model = neural::train_ctc(&cfg, &context(&corpus, tmp.path(), 7)).unwrap();
+    let model = neural::train_ctc(&cfg, &context(&loader, tmp.path(), 7)).unwrap();
     let rate = cer(&model, &corpus);
     eprintln!(
         "overfit: CER {:.2}%; {}",
@@ -124,21 +127,20 @@ fn overfits_twenty_digits_and_round_trips() {
     model.save(&dir).unwrap();
     let loaded = CtcModel::load(&dir).unwrap();
     let utts: Vec<&Utterance> = corpus.utterances.iter().take(3).collect();
-    let ex = neural::load_examples(&corpus, &utts, None, 80, 2).unwrap();
+    let ex = neural::examples(&loader, &utts, None, 80, 2).unwrap();
     for e in &ex {
         assert_eq!(model.posteriors(&e.feats), loaded.posteriors(&e.feats));
     }
     assert_eq!(
-        model.transcribe(&corpus, &utts, 1).unwrap(),
-        loaded.transcribe(&corpus, &utts, 1).unwrap()
+        model.transcribe(&loader, &utts, 1).unwrap(),
+        loaded.transcribe(&loader, &utts, 1).unwrap()
     );
     assert_eq!(loaded.summary().size, model.summary().size);
 
     // Shallow fusion (the decode --fusion-lm ablation): with an LM that knows
     // the ten digits, beam search keeps the overfitted transcripts.
     let mut fused = CtcModel::load(&dir).unwrap();
-    let lm =
-        crossover::classical::lm::NgramLm::estimate(DIGITS, std::iter::empty::<&str>(), 2).unwrap();
+    let lm = crossover::lang::lm::NgramLm::estimate(DIGITS, std::iter::empty::<&str>(), 2).unwrap();
     fused
         .set_fusion(neural::FusionSettings {
             lm: neural::fusion::ArpaWordLm::new(lm),
@@ -159,22 +161,23 @@ fn overfits_twenty_digits_and_round_trips() {
 fn interrupted_training_resumes_exactly() {
     let _serial = serial();
     let corpus = fsdd20();
+    let loader = Loader::new(&corpus);
     let mut cfg = overfit_config();
     cfg.train.max_epochs = 4;
     cfg.model.hidden = 32;
     cfg.model.layers = 1;
     let straight = tempfile::tempdir().unwrap();
-    let a = neural::train_ctc(&cfg, &context(&corpus, straight.path(), 3)).unwrap();
+    let a = neural::train_ctc(&cfg, &context(&loader, straight.path(), 3)).unwrap();
     // Same job, stopped after 2 epochs, then resumed from the checkpoint folder.
     let split = tempfile::tempdir().unwrap();
     let mut first = cfg.clone();
     first.train.stop_after_epochs = 2;
-    let half = neural::train_ctc(&first, &context(&corpus, split.path(), 3)).unwrap();
+    let half = neural::train_ctc(&first, &context(&loader, split.path(), 3)).unwrap();
     assert_eq!(half.training_state().unwrap().epochs_done, 2);
-    let b = neural::train_ctc(&cfg, &context(&corpus, split.path(), 3)).unwrap();
+    let b = neural::train_ctc(&cfg, &context(&loader, split.path(), 3)).unwrap();
     assert_eq!(b.training_state().unwrap().epochs_done, 4);
     let utts: Vec<&Utterance> = corpus.utterances.iter().take(2).collect();
-    let ex = neural::load_examples(&corpus, &utts, None, 80, 2).unwrap();
+    let ex = neural::examples(&loader, &utts, None, 80, 2).unwrap();
     for e in &ex {
         assert_eq!(
             a.posteriors(&e.feats),
@@ -183,7 +186,7 @@ fn interrupted_training_resumes_exactly() {
         );
     }
     // A different seed is a different job: the checkpoint folder refuses it.
-    let err = neural::train_ctc(&cfg, &context(&corpus, split.path(), 4))
+    let err = neural::train_ctc(&cfg, &context(&loader, split.path(), 4))
         .err()
         .expect("fingerprint mismatch");
     assert!(err.to_string().contains("different training job"), "{err}");
@@ -193,16 +196,17 @@ fn interrupted_training_resumes_exactly() {
 fn phone_ctc_overfits_and_decodes_words_through_the_lexicon() {
     let _serial = serial();
     let corpus = fsdd20();
+    let loader = Loader::new(&corpus);
     let tmp = tempfile::tempdir().unwrap();
     let mut cfg = overfit_config();
     cfg.kind = "phone-ctc".into();
     cfg.train.max_epochs = 120;
-    let model = neural::train_ctc(&cfg, &context(&corpus, tmp.path(), 11)).unwrap();
+    let model = neural::train_ctc(&cfg, &context(&loader, tmp.path(), 11)).unwrap();
     let dir = tmp.path().join("model");
     model.save(&dir).unwrap();
     let loaded = CtcModel::load(&dir).unwrap();
     let utts: Vec<&Utterance> = corpus.utterances.iter().collect();
-    let hyps = loaded.transcribe(&corpus, &utts, 1).unwrap();
+    let hyps = loaded.transcribe(&loader, &utts, 1).unwrap();
     let wrong = hyps
         .iter()
         .zip(&utts)
@@ -220,5 +224,5 @@ fn phone_ctc_overfits_and_decodes_words_through_the_lexicon() {
     assert!(hyps
         .iter()
         .all(|h| h.phones.as_deref().is_some_and(|p| !p.is_empty())));
-    assert_eq!(hyps, model.transcribe(&corpus, &utts, 1).unwrap());
+    assert_eq!(hyps, model.transcribe(&loader, &utts, 1).unwrap());
 }

@@ -288,6 +288,62 @@ fn neural_cells_repeat_exactly_with_an_epoch_limit() {
         "same seed must give the same neural results"
     );
 
+    // `crossover train --hours H --seed S` builds the cell's context through
+    // the same library function: the same utterances in the same order (the
+    // job fingerprint hashes their ids in order), the same training curve and
+    // the same transcripts.
+    let cell_model = tmp.path().join("a/cells/tinyctc_h0.01_s5/model");
+    let own = tmp.path().join("own");
+    run_ok(&[
+        "train",
+        "--pipeline",
+        p.to_str().unwrap(),
+        "--corpus",
+        corpus.to_str().unwrap(),
+        "--hours",
+        "0.01",
+        "--seed",
+        "5",
+        "--threads",
+        "2",
+        "--quiet",
+        "--out",
+        own.to_str().unwrap(),
+    ]);
+    let state = |dir: &Path| -> serde_json::Value {
+        let s = std::fs::read_to_string(dir.join("checkpoints/state.json")).unwrap();
+        serde_json::from_str(&s).unwrap()
+    };
+    let (a, b) = (state(&cell_model), state(&own));
+    assert_eq!(
+        a["fingerprint"], b["fingerprint"],
+        "same job, same utterances"
+    );
+    let losses = |v: &serde_json::Value| -> Vec<f64> {
+        v["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["train_loss"].as_f64().unwrap())
+            .collect()
+    };
+    assert_eq!(losses(&a), losses(&b));
+    let hyp_train = tmp.path().join("own_test.txt");
+    run_ok(&[
+        "decode",
+        "--model",
+        own.to_str().unwrap(),
+        "--corpus",
+        corpus.to_str().unwrap(),
+        "--out",
+        hyp_train.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(&hyp_train).unwrap(),
+        std::fs::read_to_string(tmp.path().join("a/cells/tinyctc_h0.01_s5/hyp_test.txt")).unwrap(),
+        "train reproduces the sweep cell's model"
+    );
+
     // A changed pipeline redoes the cell in place: the old model folder and
     // its checkpoints belong to another job and are cleared, not resumed.
     let text = std::fs::read_to_string(&p).unwrap();

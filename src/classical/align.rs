@@ -1,7 +1,7 @@
 //! Forced alignment: Viterbi through the linear HMM of a known transcript,
 //! with optional silence at the start, between words and at the end.
 //! Used by training (realignment) and by `crossover align` (CTM output).
-use super::hmm::{ChainState, FrameScorer, PhoneTopology};
+use crate::lang::topology::{ChainState, FrameScorer, PhoneTopology};
 
 /// One phone of the transcript's HMM graph.
 #[derive(Debug, Clone)]
@@ -314,8 +314,8 @@ pub fn equal_alignment(units: &[AlignUnit], frames: usize) -> Option<Alignment> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classical::hmm::toy::{one_hot_scores, ToyTopology};
-    use crate::classical::hmm::MatrixScorer;
+    use crate::lang::topology::toy::{one_hot_scores, ToyTopology};
+    use crate::lang::topology::MatrixScorer;
     use crate::matrix::Matrix;
 
     /// Frames scoring 0 for the named phone (digits) and -10 for the rest.

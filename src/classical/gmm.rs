@@ -3,6 +3,8 @@
 //! variance flooring and mixture splitting.
 use serde::{Deserialize, Serialize};
 
+pub use crate::numeric::{log_add, log_sum_exp};
+
 const LOG_2PI: f32 = 1.837_877_1;
 
 /// A diagonal GMM. Each component stores `[mu*ivar, -0.5*ivar]` so that its
@@ -25,17 +27,6 @@ pub fn extend(x: &[f32]) -> Vec<f32> {
     v.extend_from_slice(x);
     v.extend(x.iter().map(|a| a * a));
     v
-}
-
-pub fn log_add(a: f32, b: f32) -> f32 {
-    if a == f32::NEG_INFINITY {
-        return b;
-    }
-    if b == f32::NEG_INFINITY {
-        return a;
-    }
-    let (hi, lo) = if a > b { (a, b) } else { (b, a) };
-    hi + (lo - hi).exp().ln_1p()
 }
 
 impl DiagGmm {
@@ -147,14 +138,6 @@ impl DiagGmm {
         }
         self.prepare();
     }
-}
-
-pub fn log_sum_exp(v: &[f32]) -> f32 {
-    let m = v.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-    if m == f32::NEG_INFINITY {
-        return m;
-    }
-    m + v.iter().map(|x| (x - m).exp()).sum::<f32>().ln()
 }
 
 /// Sufficient statistics of one GMM: per-component occupancy, sum and sum of squares.

@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use super::align::{align, equal_alignment, transcript_units, AlignUnit, Alignment};
 use super::gmm::{DiagGmm, GmmAcc};
-use super::hmm::{AcousticModel, GmmScorer, PhoneTopology};
-use super::phones::PhoneSet;
+use super::hmm::{AcousticModel, GmmScorer};
 use crate::error::{Error, Result};
+use crate::lang::phones::PhoneSet;
+use crate::lang::topology::PhoneTopology;
 use crate::matrix::Matrix;
 
 /// Training options (Kaldi's train_mono.sh defaults, except where noted).

@@ -11,10 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use super::align::Alignment;
 use super::gmm::DiagGmm;
-use super::hmm::{AcousticModel, PhoneTopology, WordPosition};
+use super::hmm::{AcousticModel, WordPosition};
 use super::train_mono::{accumulate, global_stats, realign, update, MonoConfig, TrainData};
 use super::tree::{ContextTree, TreeNode};
 use crate::error::{Error, Result};
+use crate::lang::topology::PhoneTopology;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

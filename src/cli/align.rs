@@ -6,9 +6,11 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use crossover::classical::align::{align, transcript_units};
-use crossover::classical::hmm::{GmmScorer, PhoneTopology};
+use crossover::classical::hmm::GmmScorer;
 use crossover::classical::ClassicalModel;
 use crossover::corpus::{Corpus, Split};
+use crossover::lang::topology::PhoneTopology;
+use crossover::loader::Loader;
 use rayon::prelude::*;
 
 #[derive(clap::Args)]
@@ -31,11 +33,19 @@ pub struct Args {
     /// Threads.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// Align with this language folder's lexicon (`lexicon.txt`, e.g.
+    /// another classical model's folder) instead of the model's own.
+    #[arg(long, value_name = "DIR")]
+    pub lang: Option<PathBuf>,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let model = ClassicalModel::load(&a.model)?;
+    let mut model = ClassicalModel::load(&a.model)?;
+    if let Some(lang) = &a.lang {
+        model.use_language(lang)?;
+    }
     let corpus = Corpus::load(&a.corpus)?;
+    let loader = Loader::new(&corpus);
     let utts = corpus.split(a.split);
     if utts.is_empty() {
         bail!("{}: no utterances in split {}", a.corpus.display(), a.split);
@@ -43,10 +53,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.threads.max(1))
         .build()?;
+    let all_feats = pool.install(|| model.features(&loader, &utts))?;
     let results: Vec<anyhow::Result<(String, String)>> = pool.install(|| {
         utts.par_iter()
-            .map(|u| {
-                let feats = model.features(&corpus, u)?;
+            .zip(all_feats.par_iter())
+            .map(|(u, feats)| {
                 let words: Vec<&str> = u.norm_text.split_whitespace().collect();
                 let mut prons = Vec::new();
                 for w in &words {
@@ -59,7 +70,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 }
                 // All pronunciations are branches: the alignment picks one.
                 let units = transcript_units(&model.am as &dyn PhoneTopology, &prons, true);
-                let mut sc = GmmScorer::new(&model.am, &feats);
+                let mut sc = GmmScorer::new(&model.am, feats);
                 let ali = align(&units, &mut sc, model.config.mono.beam).with_context(|| {
                     format!("utterance {}: no alignment ({} frames)", u.id, feats.rows)
                 })?;

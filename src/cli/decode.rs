@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use crossover::corpus::{Corpus, Split};
-use crossover::neural::config::DecodeMethod;
+use crossover::loader::Loader;
+use crossover::overlay::Overlay;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -24,110 +25,38 @@ pub struct Args {
     /// Decoding threads.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
-    /// Classical only: search beam (overrides the model's).
-    #[arg(long)]
-    pub beam: Option<f32>,
-    /// Classical only: maximum active tokens per frame.
-    #[arg(long)]
-    pub max_active: Option<usize>,
-    /// Classical only: LM weight (overrides the value tuned at train time).
-    #[arg(long)]
-    pub lm_weight: Option<f32>,
-    /// Classical only: word penalty in LM log units.
-    #[arg(long, allow_hyphen_values = true)]
-    pub word_penalty: Option<f32>,
-    /// Classical only: probability of silence after a word (Kaldi's
-    /// --sil-prob; each word boundary costs ln p with silence, ln(1-p)
-    /// without); 0 makes silence free.
-    #[arg(long)]
-    pub silence_prob: Option<f32>,
-    /// CTC models only: token decoding, greedy or prefix beam search
-    /// (default: the model's pipeline config, greedy unless it says otherwise).
-    #[arg(long, value_enum)]
-    pub method: Option<DecodeMethod>,
-    /// CTC models only: prefix beam width (with --method beam).
-    #[arg(long)]
-    pub ctc_beam: Option<usize>,
-    /// char-ctc only, an ablation: shallow fusion with this word n-gram LM
-    /// (ARPA, e.g. the `lm.arpa` of a classical model trained on the same
-    /// data); implies --method beam. The pure end-to-end system never uses it.
-    #[arg(long)]
-    pub fusion_lm: Option<PathBuf>,
-    /// Weight of the fused LM's natural-log probabilities (0.3 was best of
-    /// 0.3/0.6/1.0 on kathleen dev with a bigram; docs/NEURAL.md).
-    #[arg(long, default_value_t = 0.3, requires = "fusion_lm")]
-    pub fusion_weight: f32,
-    /// Bonus per word with fusion (natural-log units), against short outputs.
-    #[arg(long, default_value_t = 1.0, requires = "fusion_lm")]
-    pub fusion_bonus: f32,
+    /// Override a setting of the model's pipeline config for this decoding,
+    /// `SECTION.KEY=VALUE` (repeatable), through the same overlay as `train
+    /// --set`. Classical: `decode.beam`, `decode.max_active`,
+    /// `decode.lm_weight` and `decode.word_penalty` (these override the values
+    /// tuned on dev), `decode.silence_prob`. CTC: `decode.method=beam`,
+    /// `decode.beam`, `decode.fusion_lm=LM.arpa` (char-ctc shallow-fusion
+    /// ablation, with `decode.fusion_weight`, `decode.fusion_bonus`);
+    /// phone-ctc words: `word_decode.lm_weight`, `word_decode.beam`, ...
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Decode with this language folder's lexicon and word LM instead of the
+    /// model's own (a folder holding `lexicon.txt` and `lm.arpa`, e.g. another
+    /// classical model's folder), as Kaldi decodes one acoustic model with any
+    /// `data/lang`. Classical and phone-ctc models.
+    #[arg(long, value_name = "DIR")]
+    pub lang: Option<PathBuf>,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let overrides = a.beam.is_some()
-        || a.max_active.is_some()
-        || a.lm_weight.is_some()
-        || a.word_penalty.is_some()
-        || a.silence_prob.is_some();
-    let model: Box<dyn crossover::pipeline::Recogniser> = if overrides {
-        let (kind, _) = crossover::pipeline::pipeline_kind(&a.model.join("pipeline.toml"))?;
-        if kind != crossover::classical::KIND {
-            bail!("--beam/--max-active/--lm-weight/--word-penalty/--silence-prob apply to classical models only (this one is {kind:?})");
-        }
-        let mut m = crossover::classical::ClassicalModel::load(&a.model)?;
-        if let Some(v) = a.beam {
-            m.decode.beam = v;
-        }
-        if let Some(v) = a.max_active {
-            m.decode.max_active = v;
-        }
-        if let Some(v) = a.lm_weight {
-            m.decode.lm_weight = v;
-        }
-        if let Some(v) = a.word_penalty {
-            m.decode.word_penalty = v;
-        }
-        if let Some(v) = a.silence_prob {
-            if !(0.0..1.0).contains(&v) {
-                bail!("--silence-prob must be in [0, 1), got {v}");
-            }
-            m.decode.silence_prob = v;
-        }
-        if a.method.is_some() || a.ctc_beam.is_some() || a.fusion_lm.is_some() {
-            bail!("--method/--ctc-beam/--fusion-lm apply to CTC models only");
-        }
-        Box::new(m)
-    } else if a.method.is_some() || a.ctc_beam.is_some() || a.fusion_lm.is_some() {
-        let (kind, _) = crossover::pipeline::pipeline_kind(&a.model.join("pipeline.toml"))?;
-        if !crossover::neural::config::KINDS.contains(&kind.as_str()) {
-            bail!(
-                "--method/--ctc-beam/--fusion-lm apply to CTC models only (this one is {kind:?})"
-            );
-        }
-        let mut m = crossover::neural::CtcModel::load(&a.model)?;
-        let method = a.method.unwrap_or(if a.fusion_lm.is_some() {
-            DecodeMethod::Beam
-        } else {
-            m.cfg.decode.method
-        });
-        m.set_decode(method, a.ctc_beam);
-        if let Some(p) = &a.fusion_lm {
-            m.set_fusion(crossover::neural::FusionSettings {
-                lm: crossover::neural::fusion::ArpaWordLm::read(p)?,
-                weight: a.fusion_weight,
-                word_bonus: a.fusion_bonus,
-            })?;
-        }
-        Box::new(m)
-    } else {
-        crossover::pipeline::load_model(&a.model)?
-    };
+    let overlay = Overlay::parse(&a.set)?;
+    let mut model = crossover::registry::load(&a.model, &overlay)?;
+    if let Some(lang) = &a.lang {
+        model.set_language(lang)?;
+    }
     let corpus = Corpus::load(&a.corpus)?;
     let utts = corpus.split(a.split);
     if utts.is_empty() {
         bail!("{}: no utterances in split {}", a.corpus.display(), a.split);
     }
+    let loader = Loader::new(&corpus);
     let t0 = std::time::Instant::now();
-    let hyps = model.transcribe(&corpus, &utts, a.threads)?;
+    let hyps = model.transcribe(&loader, &utts, a.threads)?;
     let secs = t0.elapsed().as_secs_f64();
     let audio: f64 = utts.iter().map(|u| u.duration).sum();
     let mut f = std::io::BufWriter::new(

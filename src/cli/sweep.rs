@@ -8,6 +8,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crossover::corpus::synth::{self, SynthConfig};
 use crossover::corpus::Corpus;
+use crossover::loader::Loader;
 use crossover::pipeline::DeviceChoice;
 use crossover::sweep::{self, results::CellResult, Cell, SweepProgress, SweepSpec};
 
@@ -66,6 +67,11 @@ pub struct Args {
     /// Do not show progress bars.
     #[arg(long)]
     pub no_progress: bool,
+    /// Override a setting of every pipeline, `SECTION.KEY=VALUE` (repeatable;
+    /// e.g. `--set decode.beam=160`). Part of each cell's cache key, so a
+    /// changed override redoes the cells it changes.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 fn default_threads() -> usize {
@@ -163,6 +169,7 @@ fn spec_from_args(a: &Args) -> anyhow::Result<(SweepSpec, PathBuf)> {
         bootstrap: a.bootstrap,
         command,
         corpus_note: String::new(),
+        set: a.set.clone(),
     };
     Ok((spec, out))
 }
@@ -279,6 +286,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     ensure_corpus(&mut spec, a.quick)?;
     let corpus = Corpus::load(&spec.corpus)?;
+    // One loader for every cell: dev and test features are computed once.
+    let loader = Loader::new(&corpus);
     spec.save(&out)?;
 
     let mp = MultiProgress::new();
@@ -318,7 +327,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let mut failures = 0;
     for c in todo {
         bars.cell_started(c, cells.len());
-        let (r, cached) = sweep::run_cell(&spec, &corpus, &out, c, &bars)?;
+        let (r, cached) = sweep::run_cell(&spec, &loader, &out, c, &bars)?;
         if !r.ok() {
             failures += 1;
         }
@@ -330,6 +339,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     bars.stage.finish_and_clear();
     bars.overall.finish();
+    eprintln!("crossover: {} (this run)", loader.counts());
     if a.cell.is_some() {
         println!(
             "cell done; merge with: crossover sweep --out {} --collect",

@@ -1,9 +1,11 @@
 //! `crossover train`: train a recogniser from a pipeline config on a corpus.
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
-use crossover::corpus::{Corpus, Split};
-use crossover::pipeline::{pipeline_kind, DeviceChoice, TrainContext};
+use anyhow::Context;
+use crossover::corpus::Corpus;
+use crossover::loader::Loader;
+use crossover::overlay::Overlay;
+use crossover::pipeline::{DeviceChoice, RunSettings, TrainContext};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -33,73 +35,74 @@ pub struct Args {
     #[arg(long)]
     pub dev_into_train: bool,
     /// CMUdict-format lexicon file (`WORD  AH0 B ...`, `WORD(2)` variants);
-    /// overrides the pipeline's `[lexicon] file`. classical and phone-ctc
-    /// only. Words missing from it go to espeak-ng (the `[lexicon] oov` policy).
+    /// shorthand for `--set lexicon.file=FILE` (classical and phone-ctc).
+    /// Words missing from it go to espeak-ng (the `[lexicon] oov` policy).
     #[arg(long)]
     pub lexicon: Option<PathBuf>,
+    /// Override a pipeline setting, `SECTION.KEY=VALUE` (repeatable; e.g.
+    /// `--set tri.enabled=false --set decode.beam=160`). Applied to the
+    /// pipeline file before it is read; the model folder records the result
+    /// in pipeline.toml and the overrides in overrides.txt.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     /// No progress output.
     #[arg(long)]
     pub quiet: bool,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    // Fail on a bad pipeline file before loading the corpus.
-    pipeline_kind(&a.pipeline)?;
-    let corpus = Corpus::load(&a.corpus)?;
-    let mut train = corpus.split(Split::Train);
-    if a.dev_into_train {
-        train.extend(corpus.split(Split::Dev));
-    }
-    if let Some(h) = a.hours {
-        if h <= 0.0 {
-            bail!("--hours must be positive, got {h}");
-        }
-        let sub = crossover::corpus::subset::subset(&train, h, a.seed);
-        if sub.truncated {
-            eprintln!(
-                "--hours {h}: the training set holds only {:.3} h; using all of it",
-                sub.hours
-            );
-        }
-        eprintln!(
-            "training subset: {} utterances, {:.3} h, {} speakers (seed {})",
-            sub.utterances.len(),
-            sub.hours,
-            sub.speakers(),
-            a.seed
+    let mut sets = a.set.clone();
+    if let Some(f) = &a.lexicon {
+        sets.insert(
+            0,
+            format!("lexicon.file={}", toml_string(&f.display().to_string())),
         );
-        train = sub.utterances;
     }
-    if train.is_empty() {
-        bail!("{}: no training utterances", a.corpus.display());
-    }
-    train.sort_by(|x, y| x.id.cmp(&y.id));
-    let dev = if a.dev_into_train {
-        vec![]
-    } else {
-        corpus.split(Split::Dev)
-    };
+    let overlay = Overlay::parse(&sets)?;
+    // Fail on a bad pipeline file (or override) before loading the corpus.
+    crossover::registry::effective_config(&a.pipeline, &overlay)?;
+    let corpus = Corpus::load(&a.corpus)?;
+    let loader = Loader::new(&corpus);
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let ctx = TrainContext {
-        corpus: &corpus,
-        train,
-        dev,
-        seed: a.seed,
+    let run = RunSettings {
         threads: a.threads,
         device: a.device,
         out_dir: a.out.clone(),
         progress: !a.quiet,
-        lexicon: a.lexicon.clone(),
     };
-    let model = crossover::registry::train(&a.pipeline, &ctx)?;
+    let (ctx, data) = TrainContext::for_subset(&loader, a.hours, a.seed, a.dev_into_train, run)?;
+    if let Some(h) = a.hours {
+        if data.truncated {
+            eprintln!(
+                "--hours {h}: the training set holds only {:.3} h; using all of it",
+                data.hours
+            );
+        }
+        eprintln!(
+            "training subset: {} utterances, {:.3} h, {} speakers (seed {})",
+            data.utterances, data.hours, data.speakers, a.seed
+        );
+    }
+    let model = crossover::registry::train(&a.pipeline, &overlay, &ctx)?;
     model.save(&a.out)?;
+    if !overlay.is_empty() {
+        let p = a.out.join("overrides.txt");
+        std::fs::write(&p, overlay.describe())
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
     let s = model.summary();
     eprintln!(
-        "saved {} model ({} {}) to {}",
+        "saved {} model ({} {}) to {}; {}",
         s.kind,
         s.size,
         s.size_unit,
-        a.out.display()
+        a.out.display(),
+        loader.counts()
     );
     Ok(())
+}
+
+/// A TOML basic string (quotes and backslashes escaped).
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
 }

@@ -110,8 +110,12 @@ pub struct FeatureConfig {
     /// window 2). Default false.
     pub deltas: bool,
     /// Mean and variance normalisation ("none", "utt", "spk"). Default none.
-    /// Normalises means only; see [`crate::features::apply_cmvn`].
+    /// Normalises means, and variances too when `norm_vars`; see
+    /// [`crate::features::apply_cmvn`].
     pub cmvn: CmvnMode,
+    /// With `cmvn`, also scale each dimension to unit variance (Kaldi
+    /// `apply-cmvn --norm-vars`). Default false.
+    pub norm_vars: bool,
 }
 
 impl Default for FeatureConfig {
@@ -140,6 +144,7 @@ impl Default for FeatureConfig {
             use_power: true,
             deltas: false,
             cmvn: CmvnMode::None,
+            norm_vars: false,
         }
     }
 }
@@ -275,6 +280,16 @@ impl FeatureConfig {
             return bad("energy_floor and cepstral_lifter must be >= 0".into());
         }
         Ok(())
+    }
+
+    /// The same extraction without normalisation: what the feature cache
+    /// stores, so that configs differing only in CMVN share one computation.
+    pub fn unnormalised(&self) -> Self {
+        FeatureConfig {
+            cmvn: CmvnMode::None,
+            norm_vars: false,
+            ..self.clone()
+        }
     }
 
     /// A short hex digest of the full configuration, for naming feature caches:

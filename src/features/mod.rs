@@ -22,7 +22,8 @@ use crate::matrix::Matrix;
 
 /// Read `path` (WAV or FLAC, mixed to mono, resampled to
 /// `cfg.sample_frequency`), extract features, add deltas if `cfg.deltas`, and
-/// apply per-utterance mean normalisation if `cfg.cmvn == Utterance`.
+/// apply per-utterance mean (and with `norm_vars` variance) normalisation if
+/// `cfg.cmvn == Utterance`.
 /// Speaker CMVN is left to the caller (see [`CmvnStats`]). Errors name the file.
 pub fn compute_file(path: &Path, cfg: &FeatureConfig) -> Result<Matrix> {
     let ex = FeatureExtractor::new(cfg)?;
@@ -49,7 +50,7 @@ pub fn read_samples(path: &Path, cfg: &FeatureConfig) -> Result<Vec<f32>> {
 pub fn compute_samples(ex: &FeatureExtractor, samples: &[f32]) -> Result<Matrix> {
     let mut m = ex.compute_with_deltas(samples)?;
     if ex.config().cmvn == CmvnMode::Utterance {
-        apply_cmvn(&mut m, false);
+        apply_cmvn(&mut m, ex.config().norm_vars);
     }
     Ok(m)
 }

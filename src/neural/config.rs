@@ -171,10 +171,22 @@ pub enum DecodeMethod {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DecodeConfig {
+    /// Greedy (best path) or prefix beam search. Default greedy.
     pub method: DecodeMethod,
+    /// Prefix beam width. Default 8.
     pub beam: usize,
-    /// Prune symbols whose log posterior in a frame is below this (beam search).
+    /// Prune symbols whose log posterior in a frame is below this (beam search). Default -12.
     pub prune_logp: f32,
+    /// char-ctc only, an ablation: shallow fusion with this word n-gram LM
+    /// (ARPA, e.g. the `lm.arpa` of a classical model trained on the same
+    /// data) in beam search (`--set decode.fusion_lm=PATH` implies beam). The
+    /// pure end-to-end system never uses it. Default none.
+    pub fusion_lm: Option<std::path::PathBuf>,
+    /// Weight of the fused LM's natural-log probabilities (0.3 was best of
+    /// 0.3/0.6/1.0 on kathleen dev with a bigram; docs/NEURAL.md). Default 0.3.
+    pub fusion_weight: f32,
+    /// Bonus per word with fusion (natural-log units), against short outputs. Default 1.0.
+    pub fusion_bonus: f32,
 }
 
 impl Default for DecodeConfig {
@@ -183,6 +195,9 @@ impl Default for DecodeConfig {
             method: DecodeMethod::Greedy,
             beam: 8,
             prune_logp: -12.0,
+            fusion_lm: None,
+            fusion_weight: 0.3,
+            fusion_bonus: 1.0,
         }
     }
 }
@@ -199,11 +214,11 @@ pub struct CtcConfig {
     /// Token-level decoding (characters for char-ctc, phones for phone-ctc's PER).
     pub decode: DecodeConfig,
     /// phone-ctc only: the classical lexicon settings (same meaning as in `classical.toml`).
-    pub lexicon: crate::classical::LexiconConfig,
+    pub lexicon: crate::lang::LexiconConfig,
     /// phone-ctc only: the word n-gram LM settings.
-    pub lm: crate::classical::LmConfig,
+    pub lm: crate::lang::LmConfig,
     /// phone-ctc only: the lexicon-tree word search over CTC phone posteriors.
-    pub word_decode: crate::classical::decoder::DecodeConfig,
+    pub word_decode: crate::lang::decoder::DecodeConfig,
 }
 
 impl Default for CtcConfig {
@@ -269,6 +284,15 @@ impl CtcConfig {
             )));
         }
         self.model.validate()?;
+        if self.decode.fusion_lm.is_some() && self.kind != "char-ctc" {
+            return Err(Error::Config(
+                "decode.fusion_lm: shallow fusion applies to char-ctc only (phone-ctc already decodes words with the lexicon and LM)".into(),
+            ));
+        }
+        if self.decode.beam == 0 {
+            return Err(Error::Config("decode.beam must be at least 1".into()));
+        }
+        self.word_decode.validate()?;
         for p in &self.presets {
             if p.hidden <= 0 || p.layers <= 0 || !(p.max_hours > 0.0) {
                 return Err(Error::Config(format!(

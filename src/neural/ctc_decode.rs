@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use crate::matrix::Matrix;
 
-use crate::classical::gmm::log_add;
+use crate::numeric::log_add;
 
 /// Best path: argmax per frame, merge repeats, drop blanks.
 pub fn greedy(logp: &Matrix, blank: usize) -> Vec<usize> {

@@ -4,8 +4,8 @@
 //! end-to-end system never uses it; a sweep does not either.
 use std::path::Path;
 
-use crate::classical::lm::NgramLm;
 use crate::error::Result;
+use crate::lang::lm::NgramLm;
 
 use super::ctc_decode::WordLm;
 

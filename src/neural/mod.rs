@@ -28,10 +28,13 @@ pub use config::{CtcConfig, DecodeMethod, EncoderKind, ModelConfig};
 pub use model::CtcNet;
 pub use tokens::{TokenKind, TokenSet};
 
-use crate::corpus::{Corpus, Utterance};
+use crate::corpus::Utterance;
 use crate::error::{Error, Result};
+use crate::loader::Loader;
 use crate::matrix::Matrix;
+use crate::overlay::Overlay;
 use crate::pipeline::{DeviceChoice, ModelSummary, Recogniser, TrainContext, Transcript};
+use crate::registry::RecogniserKind;
 use train::Example;
 
 const WEIGHTS_FILE: &str = "model.ot";
@@ -69,19 +72,21 @@ fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
 /// How an utterance becomes token ids for training.
 pub type TargetFn<'a> = dyn Fn(&Utterance) -> Result<Vec<i64>> + Sync + 'a;
 
-/// Features (and targets, when `targets` is given) for utterances, in parallel.
-pub fn load_examples(
-    corpus: &Corpus,
+/// Network inputs (and targets, when `targets` is given) of `utts`, in
+/// order, from the loader's cache.
+pub fn examples(
+    loader: &Loader,
     utts: &[&Utterance],
     targets: Option<&TargetFn>,
     num_mel_bins: usize,
     threads: usize,
 ) -> Result<Vec<Example>> {
-    let fb = fbank::extractor(num_mel_bins)?;
+    let cfg = fbank::input_features(num_mel_bins);
     thread_pool(threads)?.install(|| {
+        let feats = loader.features(&cfg, utts)?;
         utts.par_iter()
-            .map(|u| {
-                let feats = fbank::utterance_features(&fb, &corpus.audio_path(u))?;
+            .zip(feats.into_par_iter())
+            .map(|(u, feats)| {
                 let target = match targets {
                     Some(t) => t(u)?,
                     None => Vec::new(),
@@ -140,11 +145,6 @@ fn token_kind(kind: &str) -> TokenKind {
 /// Checkpoints go to `ctx.out_dir/checkpoints`; an interrupted run resumes there.
 pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     cfg.validate()?;
-    let mut cfg = cfg.clone();
-    if let Some(f) = &ctx.lexicon {
-        cfg.lexicon.file = Some(f.clone());
-    }
-    let cfg = &cfg;
     if ctx.train.is_empty() {
         return Err(Error::Invalid("no training utterances".into()));
     }
@@ -153,7 +153,7 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     let (tokens, words) = match token_kind(&cfg.kind) {
         TokenKind::Chars => (TokenSet::chars(), None),
         TokenKind::Phones => {
-            let tokens = TokenSet::phones(&crate::classical::phones::PhoneSet::standard());
+            let tokens = TokenSet::phones(&crate::lang::phones::PhoneSet::standard());
             let words = phone_words::WordDecoder::train(&cfg.lexicon, &cfg.lm, ctx, tokens.len())?;
             (tokens, Some(words))
         }
@@ -189,7 +189,7 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     };
     let mel = model_cfg.num_mel_bins as usize;
 
-    let mut train = load_examples(ctx.corpus, &train_utts, Some(targets), mel, ctx.threads)?;
+    let mut train = examples(ctx.loader, &train_utts, Some(targets), mel, ctx.threads)?;
     // CTC needs at least as many output frames as targets (plus blanks between repeats).
     let before = train.len();
     train.retain(|e| {
@@ -207,7 +207,7 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     let dev = if dev_utts.is_empty() {
         Vec::new()
     } else {
-        load_examples(ctx.corpus, &dev_utts, Some(targets), mel, ctx.threads)?
+        examples(ctx.loader, &dev_utts, Some(targets), mel, ctx.threads)?
     };
 
     tch::manual_seed(ctx.seed as i64);
@@ -288,14 +288,52 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     })
 }
 
+/// The registry's handle on `kind = "char-ctc"`.
+pub struct CharCtc;
+/// The registry's handle on `kind = "phone-ctc"`.
+pub struct PhoneCtc;
+
+impl RecogniserKind for CharCtc {
+    const NAME: &'static str = "char-ctc";
+    const ABOUT: &'static str =
+        "log-mel -> CTC network -> characters (end to end, no lexicon, no LM)";
+    type Config = CtcConfig;
+    fn validate(cfg: &CtcConfig) -> Result<()> {
+        cfg.validate()
+    }
+    fn train(cfg: &CtcConfig, ctx: &TrainContext) -> Result<Box<dyn Recogniser>> {
+        Ok(Box::new(train_ctc(cfg, ctx)?))
+    }
+    fn load(dir: &Path, overlay: &Overlay) -> Result<Box<dyn Recogniser>> {
+        Ok(Box::new(CtcModel::load_with(dir, overlay, Device::Cpu)?))
+    }
+}
+
+impl RecogniserKind for PhoneCtc {
+    const NAME: &'static str = "phone-ctc";
+    const ABOUT: &'static str = "log-mel -> CTC network -> phones -> lexicon + n-gram LM -> words";
+    type Config = CtcConfig;
+    fn validate(cfg: &CtcConfig) -> Result<()> {
+        cfg.validate()
+    }
+    fn train(cfg: &CtcConfig, ctx: &TrainContext) -> Result<Box<dyn Recogniser>> {
+        Ok(Box::new(train_ctc(cfg, ctx)?))
+    }
+    fn load(dir: &Path, overlay: &Overlay) -> Result<Box<dyn Recogniser>> {
+        Ok(Box::new(CtcModel::load_with(dir, overlay, Device::Cpu)?))
+    }
+}
+
 impl CtcModel {
     /// Load a model folder written by [`Recogniser::save`], onto the CPU.
     pub fn load(dir: &Path) -> Result<Self> {
-        Self::load_on(dir, Device::Cpu)
+        Self::load_with(dir, &Overlay::default(), Device::Cpu)
     }
 
-    pub fn load_on(dir: &Path, device: Device) -> Result<Self> {
-        let cfg = CtcConfig::load(&dir.join(PIPELINE_FILE))?;
+    /// Load with decode-time overrides of the saved pipeline config
+    /// (`crossover decode --set decode.method=beam`, `decode.fusion_lm=...`).
+    pub fn load_with(dir: &Path, overlay: &Overlay, device: Device) -> Result<Self> {
+        let cfg = crate::registry::model_config::<CharCtc>(dir, overlay)?;
         let mpath = dir.join(MODEL_FILE);
         let text = std::fs::read_to_string(&mpath).map_err(|e| Error::io(&mpath, e))?;
         let saved: SavedModel =
@@ -316,7 +354,7 @@ impl CtcModel {
             TokenKind::Phones => Some(phone_words::WordDecoder::load(dir, tokens.len())?),
             TokenKind::Chars => None,
         };
-        Ok(CtcModel {
+        let mut model = CtcModel {
             cfg,
             model_cfg: saved.model,
             tokens,
@@ -325,7 +363,32 @@ impl CtcModel {
             words,
             net: Mutex::new((vs, net)),
             fusion: None,
-        })
+        };
+        if let Some(p) = model.cfg.decode.fusion_lm.clone() {
+            let d = &model.cfg.decode;
+            let settings = FusionSettings {
+                lm: fusion::ArpaWordLm::read(&p)?,
+                weight: d.fusion_weight,
+                word_bonus: d.fusion_bonus,
+            };
+            model.set_fusion(settings)?;
+        }
+        Ok(model)
+    }
+
+    /// phone-ctc: decode words with another lexicon and LM (a language
+    /// folder holding `lexicon.txt` and `lm.arpa`, e.g. a classical model's).
+    pub fn use_language(&mut self, lang_dir: &Path) -> Result<()> {
+        match &mut self.words {
+            Some(w) => {
+                *w = phone_words::WordDecoder::load(lang_dir, self.tokens.len())?;
+                Ok(())
+            }
+            None => Err(Error::Config(
+                "char-ctc uses no lexicon or LM (--lang applies to classical and phone-ctc models)"
+                    .into(),
+            )),
+        }
     }
 
     /// Per-epoch training log (loss, dev error, learning rate), when known.
@@ -389,6 +452,9 @@ impl CtcModel {
 }
 
 impl Recogniser for CtcModel {
+    fn set_language(&mut self, lang_dir: &Path) -> Result<()> {
+        self.use_language(lang_dir)
+    }
     fn summary(&self) -> ModelSummary {
         self.summary.clone()
     }
@@ -425,13 +491,13 @@ impl Recogniser for CtcModel {
     /// lexicon-tree search with the word LM.
     fn transcribe(
         &self,
-        corpus: &Corpus,
+        loader: &Loader,
         utts: &[&Utterance],
         threads: usize,
     ) -> Result<Vec<Transcript>> {
         tch::set_num_threads(threads.max(1) as i32);
-        let examples = load_examples(
-            corpus,
+        let examples = examples(
+            loader,
             utts,
             None,
             self.model_cfg.num_mel_bins as usize,

@@ -1,6 +1,7 @@
 //! phone-ctc's word stage: the classical lexicon and word n-gram LM turn CTC
 //! phone posteriors into words with the classical lexicon-tree decoder
-//! ([`crate::classical::decoder`]), through a CTC phone topology:
+//! ([`crate::lang::decoder`]), through the CTC phone topology of
+//! [`crate::lang::ctc_topology`]:
 //! - each phone is a one-state chain with a free self loop, followed by an
 //!   optional (skippable) blank state with a self loop; the blank is
 //!   compulsory between two identical phones inside a word, as CTC requires
@@ -11,52 +12,19 @@
 //! CTC token ids equal [`PhoneSet`] ids with the silence id 0 reused as the blank.
 use std::path::Path;
 
-use crate::classical::decoder::{decode, DecodeConfig, LexiconTree};
-use crate::classical::hmm::{ChainState, MatrixScorer, PhoneTopology};
-use crate::classical::lexicon::Lexicon;
-use crate::classical::lm::NgramLm;
-use crate::classical::phones::PhoneSet;
-use crate::classical::{LexiconConfig, LmConfig};
 use crate::corpus::Utterance;
 use crate::error::{Error, Result};
+use crate::lang::ctc_topology::CtcTopology;
+use crate::lang::decoder::{decode, DecodeConfig, LexiconTree};
+use crate::lang::lexicon::Lexicon;
+use crate::lang::lm::NgramLm;
+use crate::lang::phones::PhoneSet;
+use crate::lang::topology::MatrixScorer;
+#[cfg(test)]
+use crate::lang::topology::PhoneTopology;
+use crate::lang::{LexiconConfig, LmConfig};
 use crate::matrix::Matrix;
 use crate::pipeline::TrainContext;
-
-/// The CTC phone topology over `num_tokens` posteriors (blank = 0).
-pub struct CtcTopology {
-    pub num_tokens: usize,
-}
-
-const BLANK_PDF: u32 = 0;
-
-impl PhoneTopology for CtcTopology {
-    fn chain(&self, _left: Option<usize>, phone: usize, right: Option<usize>) -> Vec<ChainState> {
-        let blank = |skippable| ChainState {
-            pdf: BLANK_PDF,
-            self_lp: 0.0,
-            next_lp: 0.0,
-            skippable,
-        };
-        if phone == 0 {
-            return vec![blank(false)];
-        }
-        vec![
-            ChainState {
-                pdf: phone as u32,
-                self_lp: 0.0,
-                next_lp: 0.0,
-                skippable: false,
-            },
-            blank(right != Some(phone)),
-        ]
-    }
-    fn num_pdfs(&self) -> usize {
-        self.num_tokens
-    }
-    fn silence(&self) -> Option<usize> {
-        Some(0)
-    }
-}
 
 /// Lexicon, LM and the tree built from them.
 pub struct WordDecoder {
@@ -120,15 +88,16 @@ impl WordDecoder {
         self.lm.write_arpa(&dir.join(LM_FILE))
     }
 
+    /// The lexicon and LM of a language folder: the model's own, or another
+    /// model's (`crossover decode --lang`).
     pub fn load(dir: &Path, num_tokens: usize) -> Result<Self> {
-        let lex = Lexicon::from_cmudict(&dir.join(LEXICON_FILE), PhoneSet::standard())?;
-        let lm = NgramLm::read_arpa(&dir.join(LM_FILE))?;
+        let (lex, lm) = crate::lang::read_lang_dir(dir, &PhoneSet::standard())?;
         Ok(Self::new(lex, lm, num_tokens))
     }
 }
 
-pub const LEXICON_FILE: &str = "lexicon.txt";
-pub const LM_FILE: &str = "lm.arpa";
+pub const LEXICON_FILE: &str = crate::lang::LANG_LEXICON_FILE;
+pub const LM_FILE: &str = crate::lang::LANG_LM_FILE;
 
 /// The default word-search settings for CTC log posteriors (much flatter
 /// scale than GMM log likelihoods, hence a lower LM weight and beam).

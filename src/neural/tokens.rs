@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::classical::phones::PhoneSet;
 use crate::corpus::Utterance;
 use crate::error::{Error, Result};
+use crate::lang::phones::PhoneSet;
 
 pub const BLANK: usize = 0;
 pub const BLANK_SYMBOL: &str = "<blank>";

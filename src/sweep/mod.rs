@@ -15,9 +15,11 @@ use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
-use crate::corpus::{subset, Corpus, Split, Utterance};
+use crate::corpus::{Corpus, Split, Utterance};
 use crate::error::{Error, Result};
-use crate::pipeline::{DeviceChoice, TrainContext, Transcript};
+use crate::loader::Loader;
+use crate::overlay::Overlay;
+use crate::pipeline::{DeviceChoice, RunSettings, TrainContext, Transcript};
 use crate::score::{self, AlignMode, Level};
 use results::CellResult;
 
@@ -38,6 +40,9 @@ pub struct SweepSpec {
     /// Free text describing the corpus (e.g. the synthetic difficulty), shown in the report.
     #[serde(default)]
     pub corpus_note: String,
+    /// `--set KEY=VALUE` overrides applied to every pipeline (part of each cell's cache key).
+    #[serde(default)]
+    pub set: Vec<String>,
 }
 
 /// One (pipeline, hours, seed) job.
@@ -84,7 +89,13 @@ impl SweepSpec {
         out
     }
 
+    /// The `--set` overrides as an overlay.
+    pub fn overlay(&self) -> Result<Overlay> {
+        Overlay::parse(&self.set)
+    }
+
     pub fn validate(&self) -> Result<()> {
+        self.overlay()?;
         if self.pipelines.is_empty() || self.hours.is_empty() || self.seeds.is_empty() {
             return Err(Error::Config(
                 "a sweep needs at least one pipeline, one hours value and one seed".into(),
@@ -129,7 +140,7 @@ fn file_hash(p: &Path) -> Result<String> {
 /// included), manifest, hours, seed, tool version.
 pub fn cell_hash(spec: &SweepSpec, cell: &Cell) -> Result<String> {
     let mut h = Sha256::new();
-    match crate::registry::effective_config(&cell.pipeline) {
+    match crate::registry::effective_config(&cell.pipeline, &spec.overlay()?) {
         Ok(json) => h.update(json),
         // A config that does not parse is keyed by its bytes; training the
         // cell then fails with the parse error, recorded like any failure.
@@ -188,11 +199,12 @@ pub trait SweepProgress {
 /// a `failed` result carrying the error instead of an `Err`.
 pub fn run_cell(
     spec: &SweepSpec,
-    corpus: &Corpus,
+    loader: &Loader,
     out: &Path,
     cell: &Cell,
     progress: &dyn SweepProgress,
 ) -> Result<(CellResult, bool)> {
+    let corpus = loader.corpus();
     let dir = cell_dir(out, cell);
     let hash = cell_hash(spec, cell)?;
     if let Some(r) = read_result(&dir) {
@@ -202,7 +214,7 @@ pub fn run_cell(
     }
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        train_and_score(spec, corpus, &dir, cell, &hash, progress)
+        train_and_score(spec, loader, &dir, cell, &hash, progress)
     }));
     let result = match started {
         Ok(Ok(r)) => r,
@@ -272,7 +284,7 @@ fn score_split(
 fn reference_phones(espeak: &str) -> Option<String> {
     let mut out = Vec::new();
     for word in espeak.split("  ").filter(|w| !w.trim().is_empty()) {
-        out.extend(crate::classical::phones::map_espeak_word(word).ok()?);
+        out.extend(crate::lang::phones::map_espeak_word(word).ok()?);
     }
     Some(out.join(" "))
 }
@@ -292,7 +304,7 @@ fn phone_error_rate(utts: &[&Utterance], hyps: &[Transcript]) -> Result<Option<f
             None => return Ok(None),
         };
     }
-    let sil = crate::classical::phones::SILENCE;
+    let sil = crate::lang::phones::SILENCE;
     let hyp: BTreeMap<String, String> = hyps
         .iter()
         .map(|t| {
@@ -330,20 +342,13 @@ mod tests {
 
 fn train_and_score(
     spec: &SweepSpec,
-    corpus: &Corpus,
+    loader: &Loader,
     dir: &Path,
     cell: &Cell,
     hash: &str,
     progress: &dyn SweepProgress,
 ) -> Result<CellResult> {
-    let train_all = corpus.split(Split::Train);
-    if train_all.is_empty() {
-        return Err(Error::Invalid(format!(
-            "corpus {} has no training utterances",
-            corpus.root.display()
-        )));
-    }
-    let sub = subset::subset(&train_all, cell.hours, cell.seed);
+    let corpus = loader.corpus();
     let dev = corpus.split(Split::Dev);
     let test = corpus.split(Split::Test);
     if test.is_empty() {
@@ -364,37 +369,34 @@ fn train_and_score(
     }
     std::fs::create_dir_all(&model_dir).map_err(|e| Error::io(&model_dir, e))?;
     std::fs::write(&marker, hash).map_err(|e| Error::io(&marker, e))?;
-    let ctx = TrainContext {
-        corpus,
-        train: sub.utterances.clone(),
-        dev: dev.clone(),
-        seed: cell.seed,
+    let run = RunSettings {
         threads: spec.threads,
         device: spec.device,
         out_dir: model_dir.clone(),
         progress: false,
-        lexicon: None,
     };
+    // The same context `crossover train --hours H --seed S` builds.
+    let (ctx, sub) = TrainContext::for_subset(loader, Some(cell.hours), cell.seed, false, run)?;
     progress.stage(&format!(
         "training on {:.3} h ({} utterances)",
-        sub.hours,
-        sub.utterances.len()
+        sub.hours, sub.utterances
     ));
     let t0 = Instant::now();
-    let model = crate::registry::train(&cell.pipeline, &ctx)?;
+    let overlay = spec.overlay()?;
+    let model = crate::registry::train(&cell.pipeline, &overlay, &ctx)?;
     let train_seconds = t0.elapsed().as_secs_f64();
     model.save(&model_dir)?;
 
     progress.stage("decoding test");
     let t1 = Instant::now();
-    let hyp_test = model.transcribe(corpus, &test, spec.threads)?;
+    let hyp_test = model.transcribe(loader, &test, spec.threads)?;
     let decode_seconds = t1.elapsed().as_secs_f64();
     let test_audio: f64 = test.iter().map(|u| u.duration).sum();
     progress.stage("decoding dev");
     let hyp_dev = if dev.is_empty() {
         Vec::new()
     } else {
-        model.transcribe(corpus, &dev, spec.threads)?
+        model.transcribe(loader, &dev, spec.threads)?
     };
 
     write_text_file(
@@ -445,7 +447,7 @@ fn train_and_score(
         target_hours: cell.hours,
         actual_hours: sub.hours,
         seed: cell.seed,
-        utterances: sub.utterances.len(),
+        utterances: sub.utterances,
         test_utterances: test.len(),
         wer: 100.0 * w.rate(),
         wer_lo: 100.0 * lo,

@@ -9,9 +9,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::{Deserialize, Serialize};
 
-use super::hmm::{ChainState, FrameScorer, PhoneTopology};
 use super::lexicon::Lexicon;
 use super::lm::NgramLm;
+use super::topology::{ChainState, FrameScorer, PhoneTopology};
 
 /// Search options. Scores are natural-log acoustic likelihoods plus
 /// `lm_weight * (ln P_lm - word_penalty + ln P_sil)` plus HMM transition
@@ -42,6 +42,29 @@ impl Default for DecodeConfig {
             word_penalty: 0.0,
             silence_prob: 0.5,
         }
+    }
+}
+
+impl DecodeConfig {
+    /// Ranges a config file or `--set` could get wrong.
+    pub fn validate(&self) -> crate::error::Result<()> {
+        let bad = |what: String| Err(crate::error::Error::Config(what));
+        if !(self.beam > 0.0) {
+            return bad(format!("decode beam must be positive, got {}", self.beam));
+        }
+        if self.max_active == 0 {
+            return bad("decode max_active must be at least 1".into());
+        }
+        if !(0.0..1.0).contains(&self.silence_prob) {
+            return bad(format!(
+                "decode silence_prob must be in [0, 1), got {}",
+                self.silence_prob
+            ));
+        }
+        if !self.lm_weight.is_finite() || !self.word_penalty.is_finite() {
+            return bad("decode lm_weight and word_penalty must be finite".into());
+        }
+        Ok(())
     }
 }
 
@@ -451,9 +474,9 @@ pub fn decode(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classical::hmm::toy::{one_hot_scores, ToyTopology};
-    use crate::classical::hmm::MatrixScorer;
-    use crate::classical::phones::PhoneSet;
+    use crate::lang::phones::PhoneSet;
+    use crate::lang::topology::toy::{one_hot_scores, ToyTopology};
+    use crate::lang::topology::MatrixScorer;
     use crate::matrix::Matrix;
 
     /// Frames scoring 0 for the named phone (s = silence, a, b) and -10 for the others.
