@@ -519,16 +519,16 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
-/// Length-bucketed batches: indices into `lengths`, sorted by length and cut
-/// into batches whose padded size (count x longest) stays within
-/// `max_frames_per_batch` and count within `max_batch` (an utterance longer
-/// than the frame budget gets a batch of its own); the batch order is then
-/// shuffled by `seed`. Every index appears in exactly one batch.
-pub fn length_buckets(
+/// Length-bucketed batches, shortest first: indices into `lengths`, sorted
+/// by length and cut into batches whose padded size (count x longest) stays
+/// within `max_frames_per_batch` and count within `max_batch` (an utterance
+/// longer than the frame budget gets a batch of its own). Every index
+/// appears in exactly one batch. Neural training draws its own batch order
+/// per epoch from these.
+pub fn length_buckets_sorted(
     lengths: &[usize],
     max_frames_per_batch: usize,
     max_batch: usize,
-    seed: u64,
 ) -> Vec<Vec<usize>> {
     let max_batch = max_batch.max(1);
     let mut idx: Vec<usize> = (0..lengths.len()).collect();
@@ -546,6 +546,17 @@ pub fn length_buckets(
     if !cur.is_empty() {
         batches.push(cur);
     }
+    batches
+}
+
+/// [`length_buckets_sorted`] with the batch order shuffled by `seed`.
+pub fn length_buckets(
+    lengths: &[usize],
+    max_frames_per_batch: usize,
+    max_batch: usize,
+    seed: u64,
+) -> Vec<Vec<usize>> {
+    let mut batches = length_buckets_sorted(lengths, max_frames_per_batch, max_batch);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     batches.shuffle(&mut rng);
     batches
@@ -585,6 +596,22 @@ mod tests {
         // An utterance longer than the budget travels alone.
         let b = length_buckets(&[10, 5000, 20], 1000, 8, 0);
         assert!(b.contains(&vec![1]));
+    }
+
+    #[test]
+    fn sorted_buckets_fill_shortest_first() {
+        let lens = vec![100, 300, 120, 90, 500, 310, 95];
+        let b = length_buckets_sorted(&lens, 400, usize::MAX);
+        let mut all: Vec<usize> = b.iter().flatten().copied().collect();
+        all.sort();
+        assert_eq!(all, (0..7).collect::<Vec<_>>());
+        for batch in &b {
+            let max = batch.iter().map(|&i| lens[i]).max().unwrap();
+            assert!(batch.len() == 1 || batch.len() * max <= 400, "{batch:?}");
+        }
+        // 90, 95, 100 fit (3 * 100 = 300); adding 120 would pad to 4 * 120 = 480.
+        assert_eq!(b[0], vec![3, 6, 0]);
+        assert_eq!(b.len(), 5);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Log-domain arithmetic shared by the GMMs, the decoders and CTC search.
+//! Small numeric helpers: log-domain arithmetic shared by the GMMs, the
+//! decoders and CTC search, and the error ratio the scorer and bootstrap share.
 
 /// `ln(e^a + e^b)` without overflow; `-inf` is the additive identity.
 pub fn log_add(a: f32, b: f32) -> f32 {
@@ -19,4 +20,17 @@ pub fn log_sum_exp(v: &[f32]) -> f32 {
         return m;
     }
     m + v.iter().map(|x| (x - m).exp()).sum::<f32>().ln()
+}
+
+/// `num / den`, with 0/0 = 0 and x/0 = infinity (errors against an empty reference).
+pub fn ratio(num: u64, den: u64) -> f64 {
+    if den == 0 {
+        if num == 0 {
+            0.0
+        } else {
+            f64::INFINITY
+        }
+    } else {
+        num as f64 / den as f64
+    }
 }

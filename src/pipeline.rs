@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::corpus::{Corpus, Utterance};
 use crate::error::{Error, Result};
 use crate::loader::Loader;
+use crate::overlay::Overlay;
 
 /// Where to run neural work. Classical recognisers ignore it.
 #[derive(
@@ -101,6 +102,51 @@ pub trait Recogniser: Send + Sync {
     ) -> Result<Vec<Transcript>>;
 }
 
+/// How a recogniser module plugs into [`crate::registry`]: the factory
+/// table type-erases these into one row per kind.
+pub trait RecogniserKind {
+    /// The `kind = "..."` of its pipeline files.
+    const NAME: &'static str;
+    /// One line for `--help` and error messages.
+    const ABOUT: &'static str;
+    /// A pipeline file's contents; `Default` states every default.
+    type Config: serde::Serialize + serde::de::DeserializeOwned;
+    /// Checks serde cannot express (ranges, combinations).
+    fn validate(_cfg: &Self::Config) -> Result<()> {
+        Ok(())
+    }
+    fn train(cfg: &Self::Config, ctx: &TrainContext) -> Result<Box<dyn Recogniser>>;
+    /// Rebuild a trained recogniser from its model folder. `overlay` holds
+    /// decode-time overrides (`crossover decode --set`), applied to the
+    /// folder's `pipeline.toml` by [`model_config`]; a kind that keeps
+    /// tuned settings elsewhere applies the overlay to them too.
+    fn load(dir: &Path, overlay: &Overlay) -> Result<Box<dyn Recogniser>>;
+}
+
+/// Parse a pipeline table as kind `K`'s config; errors name the file.
+pub fn parse_config<K: RecogniserKind>(table: toml::Table, path: &Path) -> Result<K::Config> {
+    let cfg: K::Config = table
+        .try_into()
+        .map_err(|e: toml::de::Error| Error::parse(path, e.to_string()))?;
+    K::validate(&cfg).map_err(|e| match e {
+        Error::Config(what) => Error::parse(path, what),
+        other => other,
+    })?;
+    Ok(cfg)
+}
+
+/// A model folder's `pipeline.toml` with `overlay` applied, parsed as `K`'s config.
+pub fn model_config<K: RecogniserKind>(dir: &Path, overlay: &Overlay) -> Result<K::Config> {
+    let path = dir.join("pipeline.toml");
+    // The registry dispatched on the folder's kind already; kinds that share
+    // a config type (char-ctc, phone-ctc) validate their own `kind`.
+    let (_, mut table) = pipeline_kind(&path)?;
+    overlay
+        .apply(&mut table)
+        .map_err(|e| Error::parse(&path, e.to_string()))?;
+    parse_config::<K>(table, &path)
+}
+
 /// Read the `kind` of a pipeline config file (`pipelines/*.toml`).
 pub fn pipeline_kind(path: &Path) -> Result<(String, toml::Table)> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -113,10 +159,7 @@ pub fn pipeline_kind(path: &Path) -> Result<(String, toml::Table)> {
         .ok_or_else(|| {
             Error::parse(
                 path,
-                format!(
-                    "missing `kind = \"...\"` (one of {})",
-                    crate::registry::kind_names()
-                ),
+                "missing `kind = \"...\"` (the recogniser kind; `crossover train --help` lists them)",
             )
         })?
         .to_string();

@@ -1,6 +1,6 @@
 //! The one table of recogniser kinds, and the only place that names them
 //! all (the factory apart from the interface, as in sherpa-onnx). A kind is
-//! a module implementing [`RecogniserKind`] (its name, its config type with
+//! a module implementing [`crate::pipeline::RecogniserKind`] (its name, its config type with
 //! a documented `Default`, train and load) plus one line in [`KINDS`]; the
 //! sweep and the `train`/`decode`/`align` subcommands reach recognisers only
 //! through the functions here and the [`Recogniser`] trait.
@@ -9,32 +9,9 @@
 //! file (`pipelines/NAME.toml` with `kind = "NAME"`).
 use std::path::Path;
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
 use crate::error::{Error, Result};
 use crate::overlay::Overlay;
-use crate::pipeline::{Recogniser, TrainContext};
-
-/// What a recogniser module provides to the registry.
-pub trait RecogniserKind {
-    /// The `kind = "..."` of its pipeline files.
-    const NAME: &'static str;
-    /// One line for `--help` and error messages.
-    const ABOUT: &'static str;
-    /// A pipeline file's contents; `Default` states every default.
-    type Config: Serialize + DeserializeOwned;
-    /// Checks serde cannot express (ranges, combinations).
-    fn validate(_cfg: &Self::Config) -> Result<()> {
-        Ok(())
-    }
-    fn train(cfg: &Self::Config, ctx: &TrainContext) -> Result<Box<dyn Recogniser>>;
-    /// Rebuild a trained recogniser from its model folder. `overlay` holds
-    /// decode-time overrides (`crossover decode --set`), already applied to
-    /// the folder's `pipeline.toml` by [`model_config`]; a kind that keeps
-    /// tuned settings elsewhere applies the overlay to them too.
-    fn load(dir: &Path, overlay: &Overlay) -> Result<Box<dyn Recogniser>>;
-}
+use crate::pipeline::{parse_config, pipeline_kind, Recogniser, RecogniserKind, TrainContext};
 
 /// One row of the table: a kind's entry points, type-erased.
 pub struct KindEntry {
@@ -81,18 +58,6 @@ pub fn lookup(kind: &str) -> Option<&'static KindEntry> {
     all().find(|k| k.name == kind)
 }
 
-/// Parse a pipeline table as kind `K`'s config; errors name the file.
-pub fn parse_config<K: RecogniserKind>(table: toml::Table, path: &Path) -> Result<K::Config> {
-    let cfg: K::Config = table
-        .try_into()
-        .map_err(|e: toml::de::Error| Error::parse(path, e.to_string()))?;
-    K::validate(&cfg).map_err(|e| match e {
-        Error::Config(what) => Error::parse(path, what),
-        other => other,
-    })?;
-    Ok(cfg)
-}
-
 fn effective_of<K: RecogniserKind>(table: toml::Table, path: &Path) -> Result<String> {
     let cfg = parse_config::<K>(table, path)?;
     serde_json::to_string(&cfg).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
@@ -109,7 +74,7 @@ fn train_of<K: RecogniserKind>(
 
 /// A pipeline file with `overlay` applied, and the kind it names.
 pub fn read_pipeline(path: &Path, overlay: &Overlay) -> Result<(&'static KindEntry, toml::Table)> {
-    let (kind, mut table) = crate::pipeline::pipeline_kind(path)?;
+    let (kind, mut table) = pipeline_kind(path)?;
     let entry = lookup(&kind).ok_or_else(|| {
         Error::parse(
             path,
@@ -157,19 +122,12 @@ pub fn load(dir: &Path, overlay: &Overlay) -> Result<Box<dyn Recogniser>> {
     (entry.load)(dir, overlay)
 }
 
-/// A model folder's `pipeline.toml` with `overlay` applied, parsed as `K`'s config.
-pub fn model_config<K: RecogniserKind>(dir: &Path, overlay: &Overlay) -> Result<K::Config> {
-    let path = dir.join("pipeline.toml");
-    let (_, table) = read_pipeline(&path, overlay)?;
-    parse_config::<K>(table, &path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::corpus::{Corpus, Split, Utterance};
     use crate::loader::Loader;
-    use crate::pipeline::{ModelSummary, RunSettings, Transcript};
+    use crate::pipeline::{model_config, ModelSummary, RunSettings, Transcript};
 
     /// A test-only recogniser registered exactly as the real ones are: it
     /// ignores the audio and answers every utterance with the most frequent

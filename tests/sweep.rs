@@ -197,6 +197,15 @@ fn sweep_resumes_records_failures_and_is_deterministic() {
             .collect::<Vec<_>>(),
     );
     assert!(log_b.contains("failed"), "{log_b}");
+    // The corpus's feature cache outlives a sweep: this one extracts nothing.
+    let counts = log_b
+        .lines()
+        .find(|l| l.contains("features:") && l.contains("computed"))
+        .unwrap_or_else(|| panic!("no feature count line:\n{log_b}"));
+    assert!(
+        counts.contains("features: 0 computed") && !counts.contains(" 0 read"),
+        "{counts}"
+    );
     let header = csv::Reader::from_path(out_b.join("results.csv"))
         .unwrap()
         .headers()

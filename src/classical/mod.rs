@@ -22,8 +22,8 @@ use std::path::Path;
 
 use crate::error::Result;
 use crate::overlay::Overlay;
+use crate::pipeline::RecogniserKind;
 use crate::pipeline::{Recogniser, TrainContext};
-use crate::registry::RecogniserKind;
 
 pub use config::{default_features, ClassicalConfig, TuneConfig};
 pub use model::ClassicalModel;

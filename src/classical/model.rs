@@ -79,7 +79,7 @@ impl ClassicalModel {
     /// pipeline config and, for `decode.*`, to the LM weight and penalty
     /// tuned on dev (`decode.toml`) as well.
     pub fn load_with(dir: &Path, overlay: &Overlay) -> Result<Self> {
-        let config = crate::registry::model_config::<Classical>(dir, overlay)?;
+        let config = crate::pipeline::model_config::<Classical>(dir, overlay)?;
         let p = dir.join(AM_FILE);
         let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
         let am: AcousticModel =

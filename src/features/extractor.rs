@@ -427,7 +427,7 @@ impl FeatureExtractor {
     pub fn compute_with_deltas(&self, samples: &[f32]) -> Result<Matrix> {
         let m = self.compute(samples)?;
         Ok(if self.cfg.deltas {
-            super::add_deltas(&m, DELTA_ORDER, DELTA_WINDOW)
+            super::deltas::add_deltas(&m, DELTA_ORDER, DELTA_WINDOW)
         } else {
             m
         })

@@ -33,8 +33,8 @@ use crate::error::{Error, Result};
 use crate::loader::Loader;
 use crate::matrix::Matrix;
 use crate::overlay::Overlay;
+use crate::pipeline::RecogniserKind;
 use crate::pipeline::{DeviceChoice, ModelSummary, Recogniser, TrainContext, Transcript};
-use crate::registry::RecogniserKind;
 use train::Example;
 
 const WEIGHTS_FILE: &str = "model.ot";
@@ -333,7 +333,7 @@ impl CtcModel {
     /// Load with decode-time overrides of the saved pipeline config
     /// (`crossover decode --set decode.method=beam`, `decode.fusion_lm=...`).
     pub fn load_with(dir: &Path, overlay: &Overlay, device: Device) -> Result<Self> {
-        let cfg = crate::registry::model_config::<CharCtc>(dir, overlay)?;
+        let cfg = crate::pipeline::model_config::<CharCtc>(dir, overlay)?;
         let mpath = dir.join(MODEL_FILE);
         let text = std::fs::read_to_string(&mpath).map_err(|e| Error::io(&mpath, e))?;
         let saved: SavedModel =

@@ -39,26 +39,6 @@ fn torch_err(context: impl Into<String>) -> impl FnOnce(tch::TchError) -> Error 
     move |source| Error::Torch { context, source }
 }
 
-/// Group example indices into batches of similar length whose padded size is
-/// at most `max_frames` (one example per batch at least), shortest first.
-pub fn length_batches(lens: &[usize], max_frames: usize) -> Vec<Vec<usize>> {
-    let mut order: Vec<usize> = (0..lens.len()).collect();
-    order.sort_by_key(|&i| (lens[i], i));
-    let mut batches = Vec::new();
-    let mut cur: Vec<usize> = Vec::new();
-    for i in order {
-        // Sorted ascending, so the newest example is the longest in the batch.
-        if !cur.is_empty() && (cur.len() + 1) * lens[i] > max_frames {
-            batches.push(std::mem::take(&mut cur));
-        }
-        cur.push(i);
-    }
-    if !cur.is_empty() {
-        batches.push(cur);
-    }
-    batches
-}
-
 /// SpecAugment masks (zeros, the CMVN mean) on one utterance, in place.
 pub fn spec_augment(m: &mut Matrix, c: &SpecAugmentConfig, rng: &mut impl Rng) {
     let (t, f) = (m.rows, m.cols);
@@ -413,7 +393,7 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
 
     let lens: Vec<usize> = job.train.iter().map(|e| e.feats.rows).collect();
     let max_frames = (c.batch_seconds * 100.0) as usize;
-    let batches = length_batches(&lens, max_frames);
+    let batches = crate::loader::length_buckets_sorted(&lens, max_frames, usize::MAX);
     let total_steps = (c.max_epochs * batches.len()).max(1);
     let bar = if job.progress {
         indicatif::ProgressBar::new(total_steps as u64)
@@ -571,22 +551,6 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn batches_respect_the_frame_budget_and_cover_everything() {
-        let lens = vec![100, 300, 120, 90, 500, 310, 95];
-        let b = length_batches(&lens, 400);
-        let mut all: Vec<usize> = b.iter().flatten().copied().collect();
-        all.sort();
-        assert_eq!(all, (0..7).collect::<Vec<_>>());
-        for batch in &b {
-            let max = batch.iter().map(|&i| lens[i]).max().unwrap();
-            assert!(batch.len() == 1 || batch.len() * max <= 400, "{batch:?}");
-        }
-        // 90, 95, 100 fit (3 * 100 = 300); adding 120 would pad to 4 * 120 = 480.
-        assert_eq!(b[0], vec![3, 6, 0]);
-        assert_eq!(b.len(), 5);
-    }
 
     #[test]
     fn spec_augment_masks_within_limits_and_is_seeded() {

@@ -17,7 +17,7 @@ fn pooled(per_utt: &[(u64, u64)], idx: &[usize]) -> f64 {
         e += per_utt[i].0;
         n += per_utt[i].1;
     }
-    super::ratio(e, n)
+    crate::numeric::ratio(e, n)
 }
 
 /// Percentile `q` in [0, 1] of sorted values, interpolating linearly.

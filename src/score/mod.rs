@@ -113,18 +113,7 @@ impl ErrorCounts {
     }
 }
 
-/// `num / den`, with 0/0 = 0 and x/0 = infinity (errors against an empty reference).
-pub(crate) fn ratio(num: u64, den: u64) -> f64 {
-    if den == 0 {
-        if num == 0 {
-            0.0
-        } else {
-            f64::INFINITY
-        }
-    } else {
-        num as f64 / den as f64
-    }
-}
+pub(crate) use crate::numeric::ratio;
 
 /// One utterance's alignment.
 #[derive(Debug, Clone, PartialEq, Eq)]
