@@ -370,6 +370,25 @@ fn tiny_synth_recipe_builds_reuses_and_resizes_in_place() {
             .map(|u| &u.id)
             .collect::<Vec<_>>()
     );
+
+    // A build interrupted before it finished (marker, no hash file, no manifest)
+    // resumes: the generator's finished chunks are kept, their WAVs not rewritten.
+    let hash = std::fs::read_to_string(dir.join(HASH_FILE)).unwrap();
+    let hash = hash.split_whitespace().next().unwrap();
+    std::fs::remove_file(dir.join(HASH_FILE)).unwrap();
+    std::fs::remove_file(dir.join("manifest.tsv")).unwrap();
+    std::fs::write(dir.join(".recipe-building"), format!("{hash}\n")).unwrap();
+    let first_wav = big.audio_path(&big.utterances[0]);
+    let wav_before = stamp(&first_wav);
+    let out = run_ok(&mut build());
+    assert!(out.contains("build/tiny: built"), "{out}");
+    assert_eq!(
+        stamp(&first_wav),
+        wav_before,
+        "the resumed build remade a finished chunk"
+    );
+    assert_eq!(Corpus::load(&dir).unwrap().utterances, big.utterances);
+    assert!(!dir.join(".recipe-building").exists());
 }
 
 /// The shipped kathleen recipe, built from a copy of the file in a temp

@@ -5,7 +5,7 @@ use anyhow::Context;
 use crossover::corpus::fsdd::FsddSplit;
 use crossover::corpus::import::{self, ImportOptions};
 use crossover::corpus::kaldi_dir::{self, ExportOptions};
-use crossover::corpus::recipe::{self, BuildOptions, CorpusRecipe, Outcome};
+use crossover::corpus::recipe::{self, BuildOptions, CorpusRecipe};
 use crossover::corpus::textdir::{GroupSplit, TextdirOptions};
 use crossover::corpus::{self as corpus, Corpus, Split};
 
@@ -346,13 +346,7 @@ fn run_build(a: BuildArgs) -> anyhow::Result<()> {
     if let Some(rep) = &b.import_report {
         print!("{rep}");
     }
-    let what = match b.outcome {
-        Outcome::Reused => "reused (recipe unchanged)",
-        Outcome::Built => "built",
-        Outcome::Rebuilt => "rebuilt (the recipe changed, or --rebuild)",
-        Outcome::Resized => "resized in place (only the synthetic hours changed)",
-    };
-    println!("{}: {what}", b.dir.display());
+    println!("{}: {}", b.dir.display(), b.outcome.describe());
     print_splits(&Corpus::load(&b.dir)?);
     Ok(())
 }

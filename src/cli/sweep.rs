@@ -202,10 +202,10 @@ fn ensure_corpus(spec: &mut SweepSpec, progress: bool) -> anyhow::Result<()> {
         )?;
         if b.outcome != Outcome::Reused {
             eprintln!(
-                "crossover: built the corpus {} from {} ({:?})",
+                "crossover: corpus {} {} from {}",
                 b.dir.display(),
-                file.display(),
-                b.outcome
+                b.outcome.describe(),
+                file.display()
             );
         }
         note = format!("built from the recipe `{}`", file.display());

@@ -391,6 +391,18 @@ pub enum Outcome {
     Resized,
 }
 
+impl Outcome {
+    /// A few words for messages.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Outcome::Reused => "reused (recipe unchanged)",
+            Outcome::Built => "built",
+            Outcome::Rebuilt => "rebuilt (the recipe changed, or --rebuild)",
+            Outcome::Resized => "resized in place (only the synthetic hours changed)",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Built {
     pub dir: PathBuf,
@@ -639,6 +651,11 @@ mod tests {
             import::absolute(&crate::shared::corpora_dir().join("kathleen")).unwrap()
         );
         assert_eq!(r.build_dir(), PathBuf::from("/proj/corpora/build/x"));
+        let r = parse("source = \"synth\"\n[synth]\ntext = \"lines/s.txt\"\n").unwrap();
+        assert_eq!(
+            r.synth.unwrap().text.unwrap(),
+            PathBuf::from("/proj/corpora/lines/s.txt")
+        );
         let e = parse("source = \"fsdd\"\npath = \"$HOME/fsdd\"\n")
             .unwrap_err()
             .to_string();
