@@ -427,3 +427,68 @@ fn kathleen_recipe_is_the_documented_import() {
         "the recipe's manifest differs from the import command's"
     );
 }
+
+/// The LibriSpeech example recipe, its `path` set to a relative path: taken
+/// against the recipe's folder, not the current directory. The layout is a
+/// tiny LibriSpeech-style tree of kathleen files.
+#[test]
+fn librispeech_example_recipe_with_a_path_relative_to_the_recipe() {
+    let shared = require_corpora();
+    let t = tempfile::tempdir().unwrap();
+    let mut flacs: Vec<PathBuf> = std::fs::read_dir(shared.join("kathleen"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "flac"))
+        .collect();
+    flacs.sort();
+    let root = t.path().join("data/LibriSpeech");
+    for (subset, spk, ch, range) in [
+        ("train-clean-5", "19", "198", 0..3),
+        ("test-clean", "84", "121", 3..5),
+    ] {
+        let d = root.join(subset).join(spk).join(ch);
+        std::fs::create_dir_all(&d).unwrap();
+        let mut trans = String::new();
+        for (n, i) in range.enumerate() {
+            let id = format!("{spk}-{ch}-{n:04}");
+            std::fs::copy(&flacs[i], d.join(format!("{id}.flac"))).unwrap();
+            let txt = std::fs::read_to_string(flacs[i].with_extension("txt")).unwrap();
+            trans.push_str(&format!(
+                "{id} {}\n",
+                crossover::text::normalise(&txt).to_uppercase()
+            ));
+        }
+        std::fs::write(d.join(format!("{spk}-{ch}.trans.txt")), trans).unwrap();
+    }
+    let example =
+        std::fs::read_to_string(project().join("corpora/librispeech-example.toml")).unwrap();
+    assert!(example.contains("path = \"/path/to/LibriSpeech\""));
+    std::fs::create_dir(t.path().join("corpora")).unwrap();
+    std::fs::write(
+        t.path().join("corpora/ls.toml"),
+        example.replace("/path/to/LibriSpeech", "../data/LibriSpeech"),
+    )
+    .unwrap();
+    // Run from a subfolder: the path still resolves against corpora/.
+    let elsewhere = t.path().join("somewhere/else");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let out =
+        run_ok(bin(&elsewhere).args(["corpus", "build", "../../corpora/ls.toml", "--no-progress"]));
+    assert!(out.contains("corpora/build/ls: built"), "{out}");
+    let c = Corpus::load(&t.path().join("corpora/build/ls")).unwrap();
+    let ids: Vec<(&str, Split)> = c
+        .utterances
+        .iter()
+        .map(|u| (u.id.as_str(), u.split))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("19-198-0000", Split::Train),
+            ("19-198-0001", Split::Train),
+            ("19-198-0002", Split::Train),
+            ("84-121-0000", Split::Test),
+            ("84-121-0001", Split::Test)
+        ]
+    );
+}

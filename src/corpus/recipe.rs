@@ -481,7 +481,12 @@ pub fn build(recipe: &CorpusRecipe, opts: &BuildOptions) -> Result<Built> {
         } else if let Some(old) = previous_recipe(&dir) {
             if only_hours_differ(&old, recipe) {
                 keep = true;
-                outcome = Outcome::Resized;
+                // The same settings (only the manifest lost): made again from the journals.
+                outcome = if old.synth == recipe.synth {
+                    Outcome::Built
+                } else {
+                    Outcome::Resized
+                };
             }
         }
     }
