@@ -17,7 +17,7 @@ enum Command {
     Features(cli::features::Args),
     /// Score hypotheses against references (WER/CER/SER, Kaldi and sclite alignments, bootstrap CIs).
     Score(cli::score::Args),
-    /// Corpora: import (fsdd, textdir, librispeech, kaldi), export to Kaldi, nested subsets, stats.
+    /// Corpora: build from a recipe (corpora/*.toml), import (fsdd, textdir, librispeech, kaldi), export to Kaldi, nested subsets, stats.
     Corpus(cli::corpus::Args),
     /// The main job: train every pipeline on nested subsets, score, find the crossover, write the report.
     Sweep(cli::sweep::Args),

@@ -376,22 +376,55 @@ fn kaldi_round_trip() {
     assert!(rows
         .iter()
         .all(|r| r.as_ref().unwrap().split == Split::Test));
-    // Ids not prefixed by the speaker get prefixed on export.
+    // Ids are exported exactly as in the manifest. One that makes its speaker's
+    // rows non-contiguous when sorted (Kaldi's utt2spk rule) is refused, naming it.
+    let split = Split::ALL
+        .into_iter()
+        .find(|s| {
+            let us = c.split(*s);
+            us.iter().filter(|u| u.speaker == "spkA").count() >= 2
+                && us.iter().any(|u| u.speaker == "spkB10")
+        })
+        .expect("a split with both speakers");
     let mut c3 = c.clone();
-    c3.utterances[0].id = "zzz".into();
-    let r = kaldi_dir::export(
+    let victim = c3
+        .utterances
+        .iter_mut()
+        .find(|u| u.split == split && u.speaker == "spkA")
+        .unwrap();
+    victim.id = "zzz".into();
+    let e = kaldi_dir::export(&c3, &t.path().join("k3bad"), &ExportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("zzz") && e.contains("spkA") && e.contains("contiguous"),
+        "{e}"
+    );
+    // Kaldi's no-speaker-information convention (each utterance its own
+    // speaker) sorts fine without a `{speaker}-` prefix: exported unchanged.
+    // (The last utterance of the last speaker in its split, so nothing sorts after it.)
+    let mut c3 = c.clone();
+    let k = (0..c3.utterances.len())
+        .filter(|&i| c3.utterances[i].speaker == "spkB10")
+        .max_by(|&a, &b| c3.utterances[a].id.cmp(&c3.utterances[b].id))
+        .unwrap();
+    let solo = c3.utterances[k].id.clone();
+    c3.utterances[k].speaker = solo.clone();
+    kaldi_dir::export(
         &c3,
         &t.path().join("k3"),
         &ExportOptions { flac_pipe: true },
     )
     .unwrap();
-    assert_eq!(r.renamed, 1);
-    let sp = c3.utterances[0].split.as_str();
+    let sp = c3.utterances[k].split.as_str();
     let wav = std::fs::read_to_string(t.path().join("k3").join(sp).join("wav.scp")).unwrap();
     assert!(
-        wav.contains(&format!("{}-zzz flac -c -d -s ", c3.utterances[0].speaker)),
+        wav.lines()
+            .any(|l| l.starts_with(&format!("{solo} flac -c -d -s "))),
         "{wav}"
     );
+    let u2s = std::fs::read_to_string(t.path().join("k3").join(sp).join("utt2spk")).unwrap();
+    assert!(u2s.lines().any(|l| l == format!("{solo} {solo}")), "{u2s}");
     // ... and the flac pipe our export writes imports again.
     let rows = kaldi_dir::rows(&t.path().join("k3"), Split::Train).unwrap();
     assert_eq!(rows.len(), 12);

@@ -308,3 +308,114 @@ fn default_config_round_trips_through_toml() {
         "unknown keys must be rejected"
     );
 }
+
+/// One id form everywhere: the manifest's test ids are the exported Kaldi
+/// `test/text` ids, and a hypothesis file keyed by manifest ids (what
+/// `crossover decode` writes) scores against that export.
+#[test]
+fn manifest_ids_are_the_kaldi_export_ids_and_score_against_it() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("c");
+    let cfg = SynthConfig {
+        hours: 0.002,
+        eval_hours: 0.003,
+        train_voices: 2,
+        lm_sentences: 10,
+        ..small(3)
+    };
+    let c = generate(&cfg, &dir, 2);
+    let form = regex::Regex::new(r"^(.+)-(tr|dv|te)-([0-9]{7})$").unwrap();
+    for u in &c.utterances {
+        let m = form
+            .captures(&u.id)
+            .unwrap_or_else(|| panic!("id {} is not {{voice}}-{{tr|dv|te}}-NNNNNNN", u.id));
+        assert_eq!(&m[1], u.speaker, "{}", u.id);
+        let want = match u.split {
+            Split::Train => "tr",
+            Split::Dev => "dv",
+            Split::Test => "te",
+        };
+        assert_eq!(&m[2], want, "{}", u.id);
+        assert_eq!(u.audio, Path::new("wav").join(format!("{}.wav", u.id)));
+    }
+    let k = t.path().join("k");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossover"))
+        .args(["corpus", "export", "kaldi"])
+        .arg(&dir)
+        .arg("--out")
+        .arg(&k)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let test = c.split(Split::Test);
+    assert!(test.len() >= 2, "{} test utterances", test.len());
+    let ref_text = std::fs::read_to_string(k.join("test/text")).unwrap();
+    let ref_ids: Vec<&str> = ref_text
+        .lines()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    let mut manifest_ids: Vec<&str> = test.iter().map(|u| u.id.as_str()).collect();
+    manifest_ids.sort();
+    assert_eq!(ref_ids, manifest_ids, "export changed the ids");
+    let u2s = std::fs::read_to_string(k.join("test/utt2spk")).unwrap();
+    for (line, u) in u2s.lines().zip({
+        let mut v = test.clone();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    }) {
+        assert_eq!(line, format!("{} {}", u.id, u.speaker));
+    }
+
+    // A hypothesis written with manifest ids, in manifest order: the exact transcripts
+    // score 0 % with every sentence found; one changed word is one error.
+    let hyp = t.path().join("hyp.txt");
+    let mut lines: Vec<String> = test
+        .iter()
+        .map(|u| format!("{} {}", u.id, u.norm_text))
+        .collect();
+    std::fs::write(&hyp, lines.join("\n") + "\n").unwrap();
+    let score = |hyp: &Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossover"))
+            .arg("score")
+            .arg("--ref")
+            .arg(k.join("test/text"))
+            .arg("--hyp")
+            .arg(hyp)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "score refused manifest ids: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let words: usize = test.iter().map(|u| u.norm_text.split(' ').count()).sum();
+    let s = score(&hyp);
+    assert!(s.contains(&format!("%WER 0.00 [ 0 / {words},")), "{s}");
+    assert!(
+        s.contains(&format!("Scored {} sentences, 0 not present", test.len())),
+        "{s}"
+    );
+    lines[0] = format!("{} zzzz {}", test[0].id, test[0].norm_text);
+    std::fs::write(&hyp, lines.join("\n") + "\n").unwrap();
+    let s = score(&hyp);
+    assert!(s.contains(&format!("[ 1 / {words}, 1 ins")), "{s}");
+
+    // A folder from before this id form (no `ids` in synth.toml) is not extended
+    // with ids of a second form: refused, saying why.
+    let settings = dir.join("synth.toml");
+    let old: String = std::fs::read_to_string(&settings)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("ids = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&settings, old).unwrap();
+    let e = synth::generate(&cfg, &dir, false).unwrap_err().to_string();
+    assert!(e.contains("older crossover") && e.contains("delete"), "{e}");
+}

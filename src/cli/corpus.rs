@@ -5,6 +5,7 @@ use anyhow::Context;
 use crossover::corpus::fsdd::FsddSplit;
 use crossover::corpus::import::{self, ImportOptions};
 use crossover::corpus::kaldi_dir::{self, ExportOptions};
+use crossover::corpus::recipe::{self, BuildOptions, CorpusRecipe};
 use crossover::corpus::textdir::{GroupSplit, TextdirOptions};
 use crossover::corpus::{self as corpus, Corpus, Split};
 
@@ -16,6 +17,8 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 pub enum CorpusCommand {
+    /// Build a corpus from a recipe (corpora/*.toml) into corpora/build/<stem>/, or reuse it if the recipe is unchanged.
+    Build(BuildArgs),
     /// Import a corpus into a crossover corpus folder (manifest.tsv; audio is referenced in place, not copied).
     Import(ImportArgs),
     /// Export a corpus to another toolkit's format.
@@ -28,6 +31,28 @@ pub enum CorpusCommand {
     Synth(super::corpus_synth::Args),
     /// Compute and cache features (DIR/.cache/features/<config hash>/) for the given splits, in parallel.
     Cache(CacheArgs),
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "A recipe names a source (synth, fsdd, textdir, librispeech, kaldi), its path and its options; \
+see corpora/README.md and docs/CORPORA.md. Relative paths in a recipe are taken against the recipe's folder; \
+a leading $CROSSOVER_SHARED is the shared corpora folder. The built folder holds recipe.sha256: an unchanged \
+recipe is reused without touching anything; a changed one is rebuilt (a synthetic corpus whose settings changed \
+only in hours is extended or cut in place)."
+)]
+pub struct BuildArgs {
+    /// The recipe file, e.g. corpora/kathleen.toml.
+    pub recipe: PathBuf,
+    /// Build here instead of build/<recipe stem>/ in the recipe's folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Rebuild even if the recipe is unchanged (e.g. after the source audio changed).
+    #[arg(long)]
+    pub rebuild: bool,
+    /// Do not draw progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 #[derive(clap::Args)]
@@ -207,6 +232,7 @@ pub struct CacheArgs {
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     match a.command {
+        CorpusCommand::Build(b) => run_build(b),
         CorpusCommand::Import(i) => run_import(i.kind),
         CorpusCommand::Export(e) => match e.kind {
             ExportKind::Kaldi(k) => {
@@ -223,9 +249,6 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                         "{}: {n} utterances, {spk} speakers",
                         k.out.join(s.as_str()).display()
                     );
-                }
-                if r.renamed > 0 {
-                    println!("{} utterance ids were prefixed with their speaker id (Kaldi sorts by speaker through the id)", r.renamed);
                 }
                 Ok(())
             }
@@ -304,6 +327,42 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
 }
 
+fn run_build(a: BuildArgs) -> anyhow::Result<()> {
+    let r = CorpusRecipe::load(&a.recipe)?;
+    if !r.description.is_empty() {
+        println!("{}: {}", a.recipe.display(), r.description);
+    }
+    let b = recipe::build(
+        &r,
+        &BuildOptions {
+            out: a.out,
+            rebuild: a.rebuild,
+            progress: !a.no_progress,
+        },
+    )?;
+    for w in &b.warnings {
+        eprintln!("warning: {w}");
+    }
+    if let Some(rep) = &b.import_report {
+        print!("{rep}");
+    }
+    println!("{}: {}", b.dir.display(), b.outcome.describe());
+    print_splits(&Corpus::load(&b.dir)?);
+    Ok(())
+}
+
+fn print_splits(c: &Corpus) {
+    for s in Split::ALL {
+        let us = c.split(s);
+        println!(
+            "{:<5} {:>6} utterances {:>8.3} h",
+            s.as_str(),
+            us.len(),
+            c.hours(s)
+        );
+    }
+}
+
 fn options(c: &CommonImport) -> ImportOptions {
     ImportOptions {
         skip_bad: c.skip_bad,
@@ -368,15 +427,7 @@ fn run_import(kind: ImportKind) -> anyhow::Result<()> {
     let (utts, report) = import::validate(rows, &opts)?;
     print!("{report}");
     let c = import::save_new(&common.out, utts, common.force)?;
-    for s in Split::ALL {
-        let us = c.split(s);
-        println!(
-            "{:<5} {:>6} utterances {:>8.3} h",
-            s.as_str(),
-            us.len(),
-            c.hours(s)
-        );
-    }
+    print_splits(&c);
     println!("wrote {}", m.display());
     Ok(())
 }

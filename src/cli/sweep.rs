@@ -6,14 +6,16 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
+use crossover::corpus::recipe::{self, BuildOptions, CorpusRecipe, Outcome};
 use crossover::corpus::synth::{self, SynthConfig};
 use crossover::corpus::Corpus;
 use crossover::loader::Loader;
 use crossover::pipeline::DeviceChoice;
 use crossover::sweep::{self, results::CellResult, Cell, SweepProgress, SweepSpec};
 
-const DEFAULT_CORPUS: &str = "corpora/synth-default";
-const QUICK_CORPUS: &str = "corpora/synth-quick";
+/// The default corpora are recipes (built on first use into corpora/build/<stem>/).
+const DEFAULT_CORPUS: &str = "corpora/synth-default.toml";
+const QUICK_CORPUS: &str = "corpora/synth-quick.toml";
 const DEFAULT_PIPELINES: &str =
     "pipelines/classical.toml,pipelines/phone-ctc.toml,pipelines/char-ctc.toml";
 const QUICK_PIPELINES: &str =
@@ -27,7 +29,10 @@ const QUICK_HOURS: &str = "0.05,0.1,0.2";
 Split work across machines with --plan (job list), --cell K (one job) and --collect (merge results and render the report)."
 )]
 pub struct Args {
-    /// Corpus folder (with manifest.tsv). The default synthetic corpus is generated if absent.
+    /// Corpus folder (with manifest.tsv), or a corpus recipe (a .toml file such as
+    /// corpora/kathleen.toml), built on first use into build/<stem>/ beside the recipe and reused
+    /// while the recipe is unchanged [default: corpora/synth-default.toml; with --quick
+    /// corpora/synth-quick.toml].
     #[arg(long)]
     pub corpus: Option<PathBuf>,
     /// Comma-separated pipeline config files; each file's stem names its curve.
@@ -174,48 +179,61 @@ fn spec_from_args(a: &Args) -> anyhow::Result<(SweepSpec, PathBuf)> {
     Ok((spec, out))
 }
 
-/// Training hours of the generated default corpora (enough for the largest default grid point).
-const DEFAULT_TRAIN_HOURS: f64 = 2.0;
-const QUICK_TRAIN_HOURS: f64 = 0.2;
-
-/// The default synthetic corpora are generated on first use, with the
-/// sweep's demo difficulty (`SynthConfig::sweep_demo()`), stated in every
-/// report. An existing default corpus made with other settings is used as it
-/// is (its own settings are what the report states), with a warning.
-fn ensure_corpus(spec: &mut SweepSpec, quick: bool) -> anyhow::Result<()> {
-    let manifest = spec.corpus.join(crossover::corpus::MANIFEST_FILE);
-    let is_default =
-        spec.corpus == Path::new(DEFAULT_CORPUS) || spec.corpus == Path::new(QUICK_CORPUS);
-    if !manifest.exists() {
-        if !is_default {
-            bail!("{}: no corpus here (expected {}); make one with `crossover corpus import` or `crossover corpus synth`", spec.corpus.display(), manifest.display());
+/// A recipe (`--corpus X.toml`, and the defaults corpora/synth-default.toml
+/// and corpora/synth-quick.toml, whose `[synth]` tables are
+/// `SynthConfig::sweep_demo()` with 2 h / 0.2 h of training audio) is built
+/// on first use and reused while unchanged; `spec.corpus` becomes the built
+/// folder. A folder is used as it is.
+fn ensure_corpus(spec: &mut SweepSpec, progress: bool) -> anyhow::Result<()> {
+    let mut note = String::new();
+    if spec.corpus.extension().is_some_and(|e| e == "toml") {
+        let file = spec.corpus.clone();
+        if !file.is_file() {
+            bail!(
+                "{}: no such corpus recipe{}",
+                file.display(),
+                if a_default(&file) {
+                    " (the default corpora are recipes in the project's corpora/ folder: run from the project root, or pass --corpus)"
+                } else {
+                    ""
+                }
+            );
         }
-        let mut cfg = SynthConfig::sweep_demo();
-        cfg.hours = if quick {
-            QUICK_TRAIN_HOURS
-        } else {
-            DEFAULT_TRAIN_HOURS
-        };
-        if quick {
-            cfg.eval_hours = 0.05;
+        let r = CorpusRecipe::load(&file)?;
+        let b = recipe::build(
+            &r,
+            &BuildOptions {
+                progress,
+                ..BuildOptions::default()
+            },
+        )?;
+        if b.outcome != Outcome::Reused {
+            eprintln!(
+                "crossover: corpus {} {} from {}",
+                b.dir.display(),
+                b.outcome.describe(),
+                file.display()
+            );
         }
-        eprintln!(
-            "crossover: generating the synthetic corpus {} ({} h of training audio, once)",
-            spec.corpus.display(),
-            cfg.hours
-        );
-        synth::generate(&cfg, &spec.corpus, true)?;
-    } else if is_default
-        && read_synth_config(&spec.corpus).is_some_and(|c| !c.same_task(&SynthConfig::sweep_demo()))
-    {
-        eprintln!(
-            "crossover: warning: {} was generated with other settings than the sweep's default difficulty \
-             (SynthConfig::sweep_demo); it is used as it is. Delete the folder to regenerate it.",
-            spec.corpus.display()
-        );
+        note = format!("built from the recipe `{}`", file.display());
+        spec.corpus = b.dir;
+    } else {
+        let manifest = spec.corpus.join(crossover::corpus::MANIFEST_FILE);
+        if !manifest.exists() {
+            bail!("{}: no corpus here (expected {}); make one with `crossover corpus build RECIPE`, `crossover corpus import` or `crossover corpus synth`, or pass a recipe (--corpus corpora/NAME.toml)", spec.corpus.display(), manifest.display());
+        }
     }
-    spec.corpus_note = describe_synth(&spec.corpus);
+    let synth = describe_synth(&spec.corpus);
+    spec.corpus_note = match (note.is_empty(), synth.is_empty()) {
+        (true, _) => synth,
+        (false, true) => note,
+        (false, false) => format!("{note}; {synth}"),
+    };
     Ok(())
+}
+
+fn a_default(p: &Path) -> bool {
+    p == Path::new(DEFAULT_CORPUS) || p == Path::new(QUICK_CORPUS)
 }
 
 /// One line stating a synthetic corpus's difficulty (empty for other corpora).
@@ -284,7 +302,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    ensure_corpus(&mut spec, a.quick)?;
+    ensure_corpus(&mut spec, !a.no_progress)?;
     let corpus = Corpus::load(&spec.corpus)?;
     // One loader for every cell: dev and test features are computed once.
     let loader = Loader::new(&corpus);

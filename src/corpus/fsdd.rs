@@ -16,7 +16,10 @@ pub const DIGIT_WORDS: [&str; 10] = [
 pub const FSDD_TEST_SPEAKERS: [&str; 2] = ["theo", "yweweler"];
 
 /// How FSDD rows are split.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum FsddSplit {
     /// The official speaker-dependent split: takes 0-4 of every digit and speaker are test;
     /// takes 5-9 are dev (our addition: FSDD has no dev set); takes 10-49 are train.

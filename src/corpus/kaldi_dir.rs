@@ -3,10 +3,14 @@
 //! Export writes one data dir per non-empty split, `OUT/{train,dev,test}`:
 //! - every file sorted by utterance id in C (byte) order, as Kaldi's
 //!   `utils/validate_data_dir.sh` requires;
-//! - Kaldi also requires `utt2spk` sorted by utterance to be sorted by speaker too,
-//!   which holds when every utterance id starts with its speaker id and a `-`.
-//!   Our importers make ids that way; an id that does not start with `{speaker}-`
-//!   is exported as `{speaker}-{id}` (and the order is checked after sorting);
+//! - utterance ids are the manifest's, unchanged, so that `crossover decode`
+//!   output (manifest ids) scores against the exported `text`;
+//! - Kaldi also requires `utt2spk` sorted by utterance to be sorted by speaker too
+//!   (`utils/validate_data_dir.sh`), which holds when every utterance id starts
+//!   with its speaker id and a `-`. Our importers and the synthetic generator make
+//!   ids that way; a corpus whose ids break the rule (speakers not contiguous when
+//!   sorted by id) is refused with an error naming the utterance, rather than
+//!   exported under ids that differ from the manifest;
 //! - `text` holds the normalised transcript; `wav.scp` an absolute audio path
 //!   (with `flac_pipe`, FLAC files become `flac -c -d -s PATH |`, since Kaldi itself reads only WAV);
 //! - `utt2dur` holds the manifest durations.
@@ -38,17 +42,6 @@ pub struct ExportOptions {
 #[derive(Debug, Clone, Default)]
 pub struct ExportReport {
     pub splits: Vec<(Split, usize, usize)>,
-    /// Utterances whose id was prefixed with the speaker id.
-    pub renamed: usize,
-}
-
-/// The Kaldi utterance id for a manifest row.
-pub fn kaldi_id(u: &Utterance) -> String {
-    if u.id.starts_with(&format!("{}-", u.speaker)) {
-        u.id.clone()
-    } else {
-        format!("{}-{}", u.speaker, u.id)
-    }
 }
 
 pub fn export(corpus: &Corpus, out: &Path, opts: &ExportOptions) -> Result<ExportReport> {
@@ -58,8 +51,7 @@ pub fn export(corpus: &Corpus, out: &Path, opts: &ExportOptions) -> Result<Expor
         if utts.is_empty() {
             continue;
         }
-        let mut rows: Vec<(String, &Utterance)> = utts.iter().map(|u| (kaldi_id(u), *u)).collect();
-        report.renamed += rows.iter().filter(|(k, u)| *k != u.id).count();
+        let mut rows: Vec<(String, &Utterance)> = utts.iter().map(|u| (u.id.clone(), *u)).collect();
         rows.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         for w in rows.windows(2) {
             if w[0].0 == w[1].0 {
@@ -70,7 +62,7 @@ pub fn export(corpus: &Corpus, out: &Path, opts: &ExportOptions) -> Result<Expor
             }
         }
         let mut spk2utt: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        let mut last_spk: Option<&str> = None;
+        let mut last: Option<(&str, &str)> = None;
         for (k, u) in &rows {
             for (what, s) in [
                 ("utterance id", k.as_str()),
@@ -88,15 +80,19 @@ pub fn export(corpus: &Corpus, out: &Path, opts: &ExportOptions) -> Result<Expor
                     u.id
                 )));
             }
-            if let Some(l) = last_spk {
-                if l != u.speaker && spk2utt.contains_key(u.speaker.as_str()) {
+            if let Some((prev_id, prev_spk)) = last {
+                if prev_spk != u.speaker && spk2utt.contains_key(u.speaker.as_str()) {
                     return Err(Error::Invalid(format!(
-                        "utterances of speaker {} are not contiguous when sorted by id (at {k}); Kaldi requires utt2spk sorted both ways",
+                        "{}: utterance {k} (speaker {}) sorts after {prev_id} (speaker {prev_spk}), so speaker {}'s utterances are not \
+                         contiguous when sorted by id; Kaldi requires utt2spk sorted by utterance to be sorted by speaker too. \
+                         Ids are exported as they are in the manifest; re-import so that every id starts with `{{speaker}}-`",
+                        split.as_str(),
+                        u.speaker,
                         u.speaker
                     )));
                 }
             }
-            last_spk = Some(&u.speaker);
+            last = Some((k, &u.speaker));
             spk2utt.entry(&u.speaker).or_default().push(k);
         }
         let dir = out.join(split.as_str());

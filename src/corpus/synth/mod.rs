@@ -199,6 +199,9 @@ const JOURNAL_DIR: &str = ".synth-chunks";
 #[derive(Serialize, Deserialize)]
 struct Settings {
     tool: String,
+    /// [`ID_FORM`]; empty in folders made before ids took this form.
+    #[serde(default)]
+    ids: String,
     /// sha256 of the `--text` file, when one is used.
     #[serde(skip_serializing_if = "Option::is_none")]
     text_sha256: Option<String>,
@@ -262,6 +265,25 @@ pub fn sentence_split(seed: u64, norm: &str, heldout_fraction: f64) -> Split {
 /// The sentence id in the manifest's `group` column.
 pub fn sentence_id(norm: &str) -> String {
     format!("s{}", hex::encode(&sha(&[norm.as_bytes()])[..6]))
+}
+
+/// The form of utterance ids, recorded in `synth.toml` (a folder made with
+/// another form is refused rather than extended with mixed ids).
+pub const ID_FORM: &str = "{voice}-{tr|dv|te}-{index:07}";
+
+/// The manifest id of utterance `index` of `split` spoken by `voice`:
+/// `{voice}-{tr|dv|te}-{index:07}`, e.g. `fl-kal-d100-tr-0000002`. It starts
+/// with `{speaker}-` (the speaker is the voice id), so Kaldi's export keeps it
+/// as it is, and its fixed-width index sorts in C byte order; no voice id
+/// holds `-tr-`, `-dv-` or `-te-` followed by digits, so no two voices' ids
+/// interleave when sorted (unit-tested against the whole inventory).
+pub fn utterance_id(voice: &Voice, split: Split, index: usize) -> String {
+    let s = match split {
+        Split::Train => "tr",
+        Split::Dev => "dv",
+        Split::Test => "te",
+    };
+    format!("{}-{s}-{index:07}", voice.id())
 }
 
 /// What one utterance will be, decided before any audio is made.
@@ -337,7 +359,7 @@ fn plan(
             (r.round().max(50.0) as u32, p.max(0) as u32)
         }
     };
-    let id = format!("{}_{}{:07}", voice.id(), &split.as_str()[..2], index);
+    let id = utterance_id(voice, split, index);
     Ok(Plan {
         index,
         id,
@@ -541,6 +563,7 @@ pub fn generate(cfg: &SynthConfig, out: &Path, progress: bool) -> Result<SynthRe
     let settings_path = out.join(SETTINGS_FILE);
     let settings = Settings {
         tool: format!("crossover {}", env!("CARGO_PKG_VERSION")),
+        ids: ID_FORM.to_string(),
         text_sha256,
         train_voices: voices_for(cfg, Split::Train)
             .iter()
@@ -554,6 +577,14 @@ pub fn generate(cfg: &SynthConfig, out: &Path, progress: bool) -> Result<SynthRe
             &std::fs::read_to_string(&settings_path).map_err(|e| Error::io(&settings_path, e))?,
         )
         .map_err(|e| Error::parse(&settings_path, e.to_string()))?;
+        if old.ids != settings.ids {
+            return Err(Error::Config(format!(
+                "{} holds a corpus made by an older crossover ({}) whose utterance ids are not of the form {ID_FORM}; \
+                 delete the folder (or use another --out) to regenerate it",
+                out.display(),
+                old.tool
+            )));
+        }
         let same = SynthConfig {
             hours: cfg.hours,
             ..old.config.clone()
@@ -741,4 +772,50 @@ fn write_voices_md(out: &Path, cfg: &SynthConfig) -> Result<()> {
     }
     let p = out.join("VOICES.md");
     std::fs::write(&p, s).map_err(|e| Error::io(&p, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Kaldi's rule: sorted by utterance id in C byte order, each speaker's
+    /// utterances are contiguous. Checked on every voice of the inventory (as
+    /// if every voice spoke in every split) at indices of several widths.
+    #[test]
+    fn ids_start_with_the_voice_and_sort_by_speaker_in_every_split() {
+        for split in Split::ALL {
+            let mut ids: Vec<(String, String)> = Vec::new();
+            for v in VOICES {
+                for i in [0, 7, 10, 99, 123, 4567, 99_999, 1_234_567] {
+                    let id = utterance_id(v, split, i);
+                    assert!(id.starts_with(&format!("{}-", v.id())), "{id}");
+                    assert!(!id.chars().any(char::is_whitespace), "{id}");
+                    ids.push((id, v.id()));
+                }
+            }
+            ids.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            let mut seen = std::collections::HashSet::new();
+            for w in ids.windows(2) {
+                assert_ne!(w[0].0, w[1].0, "duplicate id");
+                if w[0].1 != w[1].1 {
+                    assert!(
+                        seen.insert(w[0].1.clone()),
+                        "{split}: voice {} interleaves with {} at {}",
+                        w[0].1,
+                        w[1].1,
+                        w[1].0
+                    );
+                }
+            }
+            // Within a voice, the id order is the index order (fixed width).
+            let v = &VOICES[0];
+            let a = utterance_id(v, split, 9);
+            let b = utterance_id(v, split, 10);
+            assert!(a.as_bytes() < b.as_bytes(), "{a} {b}");
+        }
+        assert_eq!(
+            utterance_id(&VOICES[2], Split::Test, 12),
+            format!("{}-te-0000012", VOICES[2].id())
+        );
+    }
 }
