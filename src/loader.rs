@@ -67,6 +67,9 @@ pub struct FeatureCache {
     extractor: FeatureExtractor,
     /// Utterance ids of each (split, speaker) in the corpus, for default speaker CMVN.
     speaker_utts: HashMap<(Split, String), Vec<Utterance>>,
+    /// Which split's statistics an utterance's split uses (dev pooled with
+    /// train when the two are one training set).
+    pooling: SplitPooling,
     speaker_stats: Mutex<HashMap<(Split, String), Arc<CmvnStats>>>,
     audio_hashes: Mutex<HashMap<AudioStamp, [u8; 32]>>,
     computed: AtomicUsize,
@@ -85,6 +88,15 @@ impl std::fmt::Debug for FeatureCache {
 impl FeatureCache {
     /// Open (creating if needed) the cache of `corpus` for `cfg`.
     pub fn new(corpus: &Corpus, cfg: &FeatureConfig) -> Result<Self> {
+        Self::with_pooling(corpus, cfg, SplitPooling::PerSplit)
+    }
+
+    /// [`FeatureCache::new`] with speaker statistics pooled as `pooling` says.
+    pub fn with_pooling(
+        corpus: &Corpus,
+        cfg: &FeatureConfig,
+        pooling: SplitPooling,
+    ) -> Result<Self> {
         cfg.validate()?;
         let raw = cfg.unnormalised();
         let extractor = FeatureExtractor::new(&raw)?;
@@ -101,7 +113,7 @@ impl FeatureCache {
         if cfg.cmvn == CmvnMode::Speaker {
             for u in &corpus.utterances {
                 speaker_utts
-                    .entry((u.split, u.speaker.clone()))
+                    .entry((pooling.group(u.split), u.speaker.clone()))
                     .or_default()
                     .push(u.clone());
             }
@@ -113,6 +125,7 @@ impl FeatureCache {
             config: cfg.clone(),
             extractor,
             speaker_utts,
+            pooling,
             speaker_stats: Mutex::new(HashMap::new()),
             audio_hashes: Mutex::new(HashMap::new()),
             computed: AtomicUsize::new(0),
@@ -263,7 +276,7 @@ impl FeatureCache {
     }
 
     fn stats_for(&self, u: &Utterance) -> Result<Arc<CmvnStats>> {
-        let k = (u.split, u.speaker.clone());
+        let k = (self.pooling.group(u.split), u.speaker.clone());
         if let Some(s) = self.speaker_stats.lock().expect("stats lock").get(&k) {
             return Ok(s.clone());
         }
@@ -344,6 +357,26 @@ fn writable(dir: &Path) -> bool {
     ok
 }
 
+/// Which utterances pool their speaker CMVN statistics: a speaker's
+/// utterances in one split (the default), or with dev counted as train when
+/// the two form one training set (`crossover train --dev-into-train`), as
+/// Kaldi computes statistics on the combined data folder.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SplitPooling {
+    #[default]
+    PerSplit,
+    DevWithTrain,
+}
+
+impl SplitPooling {
+    fn group(self, split: Split) -> Split {
+        match (self, split) {
+            (SplitPooling::DevWithTrain, Split::Dev) => Split::Train,
+            _ => split,
+        }
+    }
+}
+
 /// How many utterance features a [`Loader`] computed and read from the cache.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoaderCounts {
@@ -371,15 +404,26 @@ impl std::fmt::Display for LoaderCounts {
 /// features are computed by the first cell and read by the others.
 pub struct Loader<'c> {
     corpus: &'c Corpus,
+    pooling: SplitPooling,
     caches: Mutex<BTreeMap<String, Arc<FeatureCache>>>,
 }
 
 impl<'c> Loader<'c> {
     pub fn new(corpus: &'c Corpus) -> Self {
+        Self::with_pooling(corpus, SplitPooling::PerSplit)
+    }
+
+    /// A loader whose speaker statistics pool splits as `pooling` says.
+    pub fn with_pooling(corpus: &'c Corpus, pooling: SplitPooling) -> Self {
         Loader {
             corpus,
+            pooling,
             caches: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    pub fn pooling(&self) -> SplitPooling {
+        self.pooling
     }
 
     pub fn corpus(&self) -> &'c Corpus {
@@ -393,7 +437,7 @@ impl<'c> Loader<'c> {
         if let Some(c) = caches.get(&key) {
             return Ok(c.clone());
         }
-        let c = Arc::new(FeatureCache::new(self.corpus, cfg)?);
+        let c = Arc::new(FeatureCache::with_pooling(self.corpus, cfg, self.pooling)?);
         caches.insert(key, c.clone());
         Ok(c)
     }

@@ -93,6 +93,17 @@ pub trait Recogniser: Send + Sync {
             lang_dir.display()
         )))
     }
+    /// Phone strings of `utts` from a free phone recognition, for PER, where
+    /// the recogniser has one that [`Recogniser::transcribe`] does not already
+    /// fill in `Transcript::phones` (the classical phone loop, a second search).
+    fn transcribe_phones(
+        &self,
+        _loader: &Loader,
+        _utts: &[&Utterance],
+        _threads: usize,
+    ) -> Result<Option<Vec<String>>> {
+        Ok(None)
+    }
     /// Transcribe utterances of the loader's corpus, in the given order.
     fn transcribe(
         &self,
@@ -195,7 +206,9 @@ impl<'a> TrainContext<'a> {
     /// train on the same utterances in the same order: the nested,
     /// speaker-balanced subset of `hours` drawn with `seed` from the train
     /// split (plus dev when `dev_into_train`, which then leaves dev empty),
-    /// sorted by utterance id as Kaldi data folders are.
+    /// sorted by utterance id as Kaldi data folders are. With
+    /// `dev_into_train` the loader must pool dev with train
+    /// ([`crate::loader::SplitPooling::DevWithTrain`]).
     pub fn for_subset(
         loader: &'a Loader<'a>,
         hours: Option<f64>,
@@ -205,6 +218,17 @@ impl<'a> TrainContext<'a> {
     ) -> Result<(Self, TrainingData)> {
         use crate::corpus::Split;
         let corpus = loader.corpus();
+        let pooling = if dev_into_train {
+            crate::loader::SplitPooling::DevWithTrain
+        } else {
+            crate::loader::SplitPooling::PerSplit
+        };
+        if loader.pooling() != pooling {
+            return Err(Error::Config(format!(
+                "the loader pools speaker statistics as {:?}; training with dev_into_train = {dev_into_train} needs {pooling:?} (make it with Loader::with_pooling)",
+                loader.pooling()
+            )));
+        }
         let mut pool = corpus.split(Split::Train);
         if dev_into_train {
             pool.extend(corpus.split(Split::Dev));

@@ -215,10 +215,33 @@ impl Recogniser for ClassicalModel {
                     Transcript {
                         id: u.id.clone(),
                         words: words.join(" "),
-                        phones: Some(self.recognise_phones(f).join(" ")),
+                        phones: None,
                     }
                 })
                 .collect())
+        })
+    }
+
+    /// The phone loop with the phone bigram (a second search, so only when
+    /// asked: the sweep's PER column).
+    fn transcribe_phones(
+        &self,
+        loader: &Loader,
+        utts: &[&Utterance],
+        threads: usize,
+    ) -> Result<Option<Vec<String>>> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .build()
+            .map_err(|e| Error::Config(e.to_string()))?;
+        pool.install(|| {
+            let feats = self.features(loader, utts)?;
+            Ok(Some(
+                feats
+                    .par_iter()
+                    .map(|f| self.recognise_phones(f).join(" "))
+                    .collect(),
+            ))
         })
     }
 }

@@ -41,6 +41,12 @@ pub struct Args {
     /// `data/lang`. Classical and phone-ctc models.
     #[arg(long, value_name = "DIR")]
     pub lang: Option<PathBuf>,
+    /// Also write phone recognition output (Kaldi text format, phones of the
+    /// model's phone set) to this file: CTC phone strings for phone-ctc, the
+    /// phone loop with the phone bigram for classical (a second search, not
+    /// counted in the real-time factor). char-ctc has none.
+    #[arg(long, value_name = "FILE")]
+    pub phones_out: Option<PathBuf>,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -70,6 +76,29 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
     }
     f.flush()?;
+    if let Some(path) = &a.phones_out {
+        let phones: Vec<String> = match hyps.iter().map(|h| h.phones.clone()).collect() {
+            Some(p) => p,
+            None => model
+                .transcribe_phones(&loader, &utts, a.threads)?
+                .with_context(|| {
+                    format!(
+                        "--phones-out: this {} model has no phone output",
+                        model.summary().kind
+                    )
+                })?,
+        };
+        let mut out = String::new();
+        for (h, p) in hyps.iter().zip(&phones) {
+            out.push_str(&h.id);
+            if !p.is_empty() {
+                out.push(' ');
+                out.push_str(p);
+            }
+            out.push('\n');
+        }
+        std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))?;
+    }
     eprintln!(
         "decoded {} utterances ({:.1} s of audio) in {:.1} s with {} thread(s): real-time factor {:.4} per thread",
         hyps.len(),

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use crossover::corpus::Corpus;
-use crossover::loader::Loader;
+use crossover::loader::{Loader, SplitPooling};
 use crossover::overlay::Overlay;
 use crossover::pipeline::{DeviceChoice, RunSettings, TrainContext};
 
@@ -62,7 +62,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     // Fail on a bad pipeline file (or override) before loading the corpus.
     crossover::registry::effective_config(&a.pipeline, &overlay)?;
     let corpus = Corpus::load(&a.corpus)?;
-    let loader = Loader::new(&corpus);
+    let loader = Loader::with_pooling(
+        &corpus,
+        if a.dev_into_train {
+            SplitPooling::DevWithTrain
+        } else {
+            SplitPooling::PerSplit
+        },
+    );
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let run = RunSettings {
         threads: a.threads,

@@ -389,8 +389,16 @@ fn train_and_score(
 
     progress.stage("decoding test");
     let t1 = Instant::now();
-    let hyp_test = model.transcribe(loader, &test, spec.threads)?;
+    let mut hyp_test = model.transcribe(loader, &test, spec.threads)?;
     let decode_seconds = t1.elapsed().as_secs_f64();
+    if hyp_test.iter().any(|t| t.phones.is_none()) {
+        progress.stage("phone recognition of test (PER)");
+        if let Some(phones) = model.transcribe_phones(loader, &test, spec.threads)? {
+            for (t, p) in hyp_test.iter_mut().zip(phones) {
+                t.phones = Some(p);
+            }
+        }
+    }
     let test_audio: f64 = test.iter().map(|u| u.duration).sum();
     progress.stage("decoding dev");
     let hyp_dev = if dev.is_empty() {
