@@ -46,7 +46,8 @@ use sha2::{Digest, Sha256};
 use crate::corpus::{Corpus, Split, Utterance};
 use crate::error::{Error, Result};
 use crate::features::{
-    apply_cmvn, compute_samples, read_samples, CmvnMode, CmvnStats, FeatureConfig, FeatureExtractor,
+    add_deltas, apply_cmvn, compute_samples, read_samples, CmvnMode, CmvnStats, FeatureConfig,
+    FeatureExtractor, DELTA_ORDER, DELTA_WINDOW,
 };
 use crate::matrix::Matrix;
 
@@ -71,6 +72,8 @@ pub struct FeatureCache {
     /// train when the two are one training set).
     pooling: SplitPooling,
     speaker_stats: Mutex<HashMap<(Split, String), Arc<CmvnStats>>>,
+    /// Held while a speaker's statistics are computed.
+    stats_gate: Mutex<()>,
     audio_hashes: Mutex<HashMap<AudioStamp, [u8; 32]>>,
     computed: AtomicUsize,
     read: AtomicUsize,
@@ -98,7 +101,7 @@ impl FeatureCache {
         pooling: SplitPooling,
     ) -> Result<Self> {
         cfg.validate()?;
-        let raw = cfg.unnormalised();
+        let raw = cfg.cached_part();
         let extractor = FeatureExtractor::new(&raw)?;
         let config_hash = raw.stable_hash();
         let dir = cache_root(&corpus.root).join(&config_hash);
@@ -127,6 +130,7 @@ impl FeatureCache {
             speaker_utts,
             pooling,
             speaker_stats: Mutex::new(HashMap::new()),
+            stats_gate: Mutex::new(()),
             audio_hashes: Mutex::new(HashMap::new()),
             computed: AtomicUsize::new(0),
             read: AtomicUsize::new(0),
@@ -146,7 +150,7 @@ impl FeatureCache {
 
     /// Feature dimension of every matrix [`get`](Self::get) returns.
     pub fn dim(&self) -> usize {
-        self.extractor.out_dim()
+        self.config.out_dim()
     }
 
     /// Utterances whose features were extracted (cache misses) by this cache so far.
@@ -272,6 +276,9 @@ impl FeatureCache {
             CmvnMode::Utterance => apply_cmvn(&mut m, self.config.norm_vars),
             CmvnMode::Speaker => self.stats_for(u)?.apply(&mut m, self.config.norm_vars),
         }
+        if self.config.normalises_before_deltas() {
+            m = add_deltas(&m, DELTA_ORDER, DELTA_WINDOW);
+        }
         Ok(m)
     }
 
@@ -280,13 +287,26 @@ impl FeatureCache {
         if let Some(s) = self.speaker_stats.lock().expect("stats lock").get(&k) {
             return Ok(s.clone());
         }
+        // One thread computes a speaker's statistics; the others wait for
+        // them instead of extracting the same utterances again.
+        let _one_at_a_time = self.stats_gate.lock().expect("stats gate");
+        if let Some(s) = self.speaker_stats.lock().expect("stats lock").get(&k) {
+            return Ok(s.clone());
+        }
         let utts: Vec<&Utterance> = match self.speaker_utts.get(&k) {
             Some(v) => v.iter().collect(),
             None => vec![u],
         };
-        let mut s = CmvnStats::new(self.dim());
-        for x in utts {
-            s.accumulate(&self.cached(x)?);
+        // Extract in parallel, accumulate in a fixed order (deterministic
+        // sums). Statistics of what the cache holds: the statics alone when
+        // deltas follow CMVN.
+        let feats: Vec<Matrix> = utts
+            .par_iter()
+            .map(|x| self.cached(x))
+            .collect::<Result<_>>()?;
+        let mut s = CmvnStats::new(self.extractor.out_dim());
+        for m in &feats {
+            s.accumulate(m);
         }
         let s = Arc::new(s);
         self.speaker_stats

@@ -1,6 +1,6 @@
 //! `crossover`: with how many hours of training audio does an end-to-end
 //! network overtake a hand-designed recognition pipeline?
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod cli;
 
@@ -41,7 +41,18 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = Cli::parse();
+    // The recogniser kinds come from the registry's one table, so `train
+    // --help` lists whatever is registered.
+    let kinds: String = crossover::registry::KINDS
+        .iter()
+        .map(|k| format!("  {:<10} {}\n", k.name, k.about))
+        .collect();
+    let command = Cli::command().mut_subcommand("train", |c| {
+        c.after_help(format!(
+            "Recogniser kinds (a pipeline file's `kind = \"...\"`):\n{kinds}"
+        ))
+    });
+    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
         Command::Features(a) => cli::features::run(a),
         Command::Score(a) => cli::score::run(a),

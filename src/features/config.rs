@@ -116,6 +116,11 @@ pub struct FeatureConfig {
     /// With `cmvn`, also scale each dimension to unit variance (Kaldi
     /// `apply-cmvn --norm-vars`). Default false.
     pub norm_vars: bool,
+    /// With `deltas` and `cmvn`, normalise the static features first and
+    /// compute the deltas from the normalised ones, as Kaldi's recipes do
+    /// (`apply-cmvn ... | add-deltas`). Default false: normalise all
+    /// dimensions after the deltas.
+    pub cmvn_before_deltas: bool,
 }
 
 impl Default for FeatureConfig {
@@ -145,6 +150,7 @@ impl Default for FeatureConfig {
             deltas: false,
             cmvn: CmvnMode::None,
             norm_vars: false,
+            cmvn_before_deltas: false,
         }
     }
 }
@@ -288,8 +294,25 @@ impl FeatureConfig {
         FeatureConfig {
             cmvn: CmvnMode::None,
             norm_vars: false,
+            cmvn_before_deltas: false,
             ..self.clone()
         }
+    }
+
+    /// What the feature cache stores for this config: the unnormalised
+    /// features, without the deltas when they are computed after CMVN.
+    pub fn cached_part(&self) -> Self {
+        let mut raw = self.unnormalised();
+        if self.normalises_before_deltas() {
+            raw.deltas = false;
+        }
+        raw
+    }
+
+    /// Deltas computed from CMVN-normalised statics (`cmvn_before_deltas`
+    /// with deltas and some CMVN).
+    pub fn normalises_before_deltas(&self) -> bool {
+        self.cmvn_before_deltas && self.deltas && self.cmvn != CmvnMode::None
     }
 
     /// A short hex digest of the full configuration, for naming feature caches:

@@ -48,9 +48,15 @@ pub fn read_samples(path: &Path, cfg: &FeatureConfig) -> Result<Vec<f32>> {
 
 /// Static features, deltas and utterance CMVN (per the extractor's config) of in-memory samples.
 pub fn compute_samples(ex: &FeatureExtractor, samples: &[f32]) -> Result<Matrix> {
+    let cfg = ex.config();
+    if cfg.cmvn == CmvnMode::Utterance && cfg.normalises_before_deltas() {
+        let mut m = ex.compute(samples)?;
+        apply_cmvn(&mut m, cfg.norm_vars);
+        return Ok(add_deltas(&m, DELTA_ORDER, DELTA_WINDOW));
+    }
     let mut m = ex.compute_with_deltas(samples)?;
-    if ex.config().cmvn == CmvnMode::Utterance {
-        apply_cmvn(&mut m, ex.config().norm_vars);
+    if cfg.cmvn == CmvnMode::Utterance {
+        apply_cmvn(&mut m, cfg.norm_vars);
     }
     Ok(m)
 }
