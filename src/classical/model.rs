@@ -200,11 +200,7 @@ impl Recogniser for ClassicalModel {
         utts: &[&Utterance],
         threads: usize,
     ) -> Result<Vec<Transcript>> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads.max(1))
-            .build()
-            .map_err(|e| Error::Config(e.to_string()))?;
-        pool.install(|| {
+        on_threads(threads, || {
             let feats = self.features(loader, utts)?;
             Ok(utts
                 .par_iter()
@@ -230,11 +226,7 @@ impl Recogniser for ClassicalModel {
         utts: &[&Utterance],
         threads: usize,
     ) -> Result<Option<Vec<String>>> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads.max(1))
-            .build()
-            .map_err(|e| Error::Config(e.to_string()))?;
-        pool.install(|| {
+        on_threads(threads, || {
             let feats = self.features(loader, utts)?;
             Ok(Some(
                 feats
@@ -244,4 +236,13 @@ impl Recogniser for ClassicalModel {
             ))
         })
     }
+}
+
+/// Run `f` on a rayon pool of `threads` threads (decoding's `--threads`).
+fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .map_err(|e| Error::Config(e.to_string()))?
+        .install(f)
 }

@@ -204,7 +204,15 @@ fn stage_mono(
     log: &mut StageLog,
 ) -> Result<(AcousticModel, Alignments)> {
     let t = Instant::now();
-    let (am, alis) = train_mono::train_mono(data, phones, &cfg.mono, &mut |l| log.line(l))?;
+    let hours = data.hours();
+    let mono = cfg.mono.sized_for(hours, phones.len() * 3);
+    if cfg.mono.gaussians_per_sqrt_hour > 0.0 {
+        log.line(format!(
+            "monophone size for {hours:.3} h: {} Gaussians ({} x sqrt(hours))",
+            mono.total_gaussians, cfg.mono.gaussians_per_sqrt_hour
+        ));
+    }
+    let (am, alis) = train_mono::train_mono(data, phones, &mono, &mut |l| log.line(l))?;
     let failed: Vec<&str> = alis
         .iter()
         .zip(&data.ids)
@@ -240,7 +248,15 @@ fn stage_tri(
     log: &mut StageLog,
 ) -> Result<(AcousticModel, Alignments)> {
     let t = Instant::now();
-    let (tri, alis) = train_tri::train_tri(mono, data, mono_alis, &cfg.tri, &cfg.mono, &mut |l| {
+    let hours = data.hours();
+    let sized = cfg.tri.sized_for(hours);
+    if sized != cfg.tri {
+        log.line(format!(
+            "triphone size for {hours:.3} h: {} leaves, {} Gaussians (rule: {} x sqrt(hours) Gaussians, {} leaves per Gaussian, at least {} leaves)",
+            sized.num_leaves, sized.total_gaussians, cfg.tri.gaussians_per_sqrt_hour, cfg.tri.leaves_per_gaussian, cfg.tri.min_leaves
+        ));
+    }
+    let (tri, alis) = train_tri::train_tri(mono, data, mono_alis, &sized, &cfg.mono, &mut |l| {
         log.line(l)
     })?;
     log.line(format!(

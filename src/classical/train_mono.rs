@@ -20,8 +20,12 @@ use crate::matrix::Matrix;
 pub struct MonoConfig {
     /// EM passes.
     pub iters: usize,
-    /// Gaussians in all after mixing up.
+    /// Gaussians in all after mixing up (unless `gaussians_per_sqrt_hour` sets it).
     pub total_gaussians: usize,
+    /// When > 0, the Gaussians grow with the training audio instead:
+    /// `total_gaussians = round(this x sqrt(hours))`, at least one per state
+    /// (see [`MonoConfig::sized_for`]). Default 0 (the fixed `total_gaussians`).
+    pub gaussians_per_sqrt_hour: f64,
     /// Stop adding Gaussians after this pass.
     pub max_iter_inc: usize,
     /// Passes that start with a Viterbi realignment.
@@ -51,6 +55,7 @@ impl Default for MonoConfig {
         MonoConfig {
             iters: 40,
             total_gaussians: 1000,
+            gaussians_per_sqrt_hour: 0.0,
             max_iter_inc: 30,
             realign_iters: vec![
                 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 18, 20, 23, 26, 29, 32, 35, 38,
@@ -66,6 +71,22 @@ impl Default for MonoConfig {
     }
 }
 
+impl MonoConfig {
+    /// This config with `total_gaussians` resolved for `hours` of training
+    /// audio by the `gaussians_per_sqrt_hour` rule (unchanged when it is 0),
+    /// never fewer than `states` (one Gaussian per state).
+    pub fn sized_for(&self, hours: f64, states: usize) -> MonoConfig {
+        let mut c = self.clone();
+        if self.gaussians_per_sqrt_hour > 0.0 {
+            c.total_gaussians = ((self.gaussians_per_sqrt_hour * hours.max(0.0).sqrt()).round()
+                as usize)
+                .max(states);
+            c.gaussians_per_sqrt_hour = 0.0;
+        }
+        c
+    }
+}
+
 /// Training utterances: features and, for each word, its pronunciations
 /// (the alignment chooses among them).
 pub struct TrainData {
@@ -76,6 +97,11 @@ pub struct TrainData {
 }
 
 impl TrainData {
+    /// Hours of training audio (10 ms frames).
+    pub fn hours(&self) -> f64 {
+        self.feats.iter().map(|m| m.rows).sum::<usize>() as f64 / 360_000.0
+    }
+
     /// The HMM graph of utterance `i`'s transcript.
     pub fn units(
         &self,

@@ -21,9 +21,19 @@ use crate::lang::topology::PhoneTopology;
 #[serde(default, deny_unknown_fields)]
 pub struct TriConfig {
     pub enabled: bool,
-    /// Tied states (tree leaves) to aim for.
+    /// Tied states (tree leaves) to aim for (unless `leaves_per_gaussian` sets it).
     pub num_leaves: usize,
+    /// Gaussians in all after mixing up (unless `gaussians_per_sqrt_hour` sets it).
     pub total_gaussians: usize,
+    /// When > 0, the Gaussians grow with the training audio:
+    /// `total_gaussians = round(this x sqrt(hours))` (see [`TriConfig::sized_for`]). Default 0.
+    pub gaussians_per_sqrt_hour: f64,
+    /// When > 0, `num_leaves = round(this x total_gaussians)`, at least
+    /// `min_leaves`; the Gaussians are then at least one per leaf. Default 0.
+    pub leaves_per_gaussian: f64,
+    /// The fewest leaves the rule gives (the tree has one root per phone
+    /// state anyway). Default 150.
+    pub min_leaves: usize,
     pub iters: usize,
     pub realign_iters: Vec<usize>,
     /// Stop adding Gaussians after this pass.
@@ -38,11 +48,37 @@ impl Default for TriConfig {
             enabled: false,
             num_leaves: 1000,
             total_gaussians: 6000,
+            gaussians_per_sqrt_hour: 0.0,
+            leaves_per_gaussian: 0.0,
+            min_leaves: 150,
             iters: 25,
             realign_iters: vec![8, 16, 22],
             max_iter_inc: 18,
             min_leaf_count: 100.0,
         }
+    }
+}
+
+impl TriConfig {
+    /// This config with `total_gaussians` and `num_leaves` resolved for
+    /// `hours` of training audio by the per-hour rules (each unchanged when
+    /// its rule is 0): Gaussians `round(gaussians_per_sqrt_hour x
+    /// sqrt(hours))`, leaves `max(min_leaves, round(leaves_per_gaussian x
+    /// Gaussians))`, and at least one Gaussian per leaf.
+    pub fn sized_for(&self, hours: f64) -> TriConfig {
+        let mut c = self.clone();
+        if self.gaussians_per_sqrt_hour > 0.0 {
+            c.total_gaussians =
+                (self.gaussians_per_sqrt_hour * hours.max(0.0).sqrt()).round() as usize;
+            c.gaussians_per_sqrt_hour = 0.0;
+        }
+        if self.leaves_per_gaussian > 0.0 {
+            c.num_leaves = ((self.leaves_per_gaussian * c.total_gaussians as f64).round() as usize)
+                .max(self.min_leaves);
+            c.leaves_per_gaussian = 0.0;
+        }
+        c.total_gaussians = c.total_gaussians.max(c.num_leaves);
+        c
     }
 }
 
@@ -386,4 +422,38 @@ pub fn train_tri(
     }
     let alis = realign(&tri, data, mcfg.beam, mcfg.optional_silence);
     Ok((tri, alis))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_rules_grow_with_the_data_within_their_bounds() {
+        let fixed = TriConfig::default();
+        assert_eq!(fixed.sized_for(2.0), fixed, "no rule, no change");
+        let rule = TriConfig {
+            gaussians_per_sqrt_hour: 424.0,
+            leaves_per_gaussian: 0.5,
+            ..TriConfig::default()
+        };
+        let big = rule.sized_for(2.0);
+        assert_eq!((big.num_leaves, big.total_gaussians), (300, 600));
+        let small = rule.sized_for(0.2);
+        assert_eq!(small.total_gaussians, 190);
+        assert_eq!(small.num_leaves, 150, "the leaf floor");
+        let tiny = rule.sized_for(0.01);
+        assert_eq!(tiny.num_leaves, 150);
+        assert_eq!(tiny.total_gaussians, 150, "at least one Gaussian per leaf");
+        let mono = MonoConfig {
+            gaussians_per_sqrt_hour: 424.0,
+            ..MonoConfig::default()
+        };
+        assert_eq!(mono.sized_for(2.0, 120).total_gaussians, 600);
+        assert_eq!(mono.sized_for(0.01, 120).total_gaussians, 120);
+        assert_eq!(
+            MonoConfig::default().sized_for(2.0, 120).total_gaussians,
+            1000
+        );
+    }
 }

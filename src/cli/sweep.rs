@@ -343,9 +343,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         None => cells.iter().collect(),
     };
     let mut failures = 0;
+    let mut reused = 0;
     for c in todo {
         bars.cell_started(c, cells.len());
         let (r, cached) = sweep::run_cell(&spec, &loader, &out, c, &bars)?;
+        reused += usize::from(cached);
         if !r.ok() {
             failures += 1;
         }
@@ -365,7 +367,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let report = sweep::report::render(&out, Some(t0.elapsed().as_secs_f64()))?;
+    let report = sweep::report::render(
+        &out,
+        Some(sweep::report::RunTiming {
+            seconds: t0.elapsed().as_secs_f64(),
+            ran: cells.len() - reused,
+            reused,
+        }),
+    )?;
     println!("report: {}", report.display());
     if failures > 0 {
         eprintln!("crossover: {failures} cell(s) failed; see the report's 'Failed cells' section and OUT/cells/*/error.txt");

@@ -288,41 +288,42 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     })
 }
 
-/// The registry's handle on `kind = "char-ctc"`.
-pub struct CharCtc;
-/// The registry's handle on `kind = "phone-ctc"`.
-pub struct PhoneCtc;
+/// The registry's handles on the two CTC kinds: one config type, one
+/// trainer and loader, two `kind` names.
+macro_rules! ctc_kind {
+    ($(#[$doc:meta])* $handle:ident, $name:literal, $about:literal) => {
+        $(#[$doc])*
+        pub struct $handle;
 
-impl RecogniserKind for CharCtc {
-    const NAME: &'static str = "char-ctc";
-    const ABOUT: &'static str =
-        "log-mel -> CTC network -> characters (end to end, no lexicon, no LM)";
-    type Config = CtcConfig;
-    fn validate(cfg: &CtcConfig) -> Result<()> {
-        cfg.validate()
-    }
-    fn train(cfg: &CtcConfig, ctx: &TrainContext) -> Result<Box<dyn Recogniser>> {
-        Ok(Box::new(train_ctc(cfg, ctx)?))
-    }
-    fn load(dir: &Path, overlay: &Overlay) -> Result<Box<dyn Recogniser>> {
-        Ok(Box::new(CtcModel::load_with(dir, overlay, Device::Cpu)?))
-    }
+        impl RecogniserKind for $handle {
+            const NAME: &'static str = $name;
+            const ABOUT: &'static str = $about;
+            type Config = CtcConfig;
+            fn validate(cfg: &CtcConfig) -> Result<()> {
+                cfg.validate()
+            }
+            fn train(cfg: &CtcConfig, ctx: &TrainContext) -> Result<Box<dyn Recogniser>> {
+                Ok(Box::new(train_ctc(cfg, ctx)?))
+            }
+            fn load(dir: &Path, overlay: &Overlay) -> Result<Box<dyn Recogniser>> {
+                Ok(Box::new(CtcModel::load_with(dir, overlay, Device::Cpu)?))
+            }
+        }
+    };
 }
 
-impl RecogniserKind for PhoneCtc {
-    const NAME: &'static str = "phone-ctc";
-    const ABOUT: &'static str = "log-mel -> CTC network -> phones -> lexicon + n-gram LM -> words";
-    type Config = CtcConfig;
-    fn validate(cfg: &CtcConfig) -> Result<()> {
-        cfg.validate()
-    }
-    fn train(cfg: &CtcConfig, ctx: &TrainContext) -> Result<Box<dyn Recogniser>> {
-        Ok(Box::new(train_ctc(cfg, ctx)?))
-    }
-    fn load(dir: &Path, overlay: &Overlay) -> Result<Box<dyn Recogniser>> {
-        Ok(Box::new(CtcModel::load_with(dir, overlay, Device::Cpu)?))
-    }
-}
+ctc_kind!(
+    /// `kind = "char-ctc"`.
+    CharCtc,
+    "char-ctc",
+    "log-mel -> CTC network -> characters (end to end, no lexicon, no LM)"
+);
+ctc_kind!(
+    /// `kind = "phone-ctc"`.
+    PhoneCtc,
+    "phone-ctc",
+    "log-mel -> CTC network -> phones -> lexicon + n-gram LM -> words"
+);
 
 impl CtcModel {
     /// Load a model folder written by [`Recogniser::save`], onto the CPU.

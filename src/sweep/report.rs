@@ -96,12 +96,36 @@ fn fmt_opt(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.1}")).unwrap_or_else(|| "-".into())
 }
 
+/// How long a sweep run took, and how many of its cells it ran or reused.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunTiming {
+    pub seconds: f64,
+    pub ran: usize,
+    pub reused: usize,
+}
+
 /// Write results.csv, the plots and report.md into `out`. Returns the report path.
-pub fn render(out: &Path, wall_seconds: Option<f64>) -> Result<PathBuf> {
+/// `run` is the run just finished; a run that reused no cell is a full run,
+/// whose wall time the report keeps.
+pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
     let spec = SweepSpec::load(out)?;
-    // The last full run's wall time survives re-rendering (`crossover report`).
+    // The last full run's wall time survives re-rendering (`crossover report`)
+    // and partial runs (which reuse finished cells).
     let wall_file = out.join("wall_seconds.txt");
-    let wall_seconds = match wall_seconds {
+    let last_file = out.join("last_run.txt");
+    if let Some(r) = run {
+        let line = format!("{:.1} {} {}\n", r.seconds, r.ran, r.reused);
+        std::fs::write(&last_file, line).map_err(|e| Error::io(&last_file, e))?;
+    }
+    let last_run: Option<RunTiming> = std::fs::read_to_string(&last_file).ok().and_then(|s| {
+        let f: Vec<&str> = s.split_whitespace().collect();
+        Some(RunTiming {
+            seconds: f.first()?.parse().ok()?,
+            ran: f.get(1)?.parse().ok()?,
+            reused: f.get(2)?.parse().ok()?,
+        })
+    });
+    let wall_seconds = match run.filter(|r| r.reused == 0).map(|r| r.seconds) {
         Some(w) => {
             std::fs::write(&wall_file, format!("{w:.1}\n"))
                 .map_err(|e| Error::io(&wall_file, e))?;
@@ -184,6 +208,13 @@ pub fn render(out: &Path, wall_seconds: Option<f64>) -> Result<PathBuf> {
             "- Wall time of the last full run: {:.0} s ({:.1} min)",
             w,
             w / 60.0
+        );
+    }
+    if let Some(r) = last_run.filter(|r| r.reused > 0) {
+        let _ = writeln!(
+            md,
+            "- The last run reused {} finished cells and ran {} in {:.0} s",
+            r.reused, r.ran, r.seconds
         );
     }
     let done = rows.iter().filter(|r| r.ok()).count();
