@@ -189,13 +189,21 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     };
     let mel = model_cfg.num_mel_bins as usize;
 
-    let mut train = examples(ctx.loader, &train_utts, Some(targets), mel, ctx.threads)?;
+    // Targets now; features are read from the cache one batch at a time.
+    let train_targets: Vec<Vec<i64>> = thread_pool(ctx.threads)?.install(|| {
+        train_utts
+            .par_iter()
+            .map(|u| targets(u))
+            .collect::<Result<_>>()
+    })?;
+    let cache = ctx.loader.cache(&fbank::input_features(mel))?;
+    let mut train = thread_pool(ctx.threads)?
+        .install(|| train::TrainSet::new(train_utts.clone(), train_targets, cache))?;
     // CTC needs at least as many output frames as targets (plus blanks between repeats).
     let before = train.len();
-    train.retain(|e| {
-        let repeats = e.target.windows(2).filter(|w| w[0] == w[1]).count() as i64;
-        model::subsampled_len(e.feats.rows as i64, model_cfg.subsampling)
-            >= e.target.len() as i64 + repeats
+    train.retain(|frames, target| {
+        let repeats = target.windows(2).filter(|w| w[0] == w[1]).count() as i64;
+        model::subsampled_len(frames as i64, model_cfg.subsampling) >= target.len() as i64 + repeats
     });
     let skipped_short = before - train.len();
     if train.is_empty() {
@@ -230,8 +238,8 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     h.update(fp_cfg.to_toml());
     h.update(serde_json::to_string(&model_cfg).expect("serialisable"));
     h.update(tokens.symbols.join("\n"));
-    for e in &train {
-        h.update(&e.id);
+    for id in &train.ids {
+        h.update(id);
         h.update(b"\n");
     }
     h.update(ctx.seed.to_le_bytes());

@@ -25,6 +25,73 @@ use super::tokens::{TokenSet, BLANK};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 
+/// The training utterances as the loop sees them: ids, frame counts and
+/// targets in memory, features read from the loader's cache one batch at a
+/// time, so memory holds one batch of features, not the training set.
+pub struct TrainSet<'a> {
+    pub ids: Vec<String>,
+    pub frames: Vec<usize>,
+    pub targets: Vec<Vec<i64>>,
+    utts: Vec<&'a crate::corpus::Utterance>,
+    cache: std::sync::Arc<crate::loader::FeatureCache>,
+}
+
+impl<'a> TrainSet<'a> {
+    /// `utts` with their `targets`, features from `cache`.
+    pub fn new(
+        utts: Vec<&'a crate::corpus::Utterance>,
+        targets: Vec<Vec<i64>>,
+        cache: std::sync::Arc<crate::loader::FeatureCache>,
+    ) -> Result<Self> {
+        let frames = cache.lengths(&utts)?;
+        Ok(TrainSet {
+            ids: utts.iter().map(|u| u.id.clone()).collect(),
+            frames,
+            targets,
+            utts,
+            cache,
+        })
+    }
+
+    /// Keep the utterances for which `keep(frames, target)` holds.
+    pub fn retain(&mut self, keep: impl Fn(usize, &[i64]) -> bool) {
+        let k: Vec<bool> = (0..self.ids.len())
+            .map(|i| keep(self.frames[i], &self.targets[i]))
+            .collect();
+        let mut it = k.iter();
+        self.ids.retain(|_| *it.next().expect("same length"));
+        let mut it = k.iter();
+        self.frames.retain(|_| *it.next().expect("same length"));
+        let mut it = k.iter();
+        self.targets.retain(|_| *it.next().expect("same length"));
+        let mut it = k.iter();
+        self.utts.retain(|_| *it.next().expect("same length"));
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The examples at `idx`, features read from the cache.
+    pub fn examples(&self, idx: &[usize]) -> Result<Vec<Example>> {
+        let utts: Vec<&crate::corpus::Utterance> = idx.iter().map(|&i| self.utts[i]).collect();
+        let feats = self.cache.batch(&utts)?;
+        Ok(idx
+            .iter()
+            .zip(feats)
+            .map(|(&i, feats)| Example {
+                id: self.ids[i].clone(),
+                feats,
+                target: self.targets[i].clone(),
+            })
+            .collect())
+    }
+}
+
 /// One utterance ready for the network.
 #[derive(Debug, Clone)]
 pub struct Example {
@@ -332,7 +399,7 @@ pub struct EpochLog {
 pub struct TrainJob<'a> {
     pub cfg: &'a TrainConfig,
     pub tokens: &'a TokenSet,
-    pub train: &'a [Example],
+    pub train: &'a TrainSet<'a>,
     pub dev: &'a [Example],
     pub seed: u64,
     pub device: Device,
@@ -391,7 +458,7 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
         st = prev;
     }
 
-    let lens: Vec<usize> = job.train.iter().map(|e| e.feats.rows).collect();
+    let lens: Vec<usize> = job.train.frames.clone();
     let max_frames = (c.batch_seconds * 100.0) as usize;
     let batches = crate::loader::length_buckets_sorted(&lens, max_frames, usize::MAX);
     let total_steps = (c.max_epochs * batches.len()).max(1);
@@ -448,7 +515,8 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
                 out_of_time = true;
                 break;
             }
-            let exs: Vec<&Example> = batches[bi].iter().map(|&i| &job.train[i]).collect();
+            let loaded = job.train.examples(&batches[bi])?;
+            let exs: Vec<&Example> = loaded.iter().collect();
             let batch = make_batch(&exs, Some((&c.spec_augment, &mut rng)), job.device);
             let progress = {
                 let by_steps = st.step.saturating_sub(c.warmup_steps) as f64
