@@ -321,3 +321,83 @@ fn triphones_train_and_decode() {
         hyps
     );
 }
+
+/// A model decodes with another language folder (Kaldi's one acoustic model,
+/// any `data/lang`), through the binary's `--lang` and the library alike;
+/// `--set decode.*` overrides the LM weight tuned at train time.
+#[test]
+fn decodes_with_another_language_folder_and_overrides() {
+    let t = trained();
+    let model_dir = tempfile::tempdir().unwrap();
+    t.model.save(model_dir.path()).unwrap();
+    // A language folder that knows only three of the ten digits.
+    let lang = tempfile::tempdir().unwrap();
+    let full = std::fs::read_to_string(model_dir.path().join("lexicon.txt")).unwrap();
+    let keep = ["one", "two", "three"];
+    let lex: String = full
+        .lines()
+        .filter(|l| keep.contains(&l.split_whitespace().next().unwrap_or("")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(lex.lines().count(), 3, "{full}");
+    std::fs::write(lang.path().join("lexicon.txt"), lex).unwrap();
+    let lm = crossover::lang::lm::NgramLm::estimate(keep, keep, 2).unwrap();
+    lm.write_arpa(&lang.path().join("lm.arpa")).unwrap();
+
+    let test = t.corpus.split(Split::Test);
+    let mut m = ClassicalModel::load(model_dir.path()).unwrap();
+    m.use_language(lang.path()).unwrap();
+    let hyps = m.transcribe(&Loader::new(&t.corpus), &test, 2).unwrap();
+    assert!(
+        hyps.iter()
+            .all(|h| h.words.split_whitespace().all(|w| keep.contains(&w))),
+        "{hyps:?}"
+    );
+    // "one", "two" and "three" are still recognised where they were said.
+    let right = hyps
+        .iter()
+        .zip(&test)
+        .filter(|(h, u)| keep.contains(&u.norm_text.as_str()) && h.words == u.norm_text)
+        .count();
+    assert!(right >= 12, "{right} of 15 kept digits recognised");
+
+    // The same through the binary, with a decode-time override.
+    let hyp = model_dir.path().join("hyp.txt");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossover"))
+        .args(["decode", "--model"])
+        .arg(model_dir.path())
+        .arg("--corpus")
+        .arg(&t.corpus.root)
+        .arg("--lang")
+        .arg(lang.path())
+        .args(["--set", "decode.lm_weight=12", "--out"])
+        .arg(&hyp)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&hyp).unwrap();
+    assert_eq!(text.lines().count(), test.len());
+    assert!(text
+        .lines()
+        .all(|l| l.split_whitespace().skip(1).all(|w| keep.contains(&w))));
+    // A language folder without an LM is an error naming the missing file.
+    std::fs::remove_file(lang.path().join("lm.arpa")).unwrap();
+    let e = m.use_language(lang.path()).unwrap_err().to_string();
+    assert!(e.contains("lm.arpa"), "{e}");
+    // An override of an unknown setting is refused, naming it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossover"))
+        .args(["decode", "--model"])
+        .arg(model_dir.path())
+        .arg("--corpus")
+        .arg(&t.corpus.root)
+        .args(["--set", "decode.bem=12", "--out"])
+        .arg(&hyp)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bem"));
+}
