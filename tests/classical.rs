@@ -363,17 +363,24 @@ fn decodes_with_another_language_folder_and_overrides() {
 
     // The same through the binary, with a decode-time override.
     let hyp = model_dir.path().join("hyp.txt");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossover"))
-        .args(["decode", "--model"])
-        .arg(model_dir.path())
-        .arg("--corpus")
-        .arg(&t.corpus.root)
-        .arg("--lang")
-        .arg(lang.path())
-        .args(["--set", "decode.lm_weight=12", "--out"])
-        .arg(&hyp)
-        .output()
-        .unwrap();
+    let decode = |extra: &[&std::ffi::OsStr]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_crossover"))
+            .args(["decode", "--model"])
+            .arg(model_dir.path())
+            .arg("--corpus")
+            .arg(&t.corpus.root)
+            .arg("--out")
+            .arg(&hyp)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = decode(&[
+        "--lang".as_ref(),
+        lang.path().as_os_str(),
+        "--set".as_ref(),
+        "decode.lm_weight=12".as_ref(),
+    ]);
     assert!(
         out.status.success(),
         "{}",
@@ -389,15 +396,7 @@ fn decodes_with_another_language_folder_and_overrides() {
     let e = m.use_language(lang.path()).unwrap_err().to_string();
     assert!(e.contains("lm.arpa"), "{e}");
     // An override of an unknown setting is refused, naming it.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossover"))
-        .args(["decode", "--model"])
-        .arg(model_dir.path())
-        .arg("--corpus")
-        .arg(&t.corpus.root)
-        .args(["--set", "decode.bem=12", "--out"])
-        .arg(&hyp)
-        .output()
-        .unwrap();
+    let out = decode(&["--set".as_ref(), "decode.bem=12".as_ref()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("bem"));
 }
