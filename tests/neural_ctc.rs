@@ -201,10 +201,24 @@ fn phone_ctc_overfits_and_decodes_words_through_the_lexicon() {
     let mut cfg = overfit_config();
     cfg.kind = "phone-ctc".into();
     cfg.train.max_epochs = 120;
+    // The word search's LM weight is chosen on dev from this grid.
+    cfg.word_tune.lm_weights = vec![0.5, 7.0];
     let model = neural::train_ctc(&cfg, &context(&loader, tmp.path(), 11)).unwrap();
+    let notes = model.summary().notes;
+    assert!(notes.contains("word search tuned on dev"), "{notes}");
+    assert!(
+        notes.contains("0.5/0: ") && notes.contains("7/0: "),
+        "both grid points scored: {notes}"
+    );
+    let chosen = model.cfg.word_decode.lm_weight;
+    assert!(chosen == 0.5 || chosen == 7.0, "{chosen}");
     let dir = tmp.path().join("model");
     model.save(&dir).unwrap();
     let loaded = CtcModel::load(&dir).unwrap();
+    assert_eq!(
+        loaded.cfg.word_decode.lm_weight, chosen,
+        "the choice is saved"
+    );
     let utts: Vec<&Utterance> = corpus.utterances.iter().collect();
     let hyps = loaded.transcribe(&loader, &utts, 1).unwrap();
     let wrong = hyps

@@ -11,25 +11,7 @@ use crate::features::{CmvnMode, FeatureConfig};
 use crate::lang::decoder::DecodeConfig;
 use crate::lang::{LexiconConfig, LmConfig};
 
-/// The grid of LM weights and word penalties tried on dev at train time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TuneConfig {
-    pub lm_weights: Vec<f32>,
-    pub word_penalties: Vec<f32>,
-    /// At most this many dev utterances are decoded per grid point.
-    pub max_dev_utterances: usize,
-}
-
-impl Default for TuneConfig {
-    fn default() -> Self {
-        TuneConfig {
-            lm_weights: vec![],
-            word_penalties: vec![],
-            max_dev_utterances: 200,
-        }
-    }
-}
+pub use crate::lang::TuneConfig;
 
 /// The classical front end: Kaldi MFCC (13, C0 as energy) + deltas +
 /// delta-deltas (39 dims), utterance mean normalisation (`[features]

@@ -172,6 +172,29 @@ impl Default for LmConfig {
     }
 }
 
+/// The grid of LM weights and word penalties tried on dev at train time, by
+/// every recogniser that decodes words with the lexicon-tree search
+/// (classical `[tune]`, phone-ctc `[word_tune]`). Empty lists: the
+/// configured values, untuned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TuneConfig {
+    pub lm_weights: Vec<f32>,
+    pub word_penalties: Vec<f32>,
+    /// At most this many dev utterances are decoded per grid point.
+    pub max_dev_utterances: usize,
+}
+
+impl Default for TuneConfig {
+    fn default() -> Self {
+        TuneConfig {
+            lm_weights: vec![],
+            word_penalties: vec![],
+            max_dev_utterances: 200,
+        }
+    }
+}
+
 /// The phone-loop lexicon: every non-silence phone is a one-phone "word",
 /// so the word decoder over it is a phone recogniser (for PER).
 pub fn phone_lexicon(phones: &PhoneSet) -> Lexicon {

@@ -219,6 +219,9 @@ pub struct CtcConfig {
     pub lm: crate::lang::LmConfig,
     /// phone-ctc only: the lexicon-tree word search over CTC phone posteriors.
     pub word_decode: crate::lang::decoder::DecodeConfig,
+    /// phone-ctc only: LM weights and word penalties of the word search
+    /// tried on dev after training; the lowest dev WER is kept (never test).
+    pub word_tune: crate::lang::TuneConfig,
 }
 
 impl Default for CtcConfig {
@@ -248,6 +251,7 @@ impl Default for CtcConfig {
             lexicon: Default::default(),
             lm: Default::default(),
             word_decode: super::phone_words::default_word_decode(),
+            word_tune: Default::default(),
         }
     }
 }

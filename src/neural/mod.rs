@@ -277,6 +277,22 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         max_dur,
         skipped_short,
     );
+    let mut cfg = cfg.clone();
+    let mut notes = notes;
+    if let Some(w) = &words {
+        let refs: std::collections::BTreeMap<String, String> = ctx
+            .dev
+            .iter()
+            .map(|u| (u.id.clone(), u.norm_text.clone()))
+            .collect();
+        if let Some((dc, line)) = tune_word_search(&cfg, w, &net, vs.device(), &dev, &refs)? {
+            notes.push_str(&format!("; {line}"));
+            if ctx.progress {
+                eprintln!("{line}");
+            }
+            cfg.word_decode = dc;
+        }
+    }
     let summary = ModelSummary {
         kind: cfg.kind.clone(),
         size: params,
@@ -285,7 +301,7 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         notes,
     };
     Ok(CtcModel {
-        cfg: cfg.clone(),
+        cfg,
         model_cfg,
         tokens,
         summary,
@@ -294,6 +310,79 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         net: Mutex::new((vs, net)),
         fusion: None,
     })
+}
+
+/// phone-ctc: the word search's LM weight and penalty from `[word_tune]`,
+/// chosen by dev WER through the shared scorer; `None` without a grid or dev.
+fn tune_word_search(
+    cfg: &CtcConfig,
+    words: &phone_words::WordDecoder,
+    net: &CtcNet,
+    device: Device,
+    dev: &[Example],
+    dev_text: &std::collections::BTreeMap<String, String>,
+) -> Result<Option<(crate::lang::decoder::DecodeConfig, String)>> {
+    let t = &cfg.word_tune;
+    if dev.is_empty() || (t.lm_weights.is_empty() && t.word_penalties.is_empty()) {
+        return Ok(None);
+    }
+    let dev = &dev[..dev.len().min(t.max_dev_utterances.max(1))];
+    let posts: Vec<Matrix> = dev
+        .iter()
+        .map(|e| train::posteriors(net, &e.feats, device))
+        .collect();
+    let refs: std::collections::BTreeMap<String, String> = dev
+        .iter()
+        .filter_map(|e| Some((e.id.clone(), dev_text.get(&e.id)?.clone())))
+        .collect();
+    let base = &cfg.word_decode;
+    let lws = if t.lm_weights.is_empty() {
+        vec![base.lm_weight]
+    } else {
+        t.lm_weights.clone()
+    };
+    let wps = if t.word_penalties.is_empty() {
+        vec![base.word_penalty]
+    } else {
+        t.word_penalties.clone()
+    };
+    let mut best: Option<(u64, crate::lang::decoder::DecodeConfig)> = None;
+    let mut tried = Vec::new();
+    for &lw in &lws {
+        for &wp in &wps {
+            let dc = crate::lang::decoder::DecodeConfig {
+                lm_weight: lw,
+                word_penalty: wp,
+                ..base.clone()
+            };
+            let hyps: std::collections::BTreeMap<String, String> = dev
+                .iter()
+                .zip(&posts)
+                .map(|(e, p)| (e.id.clone(), words.words(p, &dc)))
+                .collect();
+            let r = crate::score::score(
+                &refs,
+                &hyps,
+                crate::score::Level::Word,
+                crate::score::AlignMode::Levenshtein,
+            )?;
+            let e = r.totals.errors();
+            tried.push(format!("{lw}/{wp}: {:.2}%", 100.0 * r.rate()));
+            if best.as_ref().map_or(true, |b| e < b.0) {
+                best = Some((e, dc));
+            }
+        }
+    }
+    let (_, dc) = best.expect("a grid point");
+    Ok(Some((
+        dc.clone(),
+        format!(
+            "word search tuned on dev (lm_weight/word_penalty: WER): {}; chosen lm_weight {} word_penalty {}",
+            tried.join(", "),
+            dc.lm_weight,
+            dc.word_penalty
+        ),
+    )))
 }
 
 /// The registry's handles on the two CTC kinds: one config type, one
