@@ -347,44 +347,28 @@ fn stage_tune(
         "dev PER {:.2}% ({pe}/{pn}) with the phone bigram",
         100.0 * pe as f64 / pn.max(1) as f64
     ));
-    let lws = if cfg.tune.lm_weights.is_empty() {
-        vec![cfg.decode.lm_weight]
-    } else {
-        cfg.tune.lm_weights.clone()
-    };
-    let wps = if cfg.tune.word_penalties.is_empty() {
-        vec![cfg.decode.word_penalty]
-    } else {
-        cfg.tune.word_penalties.clone()
-    };
     let mut best: Option<(usize, DecodeConfig)> = None;
-    for &lw in &lws {
-        for &wp in &wps {
-            let dc = DecodeConfig {
-                lm_weight: lw,
-                word_penalty: wp,
-                ..cfg.decode.clone()
-            };
-            let hyps: Vec<String> = dev_feats
-                .par_iter()
-                .map(|f| {
-                    model
-                        .recognise(f, &dc)
-                        .words
-                        .into_iter()
-                        .map(|w| w.word)
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .collect();
-            let (e, n) = shared_errors(&ids, &refs, &hyps, crate::score::Level::Word)?;
-            log.line(format!(
-                "dev WER {:.2}% ({e}/{n}) at lm_weight {lw} word_penalty {wp}",
-                100.0 * e as f64 / n.max(1) as f64
-            ));
-            if best.as_ref().map_or(true, |b| e < b.0) {
-                best = Some((e, dc));
-            }
+    for dc in cfg.tune.candidates(&cfg.decode) {
+        let (lw, wp) = (dc.lm_weight, dc.word_penalty);
+        let hyps: Vec<String> = dev_feats
+            .par_iter()
+            .map(|f| {
+                model
+                    .recognise(f, &dc)
+                    .words
+                    .into_iter()
+                    .map(|w| w.word)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        let (e, n) = shared_errors(&ids, &refs, &hyps, crate::score::Level::Word)?;
+        log.line(format!(
+            "dev WER {:.2}% ({e}/{n}) at lm_weight {lw} word_penalty {wp}",
+            100.0 * e as f64 / n.max(1) as f64
+        ));
+        if best.as_ref().map_or(true, |b| e < b.0) {
+            best = Some((e, dc));
         }
     }
     let (_, dc) = best.expect("at least one grid point");

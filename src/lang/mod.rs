@@ -195,6 +195,32 @@ impl Default for TuneConfig {
     }
 }
 
+impl TuneConfig {
+    /// The decoding options to try on dev: `base` with every (LM weight,
+    /// word penalty) of the grid; an empty list keeps `base`'s value.
+    pub fn candidates(&self, base: &decoder::DecodeConfig) -> Vec<decoder::DecodeConfig> {
+        let lws = if self.lm_weights.is_empty() {
+            vec![base.lm_weight]
+        } else {
+            self.lm_weights.clone()
+        };
+        let wps = if self.word_penalties.is_empty() {
+            vec![base.word_penalty]
+        } else {
+            self.word_penalties.clone()
+        };
+        lws.iter()
+            .flat_map(|&lm_weight| {
+                wps.iter().map(move |&word_penalty| decoder::DecodeConfig {
+                    lm_weight,
+                    word_penalty,
+                    ..base.clone()
+                })
+            })
+            .collect()
+    }
+}
+
 /// The phone-loop lexicon: every non-silence phone is a one-phone "word",
 /// so the word decoder over it is a phone recogniser (for PER).
 pub fn phone_lexicon(phones: &PhoneSet) -> Lexicon {

@@ -335,42 +335,25 @@ fn tune_word_search(
         .iter()
         .filter_map(|e| Some((e.id.clone(), dev_text.get(&e.id)?.clone())))
         .collect();
-    let base = &cfg.word_decode;
-    let lws = if t.lm_weights.is_empty() {
-        vec![base.lm_weight]
-    } else {
-        t.lm_weights.clone()
-    };
-    let wps = if t.word_penalties.is_empty() {
-        vec![base.word_penalty]
-    } else {
-        t.word_penalties.clone()
-    };
     let mut best: Option<(u64, crate::lang::decoder::DecodeConfig)> = None;
     let mut tried = Vec::new();
-    for &lw in &lws {
-        for &wp in &wps {
-            let dc = crate::lang::decoder::DecodeConfig {
-                lm_weight: lw,
-                word_penalty: wp,
-                ..base.clone()
-            };
-            let hyps: std::collections::BTreeMap<String, String> = dev
-                .iter()
-                .zip(&posts)
-                .map(|(e, p)| (e.id.clone(), words.words(p, &dc)))
-                .collect();
-            let r = crate::score::score(
-                &refs,
-                &hyps,
-                crate::score::Level::Word,
-                crate::score::AlignMode::Levenshtein,
-            )?;
-            let e = r.totals.errors();
-            tried.push(format!("{lw}/{wp}: {:.2}%", 100.0 * r.rate()));
-            if best.as_ref().map_or(true, |b| e < b.0) {
-                best = Some((e, dc));
-            }
+    for dc in t.candidates(&cfg.word_decode) {
+        let (lw, wp) = (dc.lm_weight, dc.word_penalty);
+        let hyps: std::collections::BTreeMap<String, String> = dev
+            .iter()
+            .zip(&posts)
+            .map(|(e, p)| (e.id.clone(), words.words(p, &dc)))
+            .collect();
+        let r = crate::score::score(
+            &refs,
+            &hyps,
+            crate::score::Level::Word,
+            crate::score::AlignMode::Levenshtein,
+        )?;
+        let e = r.totals.errors();
+        tried.push(format!("{lw}/{wp}: {:.2}%", 100.0 * r.rate()));
+        if best.as_ref().map_or(true, |b| e < b.0) {
+            best = Some((e, dc));
         }
     }
     let (_, dc) = best.expect("a grid point");
