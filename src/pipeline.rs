@@ -76,6 +76,11 @@ pub struct ModelSummary {
     pub device: String,
     /// Free-form notes (e.g. which size preset was chosen for the data amount).
     pub notes: String,
+    /// What training chose on dev, as `key=value` pairs separated by
+    /// spaces (e.g. `rung=tri2b lm_weight=12 word_penalty=0`); results.csv
+    /// column `dev_choices`.
+    #[serde(default)]
+    pub choices: String,
 }
 
 /// A trained recogniser, object safe so the sweep can hold any of them.

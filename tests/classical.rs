@@ -400,3 +400,105 @@ fn decodes_with_another_language_folder_and_overrides() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("bem"));
 }
+
+/// Two FSDD speakers, takes `train` of each for training and 0-4 for test
+/// (and 45-49 as dev), so the SAT rung has speakers to adapt to.
+fn two_speaker_corpus(dir: &Path, train: std::ops::Range<usize>) -> Corpus {
+    let mut utterances = Vec::new();
+    for spk in ["jackson", "george"] {
+        for d in 0..10 {
+            for take in (0..5).chain(train.clone()).chain(45..50) {
+                utterances.push(Utterance {
+                    id: format!("{spk}-{d}-{take}"),
+                    audio: fsdd().join(format!("{d}_{spk}_{take}.wav")),
+                    speaker: spk.into(),
+                    split: if take < 5 {
+                        Split::Test
+                    } else if take >= 45 {
+                        Split::Dev
+                    } else {
+                        Split::Train
+                    },
+                    duration: 0.5,
+                    text: DIGITS[d].into(),
+                    norm_text: DIGITS[d].into(),
+                    phonemes: String::new(),
+                    group: String::new(),
+                    augment: String::new(),
+                });
+            }
+        }
+    }
+    let c = Corpus {
+        root: dir.to_path_buf(),
+        utterances,
+    };
+    c.save().unwrap();
+    c
+}
+
+/// The whole ladder on a tiny two-speaker task: tri2b and tri3b train,
+/// save their transforms, decode (tri3b through its fMLLR first pass) and
+/// load back to the same hypotheses; `best-dev` keeps the rung whose dev
+/// WER is lowest and records every rung's result.
+#[test]
+fn lda_mllt_and_sat_rungs_train_decode_and_select_on_dev() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = two_speaker_corpus(dir.path(), 5..20);
+    let tri = "iters = 6\nmax_iter_inc = 4\nrealign_iters = [3]\nmin_leaf_count = 20.0\nnum_leaves = 160\ntotal_gaussians = 400\n";
+    let base = format!(
+        "{SMALL}\n[features]\ncmvn = \"spk\"\nnorm_vars = true\n[tri]\nenabled = true\n{tri}[tri2b]\n{tri}[tri3b]\n{tri}[lda_mllt]\nmllt_iters = [1, 2]\n[sat]\nfmllr_iters = [1, 2]\n[tune]\nlm_weights = [10.0]\n"
+    );
+    let loader = Loader::new(&corpus);
+    let ctx = |sub: &str| TrainContext {
+        corpus: &corpus,
+        loader: &loader,
+        train: corpus.split(Split::Train),
+        dev: corpus.split(Split::Dev),
+        seed: 0,
+        threads: 2,
+        device: Default::default(),
+        out_dir: dir.path().join(sub),
+        progress: false,
+    };
+    let test = corpus.split(Split::Test);
+    let top: ClassicalConfig =
+        toml::from_str(&format!("{base}[ladder]\ntop = \"tri3b\"\n")).unwrap();
+    let sat = train_classical(&top, &ctx("sat")).unwrap();
+    assert_eq!(sat.rung, crossover::classical::Rung::Tri3b);
+    let t = sat
+        .transform
+        .as_ref()
+        .expect("tri3b keeps the LDA+MLLT transform");
+    assert_eq!((t.mat.in_dim, t.mat.out_dim), (13 * 7, 40));
+    assert!(sat.first_pass.is_some());
+    assert!(sat.report.contains("fMLLR at pass 1"), "{}", sat.report);
+    assert!(sat.report.contains("MLLT at pass 1"), "{}", sat.report);
+    let hyps = sat.transcribe(&loader, &test, 2).unwrap();
+    let w = wer(&corpus, &hyps);
+    assert!(w <= 0.1, "tri3b digit WER {w}");
+    let out = tempfile::tempdir().unwrap();
+    sat.save(out.path()).unwrap();
+    let back = ClassicalModel::load(out.path()).unwrap();
+    assert_eq!(back.rung, sat.rung);
+    assert_eq!(back.transcribe(&loader, &test, 1).unwrap(), hyps);
+
+    let best: ClassicalConfig = toml::from_str(&format!(
+        "{base}[ladder]\ntop = \"tri3b\"\nselect = \"best-dev\"\n"
+    ))
+    .unwrap();
+    let chosen = train_classical(&best, &ctx("best")).unwrap();
+    let rungs: Vec<_> = chosen.ladder.iter().map(|r| r.rung).collect();
+    assert_eq!(rungs, crossover::classical::Rung::ALL.to_vec());
+    let lowest = chosen
+        .ladder
+        .iter()
+        .map(|r| r.dev_wer)
+        .fold(f64::INFINITY, f64::min);
+    let mine = chosen
+        .ladder
+        .iter()
+        .find(|r| r.rung == chosen.rung)
+        .unwrap();
+    assert_eq!(mine.dev_wer, lowest, "{:?}", chosen.ladder);
+}

@@ -113,9 +113,14 @@ fn sweep_resumes_records_failures_and_is_deterministic() {
     );
     assert!(!out_a.join("cells").exists(), "--plan must not run cells");
 
-    // Start the sweep and kill it as soon as the first cell has finished.
+    // Start the sweep and kill it as soon as the first cell has finished and
+    // results.csv has been rewritten with it (the sweep writes the cell's
+    // result.json first, then results.csv: killing between the two is a
+    // legitimate interruption that the rerun below repairs, but it would not
+    // show that results.csv is kept current after each cell).
     let first = out_a.join("cells/tiny_h0.01_s3/result.json");
     let second = out_a.join("cells/tiny_h0.02_s3/result.json");
+    let csv_a = out_a.join("results.csv");
     let mut child = Command::new(BIN)
         .args(args(&out_a, &tiny_s))
         .stdout(Stdio::null())
@@ -123,10 +128,10 @@ fn sweep_resumes_records_failures_and_is_deterministic() {
         .spawn()
         .unwrap();
     let t0 = Instant::now();
-    while !first.exists() {
+    while !(first.exists() && csv_a.exists()) {
         assert!(
             t0.elapsed() < Duration::from_secs(300),
-            "first cell did not finish in 300 s"
+            "first cell (and results.csv) did not appear in 300 s"
         );
         if let Some(st) = child.try_wait().unwrap() {
             panic!("sweep exited early with {st}");
@@ -137,12 +142,21 @@ fn sweep_resumes_records_failures_and_is_deterministic() {
     child.wait().unwrap();
     let first_json = std::fs::read_to_string(&first).unwrap();
     let first_mtime = std::fs::metadata(&first).unwrap().modified().unwrap();
-    // The interrupted run already wrote results.csv with the finished cell.
-    assert!(
-        out_a.join("results.csv").exists(),
-        "results.csv must be written after each cell"
-    );
+    // The interrupted run already wrote results.csv with the finished cell,
+    // before the last cell was done.
     let second_was_done = second.exists();
+    let partial = read_rows(&csv_a);
+    assert!(
+        !partial.is_empty(),
+        "results.csv must hold the finished cell"
+    );
+    if !second_was_done {
+        assert_eq!(
+            partial.len(),
+            1,
+            "results.csv while the second cell ran must hold only the first"
+        );
+    }
 
     // Rerun: the finished cell is reused, the rest is done.
     let log = run_ok(

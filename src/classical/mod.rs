@@ -11,11 +11,13 @@ pub mod align;
 pub mod config;
 pub mod gmm;
 pub mod hmm;
+pub mod lda_sat;
 pub mod model;
 pub mod phone_decoder;
 pub mod recipe;
 pub mod train_mono;
 pub mod train_tri;
+pub mod transforms;
 pub mod tree;
 
 use std::path::Path;
@@ -25,7 +27,9 @@ use crate::overlay::Overlay;
 use crate::pipeline::RecogniserKind;
 use crate::pipeline::{Recogniser, TrainContext};
 
-pub use config::{default_features, ClassicalConfig, TuneConfig};
+pub use config::{
+    default_features, ClassicalConfig, LadderConfig, Rung, RungSelection, TuneConfig,
+};
 pub use model::ClassicalModel;
 pub use recipe::{alignment_stats, train_classical};
 

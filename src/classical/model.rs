@@ -6,11 +6,13 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::config::ClassicalConfig;
+use super::config::{ClassicalConfig, Rung};
 use super::hmm::{AcousticModel, GmmScorer};
+use super::lda_sat::{align_hypothesis, by_speaker, estimate_fmllr, SplicedTransform};
 use super::{phone_decoder, Classical, KIND};
 use crate::corpus::Utterance;
 use crate::error::{Error, Result};
+use crate::features::FeatureConfig;
 use crate::lang::decoder::{self, decode, DecodeConfig, LexiconTree};
 use crate::lang::lexicon::Lexicon;
 use crate::lang::lm::NgramLm;
@@ -32,6 +34,42 @@ pub struct ClassicalModel {
     pub phone_tree: LexiconTree,
     /// The training report (alignment stats, perplexity, dev PER/WER).
     pub report: String,
+    /// The ladder rung this model is (`rung.json`).
+    pub rung: Rung,
+    /// tri2b and tri3b: the spliced-cepstra projection (`final_mat.json`).
+    pub transform: Option<SplicedTransform>,
+    /// tri3b: the speaker-independent first pass whose hypotheses the fMLLR
+    /// transforms are estimated from (`si_acoustic.json`, `si_decode.toml`).
+    pub first_pass: Option<FirstPass>,
+    /// Every rung trained for this model with its dev result (`rung.json`).
+    pub ladder: Vec<RungResult>,
+}
+
+/// The speaker-independent first pass of a SAT model (the tri2b rung,
+/// where Kaldi's `decode_fmllr.sh` uses `final.alimdl`).
+pub struct FirstPass {
+    pub am: AcousticModel,
+    pub decode: DecodeConfig,
+    pub tree: LexiconTree,
+}
+
+/// One rung's dev result as the ladder selection saw it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RungResult {
+    pub rung: Rung,
+    /// Dev WER % at the rung's tuned decoding options.
+    pub dev_wer: f64,
+    pub lm_weight: f32,
+    pub word_penalty: f32,
+    pub gaussians: usize,
+    pub pdfs: usize,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RungFile {
+    rung: Rung,
+    #[serde(default)]
+    ladder: Vec<RungResult>,
 }
 
 const AM_FILE: &str = "acoustic.json";
@@ -40,6 +78,10 @@ const LM_FILE: &str = crate::lang::LANG_LM_FILE;
 const PHONE_LM_FILE: &str = "phone_lm.arpa";
 const DECODE_FILE: &str = "decode.toml";
 const REPORT_FILE: &str = "train_report.txt";
+const RUNG_FILE: &str = "rung.json";
+const TRANSFORM_FILE: &str = "final_mat.json";
+const SI_AM_FILE: &str = "si_acoustic.json";
+const SI_DECODE_FILE: &str = "si_decode.toml";
 
 impl ClassicalModel {
     pub(super) fn assemble(
@@ -58,6 +100,11 @@ impl ClassicalModel {
             &phone_decoder::PhoneLoopTopology(&am),
             &phone_lm,
         );
+        let rung = if am.is_triphone() {
+            Rung::Tri1
+        } else {
+            Rung::Mono
+        };
         Ok(ClassicalModel {
             config,
             am,
@@ -68,7 +115,27 @@ impl ClassicalModel {
             tree,
             phone_tree,
             report,
+            rung,
+            transform: None,
+            first_pass: None,
+            ladder: Vec::new(),
         })
+    }
+
+    /// This model as an LDA rung: features spliced and projected by `t`.
+    pub(super) fn with_transform(mut self, rung: Rung, t: SplicedTransform) -> Self {
+        self.rung = rung;
+        self.transform = Some(t);
+        self
+    }
+
+    /// This model as a SAT rung whose fMLLR first pass is `am` (same
+    /// transform, its own tree) decoded with `decode`.
+    pub(super) fn with_first_pass(mut self, mut am: AcousticModel, decode: DecodeConfig) -> Self {
+        am.prepare();
+        let tree = LexiconTree::build(&self.lexicon, &am, &self.lm);
+        self.first_pass = Some(FirstPass { am, decode, tree });
+        self
     }
 
     pub fn load(dir: &Path) -> Result<Self> {
@@ -103,12 +170,127 @@ impl ClassicalModel {
             .validate()
             .map_err(|e| Error::parse(&p, e.to_string()))?;
         let report = std::fs::read_to_string(dir.join(REPORT_FILE)).unwrap_or_default();
-        Self::assemble(config, am, lexicon, lm, phone_lm, decode, report)
+        let mut model = Self::assemble(config, am, lexicon, lm, phone_lm, decode, report)?;
+        let p = dir.join(RUNG_FILE);
+        if p.exists() {
+            let rf: RungFile = read_json(&p)?;
+            model.rung = rf.rung;
+            model.ladder = rf.ladder;
+        }
+        let p = dir.join(TRANSFORM_FILE);
+        if p.exists() {
+            model.transform = Some(read_json(&p)?);
+        }
+        let p = dir.join(SI_AM_FILE);
+        if p.exists() {
+            let si: AcousticModel = read_json(&p)?;
+            let q = dir.join(SI_DECODE_FILE);
+            let text = std::fs::read_to_string(&q).map_err(|e| Error::io(&q, e))?;
+            let dc: DecodeConfig =
+                toml::from_str(&text).map_err(|e| Error::parse(&q, e.to_string()))?;
+            model = model.with_first_pass(si, dc);
+        }
+        if matches!(model.rung, Rung::Tri2b | Rung::Tri3b) && model.transform.is_none() {
+            return Err(Error::parse(
+                &dir.join(TRANSFORM_FILE),
+                format!("missing: a {} model needs its transform", model.rung),
+            ));
+        }
+        if model.rung == Rung::Tri3b && model.first_pass.is_none() {
+            return Err(Error::parse(
+                &dir.join(SI_AM_FILE),
+                "missing: a tri3b model needs its first-pass model",
+            ));
+        }
+        Ok(model)
     }
 
-    /// Features of utterances as this model was trained on them, from the loader.
+    /// The loader features this model reads: the pipeline's front end, or
+    /// its static cepstra for the spliced (LDA) rungs.
+    pub fn feature_config(&self) -> FeatureConfig {
+        if self.transform.is_some() {
+            self.config.static_features()
+        } else {
+            self.config.features.clone()
+        }
+    }
+
+    /// Speaker-independent features: the loader's, spliced and projected
+    /// for the LDA rungs.
+    pub fn si_features(&self, loader: &Loader, utts: &[&Utterance]) -> Result<Vec<Matrix>> {
+        let f = loader.features(&self.feature_config(), utts)?;
+        Ok(match &self.transform {
+            Some(t) => f.par_iter().map(|m| t.apply(m)).collect(),
+            None => f,
+        })
+    }
+
+    /// Features as the final pass reads them: [`Self::si_features`], and
+    /// for a SAT model adapted per speaker by [`Self::adapt`].
     pub fn features(&self, loader: &Loader, utts: &[&Utterance]) -> Result<Vec<Matrix>> {
-        loader.features(&self.config.features, utts)
+        let f = self.si_features(loader, utts)?;
+        if self.first_pass.is_some() {
+            let spk: Vec<String> = utts.iter().map(|u| u.speaker.clone()).collect();
+            self.adapt(&spk, f)
+        } else {
+            Ok(f)
+        }
+    }
+
+    /// fMLLR adaptation of a SAT model's test speakers (`decode_fmllr.sh`):
+    /// per speaker, the first pass decodes its utterances, the hypotheses
+    /// are aligned and give the speaker's transform; each further round
+    /// decodes the adapted features with this model and re-estimates on top.
+    /// Intermediate passes use the first pass's LM weight, so tuning this
+    /// model's weight on dev sees the same features as test. Utterances
+    /// whose hypothesis is empty or cannot be aligned add no statistics.
+    pub fn adapt(&self, speakers: &[String], si: Vec<Matrix>) -> Result<Vec<Matrix>> {
+        let Some(fp) = &self.first_pass else {
+            return Ok(si);
+        };
+        let sat = &self.config.sat;
+        let beam = self.config.mono.beam;
+        let mut cur = si;
+        for round in 0..sat.decode_rounds.max(1) {
+            let (am, tree) = if round == 0 {
+                (&fp.am, &fp.tree)
+            } else {
+                (&self.am, &self.tree)
+            };
+            let alis: Vec<Option<super::align::Alignment>> = cur
+                .par_iter()
+                .map(|f| {
+                    let mut sc = GmmScorer::new(am, f);
+                    let words: Vec<String> = decode(tree, &self.lm, &mut sc, &fp.decode)
+                        .words
+                        .into_iter()
+                        .map(|w| w.word)
+                        .collect();
+                    let prons: Option<Vec<&[Vec<usize>]>> =
+                        words.iter().map(|w| self.lexicon.prons(w)).collect();
+                    align_hypothesis(am, &self.am, f, &prons?, true, beam)
+                })
+                .collect();
+            let groups = by_speaker(speakers);
+            let est: Vec<(Vec<usize>, Result<super::lda_sat::FmllrEstimate>)> = groups
+                .into_par_iter()
+                .map(|(_, idx)| {
+                    let (f, a): (Vec<&Matrix>, Vec<&super::align::Alignment>) = idx
+                        .iter()
+                        .filter_map(|&i| alis[i].as_ref().map(|a| (&cur[i], a)))
+                        .unzip();
+                    let r = estimate_fmllr(&self.am, &f, &a, sat);
+                    (idx, r)
+                })
+                .collect();
+            for (idx, r) in est {
+                let (w, _, _) = r?;
+                for i in idx {
+                    cur[i] = w.apply(&cur[i]);
+                }
+            }
+        }
+        Ok(cur)
     }
 
     /// Decode with another lexicon and LM (a `data/lang`-like folder holding
@@ -154,7 +336,8 @@ impl Recogniser for ClassicalModel {
             size_unit: "gaussians".into(),
             device: "cpu".into(),
             notes: format!(
-                "{} pdfs ({}), {} words, {}-gram LM, lm_weight {}, word_penalty {}",
+                "rung {}, {} pdfs ({}), {} words, {}-gram LM, lm_weight {}, word_penalty {}",
+                self.rung,
                 self.am.pdfs.len(),
                 if self.am.is_triphone() {
                     "tied triphone states"
@@ -165,6 +348,10 @@ impl Recogniser for ClassicalModel {
                 self.lm.order,
                 self.decode.lm_weight,
                 self.decode.word_penalty
+            ),
+            choices: format!(
+                "rung={} lm_weight={} word_penalty={}",
+                self.rung, self.decode.lm_weight, self.decode.word_penalty
             ),
         }
     }
@@ -191,6 +378,25 @@ impl Recogniser for ClassicalModel {
         .map_err(|e| Error::io(&p, e))?;
         let p = dir.join(REPORT_FILE);
         std::fs::write(&p, &self.report).map_err(|e| Error::io(&p, e))?;
+        write_json(
+            &dir.join(RUNG_FILE),
+            &RungFile {
+                rung: self.rung,
+                ladder: self.ladder.clone(),
+            },
+        )?;
+        if let Some(t) = &self.transform {
+            write_json(&dir.join(TRANSFORM_FILE), t)?;
+        }
+        if let Some(fp) = &self.first_pass {
+            write_json(&dir.join(SI_AM_FILE), &fp.am)?;
+            let p = dir.join(SI_DECODE_FILE);
+            std::fs::write(
+                &p,
+                toml::to_string(&fp.decode).map_err(|e| Error::Config(e.to_string()))?,
+            )
+            .map_err(|e| Error::io(&p, e))?;
+        }
         Ok(())
     }
 
@@ -236,6 +442,16 @@ impl Recogniser for ClassicalModel {
             ))
         })
     }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(p: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::parse(p, e.to_string()))
+}
+
+fn write_json<T: serde::Serialize>(p: &Path, v: &T) -> Result<()> {
+    let text = serde_json::to_string(v).map_err(|e| Error::Config(e.to_string()))?;
+    std::fs::write(p, text).map_err(|e| Error::io(p, e))
 }
 
 /// Run `f` on a rayon pool of `threads` threads (decoding's `--threads`).

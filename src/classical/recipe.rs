@@ -8,9 +8,10 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use super::align::Alignment;
-use super::config::ClassicalConfig;
+use super::config::{ClassicalConfig, Rung, RungSelection};
 use super::hmm::AcousticModel;
-use super::model::ClassicalModel;
+use super::lda_sat::{train_tri2b, train_tri3b, SplicedTransform};
+use super::model::{ClassicalModel, RungResult};
 use super::train_mono::{self, TrainData};
 use super::{phone_decoder, train_tri};
 use crate::corpus::Utterance;
@@ -68,39 +69,149 @@ fn run(cfg: &ClassicalConfig, ctx: &TrainContext) -> Result<ClassicalModel> {
     let mut log = StageLog::new(ctx.progress);
     check_transcripts(&ctx.train)?;
     let phones = PhoneSet::standard();
+    let top = cfg.top_rung();
+    log.line(format!(
+        "ladder: mono up to {top}, {}",
+        match cfg.ladder.select {
+            RungSelection::Top => format!("{top} decodes"),
+            RungSelection::BestDev => "the rung with the lowest dev WER decodes".into(),
+        }
+    ));
     log.stage(1, "lexicon");
     let lexicon = stage_lexicon(cfg, ctx, &phones, &mut log)?;
     log.stage(2, "features");
-    let data = stage_features(cfg, ctx, &lexicon, &mut log)?;
+    let data = stage_features(cfg, &cfg.features, ctx, &lexicon, &mut log)?;
     log.stage(3, "monophones");
     let (mono, mono_alis) = stage_mono(cfg, &data, &phones, &mut log)?;
-    let (am, alis) = if cfg.tri.enabled {
-        log.stage(4, "triphones");
-        stage_tri(cfg, &data, &mono, &mono_alis, &mut log)?
+    let tri1 = if top >= Rung::Tri1 {
+        log.stage(4, "triphones (tri1)");
+        Some(stage_tri(cfg, &data, &mono, &mono_alis, &mut log)?)
     } else {
-        (mono, mono_alis)
+        None
     };
     log.stage(5, "language models");
-    let (lm, phone_lm) = stage_lm(cfg, ctx, &lexicon, &data, &am, &alis, &phones, &mut log)?;
-    let mut model = ClassicalModel::assemble(
-        cfg.clone(),
-        am,
-        lexicon,
-        lm,
-        phone_lm,
-        cfg.decode.clone(),
-        String::new(),
+    let (am_for_lm, alis_for_lm) = match &tri1 {
+        Some((am, alis)) => (am, alis),
+        None => (&mono, &mono_alis),
+    };
+    let (lm, phone_lm) = stage_lm(
+        cfg,
+        ctx,
+        &lexicon,
+        &data,
+        am_for_lm,
+        alis_for_lm,
+        &phones,
+        &mut log,
     )?;
-    if !ctx.dev.is_empty() {
-        log.stage(6, "dev PER, LM weight and word penalty");
-        model.decode = stage_tune(cfg, ctx, &model, &phones, &mut log)?;
+    let assemble = |am: AcousticModel| {
+        ClassicalModel::assemble(
+            cfg.clone(),
+            am,
+            lexicon.clone(),
+            lm.clone(),
+            phone_lm.clone(),
+            cfg.decode.clone(),
+            String::new(),
+        )
+    };
+    let mut rungs: Vec<ClassicalModel> = vec![assemble(mono.clone())?];
+    let tri2b = match &tri1 {
+        Some((tri1_am, tri1_alis)) if top >= Rung::Tri2b => {
+            log.stage(6, "LDA+MLLT triphones (tri2b)");
+            Some(stage_tri2b(
+                cfg, ctx, &lexicon, &mono, tri1_am, tri1_alis, &mut log,
+            )?)
+        }
+        _ => None,
+    };
+    if let Some((am, _)) = tri1 {
+        rungs.push(assemble(am)?);
     }
+    drop(data);
+    let mut tri3b = None;
+    if let Some((am, transform, si_data, alis)) = tri2b {
+        if top >= Rung::Tri3b {
+            log.stage(7, "speaker-adaptive triphones (tri3b)");
+            tri3b = Some(stage_tri3b(
+                cfg, ctx, &mono, &si_data, &am, &alis, &mut log,
+            )?);
+        }
+        drop(si_data);
+        rungs.push(assemble(am)?.with_transform(Rung::Tri2b, transform));
+    }
+    // Which rungs are tuned on dev: every one for `best-dev`; the top one
+    // (and tri2b, the SAT model's first pass) otherwise.
+    let tuned =
+        |r: Rung| cfg.ladder.select == RungSelection::BestDev || r == top || r == Rung::Tri2b;
+    let mut ladder: Vec<RungResult> = Vec::new();
+    if !ctx.dev.is_empty() {
+        log.stage(8, "dev PER, LM weight and word penalty per rung");
+    }
+    let mut tune = |m: &mut ClassicalModel, log: &mut StageLog| -> Result<()> {
+        if ctx.dev.is_empty() || !tuned(m.rung) {
+            return Ok(());
+        }
+        log.line(format!("-- {}", m.rung));
+        let (dc, wer) = stage_tune(cfg, ctx, m, &phones, log)?;
+        m.decode = dc;
+        ladder.push(RungResult {
+            rung: m.rung,
+            dev_wer: wer,
+            lm_weight: m.decode.lm_weight,
+            word_penalty: m.decode.word_penalty,
+            gaussians: m.am.num_gaussians(),
+            pdfs: m.am.pdfs.len(),
+        });
+        Ok(())
+    };
+    for m in rungs.iter_mut() {
+        tune(m, &mut log)?;
+    }
+    if let Some(am) = tri3b {
+        let si = rungs.last().expect("tri2b trained before tri3b");
+        let mut m = assemble(am)?
+            .with_transform(Rung::Tri3b, si.transform.clone().expect("tri2b transform"))
+            .with_first_pass(si.am.clone(), si.decode.clone());
+        tune(&mut m, &mut log)?;
+        rungs.push(m);
+    }
+    drop(tune);
+    let chosen = select_rung(&ladder, cfg.ladder.select, top);
+    if cfg.ladder.select == RungSelection::BestDev && !ladder.is_empty() {
+        log.line(format!(
+            "ladder selection on dev: {chosen} ({})",
+            ladder
+                .iter()
+                .map(|r| format!("{} {:.2}%", r.rung, r.dev_wer))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let mut model = rungs
+        .into_iter()
+        .find(|m| m.rung == chosen)
+        .expect("the chosen rung was trained");
+    model.ladder = ladder;
     log.line(format!(
         "total training time {:.1} s",
         t0.elapsed().as_secs_f64()
     ));
     model.report = log.into_text();
     Ok(model)
+}
+
+/// The rung that decodes test: for `best-dev` the lowest dev WER among the
+/// tuned rungs (ties go to the lower, cheaper rung), else (or without dev
+/// results) `top`.
+pub fn select_rung(ladder: &[RungResult], select: RungSelection, top: Rung) -> Rung {
+    match select {
+        RungSelection::BestDev => ladder
+            .iter()
+            .min_by(|a, b| a.dev_wer.total_cmp(&b.dev_wer).then(a.rung.cmp(&b.rung)))
+            .map_or(top, |r| r.rung),
+        RungSelection::Top => top,
+    }
 }
 
 fn check_transcripts(train: &[&Utterance]) -> Result<()> {
@@ -152,12 +263,13 @@ fn stage_lexicon(
 /// pronunciation graph input.
 fn stage_features(
     cfg: &ClassicalConfig,
+    fcfg: &crate::features::FeatureConfig,
     ctx: &TrainContext,
     lex: &Lexicon,
     log: &mut StageLog,
 ) -> Result<TrainData> {
     let t = Instant::now();
-    let feats = ctx.loader.features(&cfg.features, &ctx.train)?;
+    let feats = ctx.loader.features(fcfg, &ctx.train)?;
     let frames: usize = feats.iter().map(|m| m.rows).sum();
     log.line(format!(
         "features: {} training utterances, {} frames ({:.2} h), dim {}, {:.1} s",
@@ -268,6 +380,85 @@ fn stage_tri(
     Ok((tri, alis))
 }
 
+/// Stage 6: LDA+MLLT triphones from the tri1 alignments (`train_lda_mllt.sh`).
+#[allow(clippy::type_complexity)]
+fn stage_tri2b(
+    cfg: &ClassicalConfig,
+    ctx: &TrainContext,
+    lex: &Lexicon,
+    mono: &AcousticModel,
+    tri1: &AcousticModel,
+    tri1_alis: &Alignments,
+    log: &mut StageLog,
+) -> Result<(AcousticModel, SplicedTransform, TrainData, Alignments)> {
+    let t = Instant::now();
+    let base = stage_features(cfg, &cfg.static_features(), ctx, lex, log)?;
+    let hours = base.hours();
+    let sized = cfg.tri2b.sized_for(hours);
+    log.line(format!(
+        "tri2b size for {hours:.3} h: {} leaves, {} Gaussians",
+        sized.num_leaves, sized.total_gaussians
+    ));
+    let r = train_tri2b(
+        mono,
+        &base,
+        tri1,
+        tri1_alis,
+        &sized,
+        &cfg.lda_mllt,
+        &cfg.mono,
+        &mut |l| log.line(l),
+    )?;
+    log.line(format!(
+        "tri2b: {} Gaussians in {} tied states, trained in {:.1} s",
+        r.0.num_gaussians(),
+        r.0.pdfs.len(),
+        t.elapsed().as_secs_f64()
+    ));
+    log.line(alignment_stats(&r.0, &r.2, &r.3));
+    Ok(r)
+}
+
+/// Stage 7: speaker-adaptive triphones from the tri2b alignments (`train_sat.sh`).
+fn stage_tri3b(
+    cfg: &ClassicalConfig,
+    ctx: &TrainContext,
+    mono: &AcousticModel,
+    si: &TrainData,
+    tri2b: &AcousticModel,
+    tri2b_alis: &Alignments,
+    log: &mut StageLog,
+) -> Result<AcousticModel> {
+    let t = Instant::now();
+    let speakers: Vec<String> = ctx.train.iter().map(|u| u.speaker.clone()).collect();
+    let sized = cfg.tri3b.sized_for(si.hours());
+    log.line(format!(
+        "tri3b size for {:.3} h: {} leaves, {} Gaussians",
+        si.hours(),
+        sized.num_leaves,
+        sized.total_gaussians
+    ));
+    let (am, transforms, _) = train_tri3b(
+        mono,
+        si,
+        &speakers,
+        tri2b,
+        tri2b_alis,
+        &sized,
+        &cfg.sat,
+        &cfg.mono,
+        &mut |l| log.line(l),
+    )?;
+    log.line(format!(
+        "tri3b: {} Gaussians in {} tied states, {} speaker transforms, trained in {:.1} s",
+        am.num_gaussians(),
+        am.pdfs.len(),
+        transforms.len(),
+        t.elapsed().as_secs_f64()
+    ));
+    Ok(am)
+}
+
 /// Stage 5: the word LM (shared language layer) and the phone LM of the
 /// final alignments (for the phone loop's PER).
 #[allow(clippy::too_many_arguments)]
@@ -314,10 +505,10 @@ fn stage_tune(
     model: &ClassicalModel,
     phones: &PhoneSet,
     log: &mut StageLog,
-) -> Result<DecodeConfig> {
+) -> Result<(DecodeConfig, f64)> {
     let mut dev: Vec<&Utterance> = ctx.dev.clone();
     dev.truncate(cfg.tune.max_dev_utterances.max(1));
-    let dev_feats = ctx.loader.features(&cfg.features, &dev)?;
+    let dev_feats = model.features(ctx.loader, &dev)?;
     let ids: Vec<&str> = dev.iter().map(|u| u.id.as_str()).collect();
     let refs: Vec<String> = dev.iter().map(|u| u.norm_text.clone()).collect();
     // PER on dev (reference phones from the lexicon, silence excluded).
@@ -348,6 +539,7 @@ fn stage_tune(
         100.0 * pe as f64 / pn.max(1) as f64
     ));
     let mut best: Option<(usize, DecodeConfig)> = None;
+    let mut words = 0usize;
     for dc in cfg.tune.candidates(&cfg.decode) {
         let (lw, wp) = (dc.lm_weight, dc.word_penalty);
         let hyps: Vec<String> = dev_feats
@@ -363,6 +555,7 @@ fn stage_tune(
             })
             .collect();
         let (e, n) = shared_errors(&ids, &refs, &hyps, crate::score::Level::Word)?;
+        words = n;
         log.line(format!(
             "dev WER {:.2}% ({e}/{n}) at lm_weight {lw} word_penalty {wp}",
             100.0 * e as f64 / n.max(1) as f64
@@ -371,12 +564,13 @@ fn stage_tune(
             best = Some((e, dc));
         }
     }
-    let (_, dc) = best.expect("at least one grid point");
+    let (e, dc) = best.expect("at least one grid point");
+    let wer = 100.0 * e as f64 / words.max(1) as f64;
     log.line(format!(
-        "chosen: lm_weight {} word_penalty {}",
+        "chosen: lm_weight {} word_penalty {} (dev WER {wer:.2}%)",
         dc.lm_weight, dc.word_penalty
     ));
-    Ok(dc)
+    Ok((dc, wer))
 }
 
 /// Errors and reference length at `level` through the shared scorer (the
@@ -425,4 +619,49 @@ pub fn alignment_stats(am: &AcousticModel, data: &TrainData, alis: &[Option<Alig
         tot as f64 / phones.max(1) as f64,
         ll / tot.max(1) as f64
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(rung: Rung, dev_wer: f64) -> RungResult {
+        RungResult {
+            rung,
+            dev_wer,
+            lm_weight: 10.0,
+            word_penalty: 0.0,
+            gaussians: 0,
+            pdfs: 0,
+        }
+    }
+
+    #[test]
+    fn ladder_selection_picks_the_lowest_dev_wer() {
+        let ladder = [
+            result(Rung::Mono, 9.0),
+            result(Rung::Tri1, 7.5),
+            result(Rung::Tri2b, 6.1),
+            result(Rung::Tri3b, 6.4),
+        ];
+        assert_eq!(
+            select_rung(&ladder, RungSelection::BestDev, Rung::Tri3b),
+            Rung::Tri2b
+        );
+        assert_eq!(
+            select_rung(&ladder, RungSelection::Top, Rung::Tri3b),
+            Rung::Tri3b
+        );
+        // A tie goes to the lower rung.
+        let tie = [result(Rung::Tri3b, 5.0), result(Rung::Tri1, 5.0)];
+        assert_eq!(
+            select_rung(&tie, RungSelection::BestDev, Rung::Tri3b),
+            Rung::Tri1
+        );
+        // No dev results: the top rung.
+        assert_eq!(
+            select_rung(&[], RungSelection::BestDev, Rung::Tri2b),
+            Rung::Tri2b
+        );
+    }
 }

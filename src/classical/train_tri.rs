@@ -245,10 +245,57 @@ pub fn train_tri(
     mcfg: &MonoConfig,
     log: &mut dyn FnMut(String),
 ) -> Result<(AcousticModel, Vec<Option<Alignment>>)> {
-    let d = mono.dim;
+    let (mut tri, alis) = build_tree(mono, data, alis, cfg, mcfg, log)?;
+    let alis = train_passes(
+        &mut tri,
+        data,
+        alis,
+        cfg,
+        mcfg,
+        &mut |_, _, _, _, _| Ok(None),
+        log,
+    )?;
+    Ok((tri, alis))
+}
+
+/// What a pass hook may hand back: new training features (the same
+/// utterances, e.g. after an MLLT or fMLLR update) for this and later passes.
+pub type NewFeatures = Option<Vec<crate::matrix::Matrix>>;
+
+/// A hook run at the start of a pass, before its statistics (Kaldi's
+/// `mllt_iters` / `fmllr_iters`): it may change the model (e.g. transform
+/// its means) and return new features.
+pub type PassHook<'a> = dyn FnMut(
+        usize,
+        &mut AcousticModel,
+        &TrainData,
+        &[Option<Alignment>],
+        &mut dyn FnMut(String),
+    ) -> Result<NewFeatures>
+    + 'a;
+
+/// Decision-tree-tied states from the statistics of `alis` on `data.feats`
+/// (any feature space: the question sets come from `mono`'s phones), one
+/// Gaussian per leaf, and the alignments converted to the new pdfs. `alis`
+/// may come from monophones or from an earlier triphone system: only their
+/// (unit, state) sequence is read, as Kaldi's `convert-ali` does.
+pub fn build_tree(
+    mono: &AcousticModel,
+    data: &TrainData,
+    alis: &[Option<Alignment>],
+    cfg: &TriConfig,
+    mcfg: &MonoConfig,
+    log: &mut dyn FnMut(String),
+) -> Result<(AcousticModel, Vec<Option<Alignment>>)> {
+    let d = data
+        .feats
+        .iter()
+        .find(|m| m.rows > 0)
+        .map(|m| m.cols)
+        .unwrap_or(mono.dim);
     let np = mono.phones.len();
     let sp = mono.states_per_phone;
-    let (_, gvar) = global_stats(&data.feats)?;
+    let (gmean, gvar) = global_stats(&data.feats)?;
     let floor: Vec<f32> = gvar.iter().map(|v| v * mcfg.var_floor).collect();
     // 1. Context statistics.
     let mut ctx: HashMap<(usize, usize, [usize; 2]), Stats> = HashMap::new();
@@ -349,8 +396,11 @@ pub fn train_tri(
                 .map(|j| ((s.s2[j] / s.n) as f32 - m[j] * m[j]).max(floor[j]))
                 .collect();
             DiagGmm::single(m, v)
-        } else {
+        } else if mono.dim == d {
             mono.pdfs[mono_pdf].clone()
+        } else {
+            // An unseen phone state in another feature space: the global Gaussian.
+            DiagGmm::single(gmean.clone(), gvar.clone())
         };
         pdfs.push(g);
         self_loop.push(mono.self_loop[mono_pdf]);
@@ -378,7 +428,7 @@ pub fn train_tri(
         tri.pdfs.len()
     ));
     // 3. Convert the monophone alignments to tied-state pdfs.
-    let mut alis: Vec<Option<Alignment>> = alis
+    let alis: Vec<Option<Alignment>> = alis
         .iter()
         .enumerate()
         .map(|(i, a)| {
@@ -391,21 +441,50 @@ pub fn train_tri(
             Some(b)
         })
         .collect();
-    // 4. Viterbi-EM with mixing up.
+    Ok((tri, alis))
+}
+
+/// Viterbi-EM passes of a tied-state model with realignment and mixing up
+/// (`cfg.iters` passes, then a final realignment). `hook` runs at the start
+/// of every pass; features it returns replace `data.feats` from then on.
+/// Returns the final alignments.
+pub fn train_passes(
+    tri: &mut AcousticModel,
+    data: &TrainData,
+    mut alis: Vec<Option<Alignment>>,
+    cfg: &TriConfig,
+    mcfg: &MonoConfig,
+    hook: &mut PassHook<'_>,
+    log: &mut dyn FnMut(String),
+) -> Result<Vec<Option<Alignment>>> {
+    let (_, gvar) = global_stats(&data.feats)?;
+    let mut floor: Vec<f32> = gvar.iter().map(|v| v * mcfg.var_floor).collect();
+    let mut own: Option<TrainData> = None;
     let init = tri.pdfs.len();
     let inc = cfg.total_gaussians.saturating_sub(init) as f64 / cfg.max_iter_inc.max(1) as f64;
     for it in 0..cfg.iters {
+        let cur = own.as_ref().unwrap_or(data);
         if it > 0 && cfg.realign_iters.contains(&it) {
-            alis = realign(&tri, data, mcfg.beam, mcfg.optional_silence);
+            alis = realign(tri, cur, mcfg.beam, mcfg.optional_silence);
         }
-        let accs = accumulate(&tri, data, &alis);
+        if let Some(feats) = hook(it, tri, cur, &alis, log)? {
+            let (_, gvar) = global_stats(&feats)?;
+            floor = gvar.iter().map(|v| v * mcfg.var_floor).collect();
+            own = Some(TrainData {
+                ids: data.ids.clone(),
+                feats,
+                prons: data.prons.clone(),
+            });
+        }
+        let cur = own.as_ref().unwrap_or(data);
+        let accs = accumulate(tri, cur, &alis);
         let target = if it < cfg.max_iter_inc {
             init + (inc * (it + 1) as f64) as usize
         } else {
             cfg.total_gaussians
         };
         update(
-            &mut tri,
+            tri,
             &accs,
             &floor,
             mcfg.min_gaussian_occupancy,
@@ -420,8 +499,8 @@ pub fn train_tri(
             tri.num_gaussians()
         ));
     }
-    let alis = realign(&tri, data, mcfg.beam, mcfg.optional_silence);
-    Ok((tri, alis))
+    let cur = own.as_ref().unwrap_or(data);
+    Ok(realign(tri, cur, mcfg.beam, mcfg.optional_silence))
 }
 
 #[cfg(test)]

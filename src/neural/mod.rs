@@ -279,6 +279,7 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     );
     let mut cfg = cfg.clone();
     let mut notes = notes;
+    let mut choices = String::new();
     if let Some(w) = &words {
         let refs: std::collections::BTreeMap<String, String> = ctx
             .dev
@@ -287,6 +288,10 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
             .collect();
         if let Some((dc, line)) = tune_word_search(&cfg, w, &net, vs.device(), &dev, &refs)? {
             notes.push_str(&format!("; {line}"));
+            choices = format!(
+                "lm_weight={} word_penalty={}",
+                dc.lm_weight, dc.word_penalty
+            );
             if ctx.progress {
                 eprintln!("{line}");
             }
@@ -299,6 +304,7 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         size_unit: "parameters".into(),
         device: device_name(device),
         notes,
+        choices,
     };
     Ok(CtcModel {
         cfg,

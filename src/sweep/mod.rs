@@ -463,6 +463,7 @@ fn train_and_score(
         cer: 100.0 * c.rate(),
         per,
         dev_wer,
+        dev_choices: summary.choices.clone(),
         sub: t.sub,
         del: t.del,
         ins: t.ins,

@@ -233,15 +233,15 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
         let _ = writeln!(md, "![{name}]({name})\n");
     }
     let _ = writeln!(md, "## Results (test set)\n");
-    let _ = writeln!(md, "| pipeline | target h | actual h | seed | train utts | WER % | 95% CI | CER % | PER % | S | D | I | ref words | train s | decode RTF | size |");
+    let _ = writeln!(md, "| pipeline | target h | actual h | seed | train utts | WER % | 95% CI | CER % | PER % | S | D | I | ref words | dev WER % | chosen on dev | train s | decode RTF | size |");
     let _ = writeln!(
         md,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for r in rows.iter().filter(|r| r.ok()) {
         let _ = writeln!(
             md,
-            "| {} | {} | {:.3} | {} | {} | {:.1} | {:.1}-{:.1} | {:.1} | {} | {} | {} | {} | {} | {:.0} | {:.3} | {} {} |",
+            "| {} | {} | {:.3} | {} | {} | {:.1} | {:.1}-{:.1} | {:.1} | {} | {} | {} | {} | {} | {:.1} | {} | {:.0} | {:.3} | {} {} |",
             r.pipeline,
             r.target_hours,
             r.actual_hours,
@@ -256,6 +256,8 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
             r.del,
             r.ins,
             r.ref_words,
+            r.dev_wer,
+            if r.dev_choices.is_empty() { "-" } else { r.dev_choices.as_str() },
             r.train_seconds,
             r.decode_rtf,
             r.model_size,

@@ -31,6 +31,10 @@ pub struct CellResult {
     pub per: Option<f64>,
     /// Dev WER (%).
     pub dev_wer: f64,
+    /// What training chose on dev (never test): the classical rung, LM
+    /// weight and word penalty; phone-ctc's word-search LM weight.
+    #[serde(default)]
+    pub dev_choices: String,
     pub sub: u64,
     pub del: u64,
     pub ins: u64,
