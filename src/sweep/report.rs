@@ -217,6 +217,16 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
             r.reused, r.ran, r.seconds
         );
     }
+    let sat_cells = rows
+        .iter()
+        .filter(|r| r.ok() && r.dev_choices.split_whitespace().any(|c| c == "rung=tri3b"))
+        .count();
+    if sat_cells > 0 {
+        let _ = writeln!(
+            md,
+            "- Speaker adaptation: {sat_cells} cell(s) decode with the SAT rung (tri3b): each test (and dev) speaker's fMLLR transform is estimated from that speaker's own audio and the first-pass hypotheses, unsupervised, as Kaldi's `decode_fmllr.sh` does; no reference text is used"
+        );
+    }
     let done = rows.iter().filter(|r| r.ok()).count();
     let failed = rows.iter().filter(|r| !r.ok()).count();
     let total = spec.cells().len();
