@@ -108,6 +108,29 @@ pub fn silence_pdfs(am: &AcousticModel) -> Vec<u32> {
         .collect()
 }
 
+/// Every aligned frame of one utterance with a positive weight: silence
+/// pdfs get `silence_weight` (Kaldi's `weight-silence-post`), the rest 1.
+/// Calls `f(pdf, frame, weight)`.
+fn weighted_frames(
+    ali: &Alignment,
+    feats: &Matrix,
+    sil: &[u32],
+    silence_weight: f64,
+    mut f: impl FnMut(u32, &[f32], f64),
+) {
+    for t in 0..ali.pdf.len().min(feats.rows) {
+        let p = ali.pdf[t];
+        let w = if sil.contains(&p) {
+            silence_weight
+        } else {
+            1.0
+        };
+        if w > 0.0 {
+            f(p, feats.row(t), w);
+        }
+    }
+}
+
 /// Component posteriors of `am.pdfs[pdf]` at `x`, those below 1e-4 dropped
 /// (Kaldi prunes Gaussian posteriors the same way in its accumulators).
 fn posteriors(
@@ -148,16 +171,9 @@ fn estimate_lda(
             || LdaAccs::new(dim, n),
             |mut acc, i| {
                 if let Some(a) = &alis[i] {
-                    for t in 0..a.pdf.len().min(spliced[i].rows) {
-                        let w = if sil.contains(&a.pdf[t]) {
-                            cfg.silence_weight
-                        } else {
-                            1.0
-                        };
-                        if w > 0.0 {
-                            acc.add(a.pdf[t] as usize, spliced[i].row(t), w);
-                        }
-                    }
+                    weighted_frames(a, &spliced[i], &sil, cfg.silence_weight, |p, x, w| {
+                        acc.add(p as usize, x, w)
+                    });
                 }
                 acc
             },
@@ -208,17 +224,7 @@ fn mllt_update(
                 let Some(a) = &alis[i] else {
                     return (f, scratch);
                 };
-                for t in 0..a.pdf.len().min(data.feats[i].rows) {
-                    let p = a.pdf[t];
-                    let w = if sil.contains(&p) {
-                        cfg.silence_weight
-                    } else {
-                        1.0
-                    };
-                    if w <= 0.0 {
-                        continue;
-                    }
-                    let x = data.feats[i].row(t);
+                weighted_frames(a, &data.feats[i], &sil, cfg.silence_weight, |p, x, w| {
                     for (k, g) in posteriors(model, p as usize, x, &mut scratch) {
                         let gi = offset[p as usize] + k;
                         let g = g * w;
@@ -234,7 +240,7 @@ fn mllt_update(
                             }
                         }
                     }
-                }
+                });
                 (f, scratch)
             },
         )
@@ -326,7 +332,6 @@ pub fn train_tri2b(
     };
     let (mut am, alis) = build_tree(mono, &data, tri1_alis, tcfg, mcfg, log)?;
     let mut mat = lda;
-    let mut final_feats: Option<Vec<Matrix>> = None;
     let mut hook = |it: usize,
                     am: &mut AcousticModel,
                     cur: &TrainData,
@@ -339,13 +344,12 @@ pub fn train_tri2b(
         let (t, gain) = mllt_update(am, cur, alis, lcfg)?;
         mat = t.compose(&mat);
         let feats: Vec<Matrix> = cur.feats.par_iter().map(|f| t.apply(f)).collect();
-        final_feats = Some(feats.clone());
         log(format!(
             "MLLT at pass {it}: auxiliary function +{gain:.4} per frame"
         ));
         Ok(Some(feats))
     };
-    let alis = train_passes(&mut am, &data, alis, tcfg, mcfg, &mut hook, log)?;
+    let (alis, final_feats) = train_passes(&mut am, &data, alis, tcfg, mcfg, &mut hook, log)?;
     let data = TrainData {
         feats: final_feats.unwrap_or(data.feats),
         ..data
@@ -376,25 +380,14 @@ pub fn estimate_fmllr(
     let mut accs = FmllrAccs::new(d);
     let mut scratch = Vec::new();
     for (f, a) in feats.iter().zip(alis) {
-        for t in 0..a.pdf.len().min(f.rows) {
-            let p = a.pdf[t];
-            let w = if sil.contains(&p) {
-                cfg.silence_weight
-            } else {
-                1.0
-            };
-            if w <= 0.0 {
-                continue;
-            }
-            let x = f.row(t);
+        weighted_frames(a, f, &sil, cfg.silence_weight, |p, x, w| {
             let g = &am.pdfs[p as usize];
-            let post = posteriors(am, p as usize, x, &mut scratch);
-            let gs: Vec<(&[f32], &[f32], f64)> = post
-                .iter()
-                .map(|&(k, q)| (g.means[k].as_slice(), g.vars[k].as_slice(), q * w))
+            let gs: Vec<(&[f32], &[f32], f64)> = posteriors(am, p as usize, x, &mut scratch)
+                .into_iter()
+                .map(|(k, q)| (g.means[k].as_slice(), g.vars[k].as_slice(), q * w))
                 .collect();
             accs.add_frame(x, &gs);
-        }
+        });
     }
     let count = accs.count();
     let (w, aux) = accs.estimate(
@@ -424,7 +417,7 @@ pub fn by_speaker(speakers: &[String]) -> BTreeMap<&str, Vec<usize>> {
 /// Re-estimate every speaker's transform on top of `feats` (composing into
 /// `transforms`), returning the adapted features, the mean gain per frame
 /// and how many speakers kept the identity for lack of frames.
-fn adapt_speakers(
+pub fn adapt_speakers(
     am: &AcousticModel,
     feats: &[Matrix],
     alis: &[Option<Alignment>],
@@ -522,7 +515,7 @@ pub fn train_tri3b(
         ));
         Ok(Some(feats))
     };
-    let alis = train_passes(&mut am, &data, alis, tcfg, mcfg, &mut hook, log)?;
+    let (alis, _) = train_passes(&mut am, &data, alis, tcfg, mcfg, &mut hook, log)?;
     Ok((am, transforms, alis))
 }
 

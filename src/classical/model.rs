@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::config::{ClassicalConfig, Rung};
 use super::hmm::{AcousticModel, GmmScorer};
-use super::lda_sat::{align_hypothesis, by_speaker, estimate_fmllr, SplicedTransform};
+use super::lda_sat::{adapt_speakers, align_hypothesis, SplicedTransform};
 use super::{phone_decoder, Classical, KIND};
 use crate::corpus::Utterance;
 use crate::error::{Error, Result};
@@ -271,24 +271,10 @@ impl ClassicalModel {
                     align_hypothesis(am, &self.am, f, &prons?, true, beam)
                 })
                 .collect();
-            let groups = by_speaker(speakers);
-            let est: Vec<(Vec<usize>, Result<super::lda_sat::FmllrEstimate>)> = groups
-                .into_par_iter()
-                .map(|(_, idx)| {
-                    let (f, a): (Vec<&Matrix>, Vec<&super::align::Alignment>) = idx
-                        .iter()
-                        .filter_map(|&i| alis[i].as_ref().map(|a| (&cur[i], a)))
-                        .unzip();
-                    let r = estimate_fmllr(&self.am, &f, &a, sat);
-                    (idx, r)
-                })
-                .collect();
-            for (idx, r) in est {
-                let (w, _, _) = r?;
-                for i in idx {
-                    cur[i] = w.apply(&cur[i]);
-                }
-            }
+            // The speakers' transforms compose across rounds in `cur`, so
+            // the map adapt_speakers keeps is not needed here.
+            let mut transforms = std::collections::BTreeMap::new();
+            cur = adapt_speakers(&self.am, &cur, &alis, speakers, sat, &mut transforms)?.0;
         }
         Ok(cur)
     }

@@ -176,7 +176,6 @@ fn run(cfg: &ClassicalConfig, ctx: &TrainContext) -> Result<ClassicalModel> {
         tune(&mut m, &mut log)?;
         rungs.push(m);
     }
-    drop(tune);
     let chosen = select_rung(&ladder, cfg.ladder.select, top);
     if cfg.ladder.select == RungSelection::BestDev && !ladder.is_empty() {
         log.line(format!(

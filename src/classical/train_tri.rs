@@ -246,7 +246,7 @@ pub fn train_tri(
     log: &mut dyn FnMut(String),
 ) -> Result<(AcousticModel, Vec<Option<Alignment>>)> {
     let (mut tri, alis) = build_tree(mono, data, alis, cfg, mcfg, log)?;
-    let alis = train_passes(
+    let (alis, _) = train_passes(
         &mut tri,
         data,
         alis,
@@ -447,7 +447,8 @@ pub fn build_tree(
 /// Viterbi-EM passes of a tied-state model with realignment and mixing up
 /// (`cfg.iters` passes, then a final realignment). `hook` runs at the start
 /// of every pass; features it returns replace `data.feats` from then on.
-/// Returns the final alignments.
+/// Returns the final alignments and, when the hook replaced them, the
+/// features the model ends in.
 pub fn train_passes(
     tri: &mut AcousticModel,
     data: &TrainData,
@@ -456,7 +457,7 @@ pub fn train_passes(
     mcfg: &MonoConfig,
     hook: &mut PassHook<'_>,
     log: &mut dyn FnMut(String),
-) -> Result<Vec<Option<Alignment>>> {
+) -> Result<(Vec<Option<Alignment>>, NewFeatures)> {
     let (_, gvar) = global_stats(&data.feats)?;
     let mut floor: Vec<f32> = gvar.iter().map(|v| v * mcfg.var_floor).collect();
     let mut own: Option<TrainData> = None;
@@ -500,7 +501,8 @@ pub fn train_passes(
         ));
     }
     let cur = own.as_ref().unwrap_or(data);
-    Ok(realign(tri, cur, mcfg.beam, mcfg.optional_silence))
+    let alis = realign(tri, cur, mcfg.beam, mcfg.optional_silence);
+    Ok((alis, own.map(|d| d.feats)))
 }
 
 #[cfg(test)]
