@@ -81,6 +81,72 @@ pub struct ModelSummary {
     /// column `dev_choices`.
     #[serde(default)]
     pub choices: String,
+    /// How training went, for networks trained by epochs (None for GMMs).
+    #[serde(default)]
+    pub training: Option<TrainingRecord>,
+}
+
+/// A network's training on record: the convergence columns of results.csv
+/// and the per-epoch curve the sweep draws into each cell folder.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainingRecord {
+    pub epochs: usize,
+    /// Optimizer updates.
+    pub updates: usize,
+    /// The epoch whose weights were kept (lowest dev error).
+    pub best_epoch: usize,
+    /// `converged`, `epoch-cap`, `update-cap`, `time-capped` or `paused`.
+    pub stop_reason: String,
+    pub final_train_loss: Option<f64>,
+    /// Best dev token error rate (CER or PER), as a fraction.
+    pub best_dev_error: Option<f64>,
+    /// (epoch, train loss, dev error) per epoch.
+    pub curve: Vec<(usize, f64, Option<f64>)>,
+}
+
+impl TrainingRecord {
+    pub fn from_state(st: &crate::neural::train::TrainState) -> Self {
+        TrainingRecord {
+            epochs: st.epochs_done,
+            updates: st.step,
+            best_epoch: st.best_epoch,
+            stop_reason: st
+                .stop_reason
+                .map_or("paused", |r| r.as_str())
+                .to_string(),
+            final_train_loss: st.final_train_loss(),
+            best_dev_error: st.best_dev_error,
+            curve: st
+                .history
+                .iter()
+                .map(|e| (e.epoch, e.train_loss, e.dev_error))
+                .collect(),
+        }
+    }
+
+    /// Stopped by convergence, or at an epoch cap with dev error flat over
+    /// the last `flat_epochs` epochs (no fall of more than `min_fall`).
+    pub fn converged_or_flat(&self, flat_epochs: usize, min_fall: f64) -> bool {
+        match self.stop_reason.as_str() {
+            "converged" => true,
+            "epoch-cap" | "update-cap" => {
+                let devs: Vec<f64> = self.curve.iter().filter_map(|c| c.2).collect();
+                if devs.len() <= flat_epochs {
+                    return false;
+                }
+                let before = devs[..devs.len() - flat_epochs]
+                    .iter()
+                    .copied()
+                    .fold(f64::INFINITY, f64::min);
+                let after = devs[devs.len() - flat_epochs..]
+                    .iter()
+                    .copied()
+                    .fold(f64::INFINITY, f64::min);
+                before - after <= min_fall
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A trained recogniser, object safe so the sweep can hold any of them.

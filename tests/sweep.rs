@@ -383,3 +383,108 @@ fn neural_cells_repeat_exactly_with_an_epoch_limit() {
     let state: serde_json::Value = serde_json::from_str(&state).unwrap();
     assert_eq!(state["epochs_done"], 2, "{state}");
 }
+
+/// Same command, same answer: a tiny sweep over all three kinds (classical,
+/// phone-ctc, char-ctc), 2 sizes and 2 seeds, run twice, the second time
+/// with a busy process competing for the cores, gives the same results.csv
+/// apart from the timing columns. Training is bounded by epochs, so speed
+/// cannot change what a cell learns.
+#[test]
+fn tiny_sweep_of_every_kind_repeats_exactly_under_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = import_fsdd(tmp.path());
+    let classical = tiny_pipeline(tmp.path());
+    let net = "presets = []\n[model]\nhidden = 32\nlayers = 1\nconv_channels = 8\n[train]\nmax_epochs = 3\nbatch_seconds = 10.0\nwarmup_steps = 2\n";
+    let chars = tmp.path().join("tinychar.toml");
+    std::fs::write(&chars, format!("kind = \"char-ctc\"\n{net}")).unwrap();
+    let phones = tmp.path().join("tinyphone.toml");
+    std::fs::write(
+        &phones,
+        format!("kind = \"phone-ctc\"\n{net}[word_tune]\nlm_weights = [1.0, 2.0]\n"),
+    )
+    .unwrap();
+    let pipelines = [&classical, &phones, &chars]
+        .iter()
+        .map(|p| p.to_str().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let sweep = |out: &Path| {
+        run_ok(&[
+            "sweep",
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--pipelines",
+            &pipelines,
+            "--hours",
+            "0.01,0.02",
+            "--seeds",
+            "1,2",
+            "--threads",
+            "2",
+            "--bootstrap",
+            "50",
+            "--no-progress",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let mut tables = Vec::new();
+    for (name, busy) in [("quiet", false), ("busy", true)] {
+        // A competing process spinning on one core for the whole second run.
+        let mut hog = busy.then(|| {
+            Command::new("sh")
+                .args(["-c", "while :; do :; done"])
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("start a busy process")
+        });
+        let out = tmp.path().join(name);
+        let log = sweep(&out);
+        if let Some(h) = hog.as_mut() {
+            h.kill().unwrap();
+            h.wait().unwrap();
+        }
+        let path = out.join("results.csv");
+        let header = csv::Reader::from_path(&path)
+            .unwrap()
+            .headers()
+            .unwrap()
+            .clone();
+        let rows = read_rows(&path);
+        assert_eq!(rows.len(), 12, "3 pipelines x 2 sizes x 2 seeds\n{log}");
+        let col = |n: &str| header.iter().position(|h| h == n).unwrap();
+        for r in &rows {
+            assert_eq!(&r[col("status")], "ok", "{r:?}");
+            let neural = r[col("pipeline")].starts_with("tiny") && &r[col("pipeline")] != "tiny";
+            if neural {
+                // Convergence on record: 3-epoch cap (or converged earlier).
+                assert!(
+                    ["epoch-cap", "converged"].contains(&&r[col("stop_reason")]),
+                    "{r:?}"
+                );
+                assert!(r[col("epochs")].parse::<usize>().unwrap() <= 3);
+                assert!(r[col("updates")].parse::<usize>().unwrap() > 0);
+                assert!(r[col("best_dev_error")].parse::<f64>().is_ok());
+                let cell = out.join("cells").join(format!(
+                    "{}_h{}_s{}",
+                    &r[col("pipeline")],
+                    &r[col("target_hours")],
+                    &r[col("seed")]
+                ));
+                for f in ["curve.tsv", "training_curve.png", "training_curve.svg"] {
+                    assert!(cell.join(f).is_file(), "{} lacks {f}", cell.display());
+                }
+            } else {
+                assert_eq!(&r[col("stop_reason")], "", "GMM cells have no epochs");
+            }
+        }
+        let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+        assert!(report.contains("## Training of the networks"), "{report}");
+        assert!(report.contains("2 seed(s) per cell"), "{report}");
+        tables.push(stable(&rows, &header));
+    }
+    assert_eq!(
+        tables[0], tables[1],
+        "the same sweep must give the same results.csv, with or without a competing process"
+    );
+}

@@ -339,6 +339,7 @@ impl Recogniser for ClassicalModel {
                 "rung={} lm_weight={} word_penalty={}",
                 self.rung, self.decode.lm_weight, self.decode.word_penalty
             ),
+            training: None,
         }
     }
 

@@ -22,6 +22,9 @@ const QUICK_PIPELINES: &str =
     "pipelines/quick/classical.toml,pipelines/quick/phone-ctc.toml,pipelines/quick/char-ctc.toml";
 const DEFAULT_HOURS: &str = "0.05,0.1,0.2,0.5,1,2";
 const QUICK_HOURS: &str = "0.05,0.1,0.2";
+/// Two seeds by default, so the crossover intervals cover the training run, not only the test set.
+const DEFAULT_SEEDS: &[u64] = &[1, 2];
+const QUICK_SEEDS: &[u64] = &[1];
 
 #[derive(clap::Args)]
 #[command(
@@ -41,9 +44,11 @@ pub struct Args {
     /// Comma-separated training-set sizes in hours (nested subsets of the train split).
     #[arg(long, value_delimiter = ',')]
     pub hours: Option<Vec<f64>>,
-    /// Comma-separated seeds; each seed draws its own nested subsets and initialisations.
-    #[arg(long, value_delimiter = ',', default_value = "1")]
-    pub seeds: Vec<u64>,
+    /// Comma-separated seeds; each seed draws its own nested subsets and
+    /// initialisations, and the crossover intervals resample them
+    /// [default: 1,2; with --quick 1].
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Option<Vec<u64>>,
     /// Output folder for cells, results.csv, plots and report.md.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -168,7 +173,13 @@ fn spec_from_args(a: &Args) -> anyhow::Result<(SweepSpec, PathBuf)> {
         corpus,
         pipelines,
         hours,
-        seeds: a.seeds.clone(),
+        seeds: a.seeds.clone().unwrap_or_else(|| {
+            if a.quick {
+                QUICK_SEEDS.to_vec()
+            } else {
+                DEFAULT_SEEDS.to_vec()
+            }
+        }),
         threads: a.threads.max(1),
         device: a.device,
         bootstrap: a.bootstrap,

@@ -102,34 +102,68 @@ impl Default for SpecAugmentConfig {
     }
 }
 
+/// The learning-rate schedule after the linear warm-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LrSchedule {
+    /// Cosine decay to `final_lr_ratio` of the peak over the planned
+    /// updates (`max_epochs` epochs, or the update cap when it is smaller).
+    Cosine,
+    /// Newbob (Kaldi nnet1, ESPnet's plateau decay): the rate is multiplied
+    /// by `plateau_factor` whenever dev error has not improved for
+    /// `plateau_patience` epochs, never below `final_lr_ratio` of the peak.
+    /// It does not depend on a planned length, so early stopping ends a run
+    /// that has converged rather than one whose rate is still high.
+    Plateau,
+}
+
+/// How long training runs and how it learns. Training is bounded by work
+/// (epochs and optimizer updates) and stopped on dev error, never by the
+/// clock, so a result depends only on (config, data, seed, threads, device).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
+    /// Epoch cap (stop reason `epoch-cap`). Default 60.
     pub max_epochs: usize,
-    /// Stop after this much training time (seconds; 0 = no limit). When set,
-    /// the learning-rate decay follows the fraction of the budget used.
+    /// Optimizer-update cap (0 = none; stop reason `update-cap`), plus
+    /// `updates_per_hour` per hour of training audio, so the cap can grow
+    /// with the data: cap = max_updates + updates_per_hour x hours. Default 0 / 0.
+    pub max_updates: usize,
+    pub updates_per_hour: f64,
+    /// A safety valve only (0 = off, the default): stop after this much
+    /// training time, plus `train_seconds_per_hour` per hour of training
+    /// audio. A run it stops is marked `time-capped` and depends on the
+    /// machine's speed; shipped pipelines never rely on it.
     pub max_train_seconds: f64,
-    /// Adds this many seconds of budget per hour of training audio to
-    /// `max_train_seconds` (0 = off), so a sweep gives larger subsets more
-    /// time: budget = max_train_seconds + train_seconds_per_hour x hours.
     pub train_seconds_per_hour: f64,
     /// Audio per batch, in seconds (batches are length-bucketed). 40 s rather
     /// than the 160 s of a GPU recipe: on CPU a 40 s batch runs at about the
     /// same audio-seconds per second, and small subsets get four times the
     /// updates (a 0.2 h subset is 18 batches, not 5).
     pub batch_seconds: f64,
-    /// Peak learning rate of AdamW.
+    /// Peak learning rate of AdamW. Default 2e-3.
     pub lr: f64,
-    /// Final learning rate as a fraction of the peak (cosine decay).
+    /// Schedule after warm-up. Default plateau.
+    pub schedule: LrSchedule,
+    /// Final (cosine) or lowest (plateau) learning rate as a fraction of the peak. Default 0.05.
     pub final_lr_ratio: f64,
+    /// Plateau schedule: epochs without dev improvement before the rate is cut. Default 1.
+    pub plateau_patience: usize,
+    /// Plateau schedule: the factor of each cut. Default 0.5.
+    pub plateau_factor: f64,
     pub warmup_steps: usize,
     pub weight_decay: f64,
     pub beta1: f64,
     pub beta2: f64,
     /// Global gradient-norm clipping threshold.
     pub grad_clip: f64,
-    /// Stop when dev CER has not improved for this many epochs (0 = never).
+    /// Stop when dev error has not improved for this many epochs (0 = never;
+    /// stop reason `converged`). Default 4.
     pub patience: usize,
+    /// An epoch counts as an improvement only when dev error falls by more
+    /// than this (absolute, as a fraction: 0.001 = 0.1 points), so noise
+    /// on a small dev set does not keep a flat run alive. Default 0.001.
+    pub min_improvement: f64,
     pub spec_augment: SpecAugmentConfig,
     /// Training utterances longer than this are skipped (seconds).
     pub max_utterance_seconds: f64,
@@ -143,21 +177,41 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             max_epochs: 60,
+            max_updates: 0,
+            updates_per_hour: 0.0,
             max_train_seconds: 0.0,
             train_seconds_per_hour: 0.0,
             batch_seconds: 40.0,
             lr: 2e-3,
+            schedule: LrSchedule::Plateau,
             final_lr_ratio: 0.05,
+            plateau_patience: 1,
+            plateau_factor: 0.5,
             warmup_steps: 50,
             weight_decay: 1e-2,
             beta1: 0.9,
             beta2: 0.98,
             grad_clip: 5.0,
-            patience: 10,
+            patience: 4,
+            min_improvement: 0.001,
             spec_augment: SpecAugmentConfig::default(),
             max_utterance_seconds: 30.0,
             stop_after_epochs: 0,
         }
+    }
+}
+
+impl TrainConfig {
+    /// The update cap for `hours` of training audio (None = no cap).
+    pub fn update_cap(&self, hours: f64) -> Option<usize> {
+        let cap = self.max_updates as f64 + self.updates_per_hour * hours;
+        (cap >= 1.0).then(|| cap.round() as usize)
+    }
+
+    /// The time safety valve for `hours` of training audio (None = off).
+    pub fn time_cap(&self, hours: f64) -> Option<f64> {
+        let cap = self.max_train_seconds + self.train_seconds_per_hour * hours;
+        (cap > 0.0).then_some(cap)
     }
 }
 
@@ -309,6 +363,17 @@ impl CtcConfig {
         if t.max_epochs == 0 || !(t.batch_seconds > 0.0) || !(t.lr > 0.0) || !(t.grad_clip > 0.0) {
             return Err(Error::Config(
                 "train: max_epochs, batch_seconds, lr and grad_clip must be positive".into(),
+            ));
+        }
+        if !(t.plateau_factor > 0.0 && t.plateau_factor < 1.0) {
+            return Err(Error::Config(format!(
+                "train.plateau_factor = {}: must lie between 0 and 1",
+                t.plateau_factor
+            )));
+        }
+        if t.updates_per_hour < 0.0 || t.train_seconds_per_hour < 0.0 || t.max_train_seconds < 0.0 || t.min_improvement < 0.0 {
+            return Err(Error::Config(
+                "train: updates_per_hour, max_train_seconds, train_seconds_per_hour and min_improvement must not be negative".into(),
             ));
         }
         if self.decode.beam == 0 {

@@ -175,18 +175,9 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     let skipped_long = ctx.train.len() - train_utts.len();
     let hours = train_utts.iter().map(|u| u.duration).sum::<f64>() / 3600.0;
     let (model_cfg, preset_note) = cfg.model_for_hours(hours);
-    // A budget that grows with the data (sweeps): resolved once here.
-    let scaled;
-    let cfg = if cfg.train.train_seconds_per_hour > 0.0 {
-        let mut c = cfg.clone();
-        c.train.max_train_seconds =
-            cfg.train.max_train_seconds + cfg.train.train_seconds_per_hour * hours;
-        c.train.train_seconds_per_hour = 0.0;
-        scaled = c;
-        &scaled
-    } else {
-        cfg
-    };
+    // Caps that may grow with the data: resolved once here.
+    let update_cap = cfg.train.update_cap(hours);
+    let time_cap = cfg.train.time_cap(hours);
     let mel = model_cfg.num_mel_bins as usize;
 
     // Targets now; features are read from the cache one batch at a time.
@@ -231,6 +222,7 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     // Settings that only say when to stop may change between a run and its resumption.
     let mut fp_cfg = cfg.clone();
     fp_cfg.train.max_train_seconds = 0.0;
+    fp_cfg.train.train_seconds_per_hour = 0.0;
     fp_cfg.train.patience = 0;
     fp_cfg.train.stop_after_epochs = 0;
     fp_cfg.decode = Default::default();
@@ -253,6 +245,8 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         checkpoint_dir: ctx.out_dir.join("checkpoints"),
         fingerprint: hex::encode(h.finalize()),
         progress: ctx.progress,
+        update_cap,
+        time_cap,
     };
     let st = train::train_loop(&job, &mut vs, &net)?;
     let speed = if st.train_seconds > 0.0 {
@@ -267,7 +261,7 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         model_cfg.hidden,
         model_cfg.subsampling,
         st.epochs_done,
-        st.stopped.clone().unwrap_or_else(|| "max_epochs reached".into()),
+        st.stopped.clone().unwrap_or_else(|| "paused by stop_after_epochs".into()),
         st.best_epoch,
         if tokens.kind == TokenKind::Chars { "CER" } else { "PER" },
         st.best_dev_error.map_or("n/a".to_string(), |e| format!("{:.2}%", 100.0 * e)),
@@ -305,6 +299,7 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         device: device_name(device),
         notes,
         choices,
+        training: Some(crate::pipeline::TrainingRecord::from_state(&st)),
     };
     Ok(CtcModel {
         cfg,

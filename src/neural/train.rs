@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
-use super::config::{SpecAugmentConfig, TrainConfig};
+use super::config::{LrSchedule, SpecAugmentConfig, TrainConfig};
 use super::ctc_decode;
 use super::model::CtcNet;
 use super::tokens::{TokenSet, BLANK};
@@ -312,15 +312,22 @@ impl AdamW {
     }
 }
 
-/// Learning rate at `step`: linear warm-up, then cosine decay to `final_lr_ratio`
-/// of the peak over `progress` in [0, 1].
-pub fn learning_rate(c: &TrainConfig, step: usize, progress: f64) -> f64 {
+/// Learning rate at `step`: linear warm-up, then either cosine decay to
+/// `final_lr_ratio` of the peak over `progress` in [0, 1], or the peak times
+/// the plateau schedule's current `lr_scale` (floored at `final_lr_ratio`).
+/// Both depend on work done, never on the clock.
+pub fn learning_rate(c: &TrainConfig, step: usize, progress: f64, lr_scale: f64) -> f64 {
     if step < c.warmup_steps {
         return c.lr * (step + 1) as f64 / c.warmup_steps as f64;
     }
-    let p = progress.clamp(0.0, 1.0);
-    c.lr * (c.final_lr_ratio
-        + (1.0 - c.final_lr_ratio) * 0.5 * (1.0 + (std::f64::consts::PI * p).cos()))
+    match c.schedule {
+        LrSchedule::Cosine => {
+            let p = progress.clamp(0.0, 1.0);
+            c.lr * (c.final_lr_ratio
+                + (1.0 - c.final_lr_ratio) * 0.5 * (1.0 + (std::f64::consts::PI * p).cos()))
+        }
+        LrSchedule::Plateau => c.lr * lr_scale.max(c.final_lr_ratio),
+    }
 }
 
 /// Levenshtein distance between token sequences.
@@ -370,6 +377,35 @@ pub fn token_error_rate(net: &CtcNet, examples: &[Example], device: Device) -> f
     errs as f64 / total.max(1) as f64
 }
 
+/// Why training ended (results.csv `stop_reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopReason {
+    /// Dev error stopped improving for `patience` epochs (or reached 0).
+    Converged,
+    /// `max_epochs` epochs done.
+    EpochCap,
+    /// The update cap was reached.
+    UpdateCap,
+    /// The wall-clock safety valve fired: the result depends on the machine.
+    TimeCapped,
+}
+
+impl StopReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Converged => "converged",
+            StopReason::EpochCap => "epoch-cap",
+            StopReason::UpdateCap => "update-cap",
+            StopReason::TimeCapped => "time-capped",
+        }
+    }
+}
+
+fn one() -> f64 {
+    1.0
+}
+
 /// What is written to `checkpoints/state.json` after each epoch.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TrainState {
@@ -377,14 +413,32 @@ pub struct TrainState {
     /// folder is only resumed by the same training job.
     pub fingerprint: String,
     pub epochs_done: usize,
+    /// Optimizer updates done.
     pub step: usize,
     pub best_dev_error: Option<f64>,
     pub best_epoch: usize,
+    /// Epochs since dev error last fell by more than `min_improvement`.
     pub epochs_since_best: usize,
     pub train_seconds: f64,
     pub audio_seconds_trained: f64,
     pub history: Vec<EpochLog>,
+    /// Why training ended; None while it may go on (or paused by `stop_after_epochs`).
+    #[serde(default)]
+    pub stop_reason: Option<StopReason>,
+    /// The same, in words.
     pub stopped: Option<String>,
+    /// Plateau schedule: the current fraction of the peak rate, and epochs since the last cut or improvement.
+    #[serde(default = "one")]
+    pub lr_scale: f64,
+    #[serde(default)]
+    pub epochs_since_cut: usize,
+}
+
+impl TrainState {
+    /// Training loss of the last epoch.
+    pub fn final_train_loss(&self) -> Option<f64> {
+        self.history.last().map(|e| e.train_loss)
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -394,6 +448,9 @@ pub struct EpochLog {
     pub dev_error: Option<f64>,
     pub lr: f64,
     pub seconds: f64,
+    /// Updates done by the end of this epoch.
+    #[serde(default)]
+    pub updates: usize,
 }
 
 pub struct TrainJob<'a> {
@@ -406,6 +463,10 @@ pub struct TrainJob<'a> {
     pub checkpoint_dir: PathBuf,
     pub fingerprint: String,
     pub progress: bool,
+    /// Stop after this many optimizer updates in all (TrainConfig::update_cap).
+    pub update_cap: Option<usize>,
+    /// The wall-clock safety valve (TrainConfig::time_cap).
+    pub time_cap: Option<f64>,
 }
 
 fn write_json(path: &Path, v: &impl Serialize) -> Result<()> {
@@ -420,6 +481,25 @@ fn save_vs(vs: &nn::VarStore, path: &Path) -> Result<()> {
     vs.save(&tmp)
         .map_err(torch_err(format!("saving {}", tmp.display())))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+fn describe_stop(r: StopReason, c: &TrainConfig, job: &TrainJob) -> String {
+    match r {
+        StopReason::Converged => format!(
+            "converged: dev error flat (no fall of more than {} points) for {} epochs, or 0",
+            100.0 * c.min_improvement,
+            c.patience
+        ),
+        StopReason::EpochCap => format!("epoch cap of {} reached", c.max_epochs),
+        StopReason::UpdateCap => format!(
+            "update cap of {} reached",
+            job.update_cap.unwrap_or_default()
+        ),
+        StopReason::TimeCapped => format!(
+            "time-capped: the {:.0} s wall-clock safety valve fired (the result depends on the machine's speed)",
+            job.time_cap.unwrap_or_default()
+        ),
+    }
 }
 
 /// Train `net` (whose variables live in `vs`) and leave the best dev checkpoint
@@ -461,15 +541,18 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
     let lens: Vec<usize> = job.train.frames.clone();
     let max_frames = (c.batch_seconds * 100.0) as usize;
     let batches = crate::loader::length_buckets_sorted(&lens, max_frames, usize::MAX);
-    let total_steps = (c.max_epochs * batches.len()).max(1);
+    // The planned length: what the cosine schedule decays over and the bar shows.
+    let planned_steps = (c.max_epochs * batches.len())
+        .min(job.update_cap.unwrap_or(usize::MAX))
+        .max(1);
     let bar = if job.progress {
-        indicatif::ProgressBar::new(total_steps as u64)
+        indicatif::ProgressBar::new(planned_steps as u64)
     } else {
         indicatif::ProgressBar::hidden()
     };
     bar.set_style(
         indicatif::ProgressStyle::with_template(
-            "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} steps, ETA {eta} {msg}",
+            "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} updates (cap), ETA {eta} {msg}",
         )
         .expect("valid template"),
     );
@@ -477,7 +560,6 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
     bar.set_position(st.step as u64);
     let started = Instant::now();
     let base_seconds = st.train_seconds;
-    let budget = c.max_train_seconds;
     let mut last_msg = String::new();
 
     let stop_at = if c.stop_after_epochs > 0 {
@@ -485,15 +567,18 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
     } else {
         c.max_epochs
     };
-    if st
-        .stopped
-        .as_deref()
-        .is_some_and(|s| s.starts_with("time budget"))
-        && budget > st.train_seconds
-    {
-        st.stopped = None; // a larger budget continues a run that ran out of time
+    // A cap raised since the run stopped lets it go on; convergence is final.
+    let raised = match st.stop_reason {
+        Some(StopReason::TimeCapped) => job.time_cap.is_none_or(|t| t > st.train_seconds),
+        Some(StopReason::UpdateCap) => job.update_cap.is_none_or(|u| u > st.step),
+        Some(StopReason::EpochCap) => c.max_epochs > st.epochs_done,
+        _ => false,
+    };
+    if raised {
+        st.stop_reason = None;
+        st.stopped = None;
     }
-    while st.epochs_done < stop_at && st.stopped.is_none() {
+    while st.epochs_done < stop_at && st.stop_reason.is_none() {
         let epoch = st.epochs_done;
         let epoch_start = Instant::now();
         tch::manual_seed(
@@ -508,26 +593,25 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
         order.shuffle(&mut rng);
         let (mut loss_sum, mut loss_n) = (0.0, 0usize);
         let mut lr = 0.0;
-        let mut out_of_time = false;
+        let mut cap_hit = None;
         for &bi in &order {
-            let elapsed = base_seconds + started.elapsed().as_secs_f64();
-            if budget > 0.0 && elapsed >= budget {
-                out_of_time = true;
+            if job.update_cap.is_some_and(|u| st.step >= u) {
+                cap_hit = Some(StopReason::UpdateCap);
+                break;
+            }
+            if job
+                .time_cap
+                .is_some_and(|t| base_seconds + started.elapsed().as_secs_f64() >= t)
+            {
+                cap_hit = Some(StopReason::TimeCapped);
                 break;
             }
             let loaded = job.train.examples(&batches[bi])?;
             let exs: Vec<&Example> = loaded.iter().collect();
             let batch = make_batch(&exs, Some((&c.spec_augment, &mut rng)), job.device);
-            let progress = {
-                let by_steps = st.step.saturating_sub(c.warmup_steps) as f64
-                    / (total_steps.saturating_sub(c.warmup_steps)).max(1) as f64;
-                if budget > 0.0 {
-                    by_steps.max(elapsed / budget)
-                } else {
-                    by_steps
-                }
-            };
-            lr = learning_rate(c, st.step, progress);
+            let progress = st.step.saturating_sub(c.warmup_steps) as f64
+                / (planned_steps.saturating_sub(c.warmup_steps)).max(1) as f64;
+            lr = learning_rate(c, st.step, progress, st.lr_scale);
             opt.zero_grad();
             let loss = ctc_loss(net, &batch, true);
             let lv = loss.double_value(&[]);
@@ -554,7 +638,11 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
             ));
         }
         if loss_n == 0 {
-            st.stopped = Some(format!("time budget of {budget} s used up"));
+            // A cap fired before this epoch's first update: nothing to log.
+            let reason = cap_hit.unwrap_or(StopReason::EpochCap);
+            st.stop_reason = Some(reason);
+            st.stopped = Some(describe_stop(reason, c, job));
+            write_json(&state_path, &st)?;
             break;
         }
         let dev_error = if job.dev.is_empty() {
@@ -570,19 +658,28 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
             dev_error,
             lr,
             seconds: epoch_start.elapsed().as_secs_f64(),
+            updates: st.step,
         });
-        // Checkpoint selection: best dev error; without a dev set, the latest epoch.
-        let improved = match (dev_error, st.best_dev_error) {
-            (Some(e), Some(b)) => e < b,
-            _ => true,
+        // Checkpoint selection: the lowest dev error; without a dev set, the latest epoch.
+        let (best, significant) = match (dev_error, st.best_dev_error) {
+            (Some(e), Some(b)) => (e < b, e < b - c.min_improvement),
+            _ => (true, true),
         };
-        if improved {
+        if best {
             st.best_dev_error = dev_error;
             st.best_epoch = epoch + 1;
-            st.epochs_since_best = 0;
             save_vs(vs, &best_path)?;
+        }
+        if significant {
+            st.epochs_since_best = 0;
+            st.epochs_since_cut = 0;
         } else {
             st.epochs_since_best += 1;
+            st.epochs_since_cut += 1;
+            if c.schedule == LrSchedule::Plateau && st.epochs_since_cut >= c.plateau_patience.max(1) {
+                st.lr_scale = (st.lr_scale * c.plateau_factor).max(c.final_lr_ratio);
+                st.epochs_since_cut = 0;
+            }
         }
         if let Some(e) = dev_error {
             last_msg = format!(
@@ -592,15 +689,22 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
                 st.best_epoch
             );
         }
-        if dev_error == Some(0.0) {
-            st.stopped = Some("dev error reached 0".into());
-        } else if c.patience > 0 && st.epochs_since_best >= c.patience {
-            st.stopped = Some(format!(
-                "early stop: no dev improvement for {} epochs",
-                c.patience
-            ));
-        } else if out_of_time {
-            st.stopped = Some(format!("time budget of {budget} s used up"));
+        let reason = if dev_error == Some(0.0)
+            || (c.patience > 0 && st.epochs_since_best >= c.patience)
+        {
+            Some(StopReason::Converged)
+        } else if cap_hit.is_some() {
+            cap_hit
+        } else if job.update_cap.is_some_and(|u| st.step >= u) {
+            Some(StopReason::UpdateCap)
+        } else if st.epochs_done >= c.max_epochs {
+            Some(StopReason::EpochCap)
+        } else {
+            None
+        };
+        if let Some(r) = reason {
+            st.stop_reason = Some(r);
+            st.stopped = Some(describe_stop(r, c, job));
         }
         save_vs(vs, &last_path)?;
         opt.save(&opt_path)?;
@@ -647,12 +751,21 @@ mod tests {
             warmup_steps: 10,
             lr: 1e-3,
             final_lr_ratio: 0.1,
+            schedule: LrSchedule::Cosine,
             ..Default::default()
         };
-        assert!((learning_rate(&c, 0, 0.0) - 1e-4).abs() < 1e-12);
-        assert!((learning_rate(&c, 9, 0.0) - 1e-3).abs() < 1e-12);
-        assert!((learning_rate(&c, 50, 0.5) - 0.55e-3).abs() < 1e-9);
-        assert!((learning_rate(&c, 99, 1.0) - 1e-4).abs() < 1e-12);
+        assert!((learning_rate(&c, 0, 0.0, 1.0) - 1e-4).abs() < 1e-12);
+        assert!((learning_rate(&c, 9, 0.0, 1.0) - 1e-3).abs() < 1e-12);
+        assert!((learning_rate(&c, 50, 0.5, 1.0) - 0.55e-3).abs() < 1e-9);
+        assert!((learning_rate(&c, 99, 1.0, 1.0) - 1e-4).abs() < 1e-12);
+        // Plateau: the peak times the current scale, floored at final_lr_ratio.
+        let p = TrainConfig {
+            schedule: LrSchedule::Plateau,
+            ..c
+        };
+        assert!((learning_rate(&p, 0, 0.0, 0.5) - 1e-4).abs() < 1e-12, "warm-up first");
+        assert!((learning_rate(&p, 50, 0.9, 0.5) - 0.5e-3).abs() < 1e-12);
+        assert!((learning_rate(&p, 50, 0.9, 0.01) - 1e-4).abs() < 1e-12);
     }
 
     #[test]

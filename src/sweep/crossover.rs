@@ -121,13 +121,17 @@ pub fn mean_curves(a: &Curve, b: &Curve) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     (hours, wa, wb)
 }
 
-/// Estimate where `a` (e.g. the end-to-end system) overtakes `b`, with a
-/// `replicates`-draw bootstrap over test utterances and seeds.
-pub fn estimate(a: &Curve, b: &Curve, replicates: usize, seed: u64) -> Crossing {
-    let (hours, wa, wb) = mean_curves(a, b);
-    if hours.len() < 2 {
-        return Crossing::Undefined;
-    }
+/// `replicates` bootstrap draws of both curves' seed-mean WER at `hours`:
+/// each draw resamples test utterances (the same draw for both curves and
+/// every size, so comparisons stay paired) and, where a cell has several
+/// seeds, the seeds (with replacement). Deterministic per `seed`.
+pub fn replicate_curves(
+    a: &Curve,
+    b: &Curve,
+    hours: &[f64],
+    replicates: usize,
+    seed: u64,
+) -> Vec<(Vec<f64>, Vec<f64>)> {
     let n_utt = a
         .points
         .values()
@@ -136,15 +140,14 @@ pub fn estimate(a: &Curve, b: &Curve, replicates: usize, seed: u64) -> Crossing 
         .map(|c| c.len())
         .unwrap_or(0);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut found = Vec::new();
+    let mut out = Vec::with_capacity(replicates);
     for _ in 0..replicates {
         let idx: Vec<usize> = (0..n_utt).map(|_| rng.gen_range(0..n_utt)).collect();
         let mut ra = Vec::with_capacity(hours.len());
         let mut rb = Vec::with_capacity(hours.len());
-        for &h in &hours {
+        for &h in hours {
             let ca = &a.points[&OrderedHours(h)];
             let cb = &b.points[&OrderedHours(h)];
-            // Resample seeds too (with replacement) when there are several.
             let pick = |cells: &Vec<UttErrors>, rng: &mut ChaCha8Rng| -> Vec<UttErrors> {
                 if cells.len() <= 1 {
                     cells.clone()
@@ -159,6 +162,20 @@ pub fn estimate(a: &Curve, b: &Curve, replicates: usize, seed: u64) -> Crossing 
             ra.push(wer_of(&sa, Some(&idx)));
             rb.push(wer_of(&sb, Some(&idx)));
         }
+        out.push((ra, rb));
+    }
+    out
+}
+
+/// Estimate where `a` (e.g. the end-to-end system) overtakes `b`, with a
+/// `replicates`-draw bootstrap over test utterances and seeds.
+pub fn estimate(a: &Curve, b: &Curve, replicates: usize, seed: u64) -> Crossing {
+    let (hours, wa, wb) = mean_curves(a, b);
+    if hours.len() < 2 {
+        return Crossing::Undefined;
+    }
+    let mut found = Vec::new();
+    for (ra, rb) in replicate_curves(a, b, &hours, replicates, seed) {
         if let Some(x) = crossing_point(&hours, &ra, &rb) {
             found.push(x);
         }
@@ -244,6 +261,203 @@ pub fn statement(a: &str, b: &str, c: &Crossing) -> String {
     }
 }
 
+/// A learning curve WER(h) = a h^-b + c (Hestness et al. 2017: power law
+/// plus an irreducible floor), with a, c >= 0 and 0 < b <= 3.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct PowerLaw {
+    pub a: f64,
+    pub b: f64,
+    pub c: f64,
+}
+
+impl PowerLaw {
+    pub fn at(&self, h: f64) -> f64 {
+        self.a * h.powf(-self.b) + self.c
+    }
+}
+
+/// Least-squares fit of [`PowerLaw`] to (hours, WER) points; None with fewer
+/// than three points. For each exponent b on a fine grid the model is linear
+/// in (a, c), solved in closed form with the constraints a, c >= 0 (a bound
+/// that binds is fixed at 0 and the other refitted); the b of least squared
+/// error wins, then a golden-section search refines it.
+pub fn fit_power_law(hours: &[f64], wer: &[f64]) -> Option<PowerLaw> {
+    if hours.len() < 3 || hours.len() != wer.len() {
+        return None;
+    }
+    let sse_for = |b: f64| -> (f64, f64, f64) {
+        let x: Vec<f64> = hours.iter().map(|h| h.powf(-b)).collect();
+        let n = x.len() as f64;
+        let (sx, sy) = (x.iter().sum::<f64>(), wer.iter().sum::<f64>());
+        let sxx: f64 = x.iter().map(|v| v * v).sum();
+        let sxy: f64 = x.iter().zip(wer).map(|(u, v)| u * v).sum();
+        let det = n * sxx - sx * sx;
+        let mut cands = Vec::new();
+        if det.abs() > 1e-12 {
+            let a = (n * sxy - sx * sy) / det;
+            let c = (sy - a * sx) / n;
+            if a >= 0.0 && c >= 0.0 {
+                cands.push((a, c));
+            }
+        }
+        cands.push(((sxy / sxx).max(0.0), 0.0)); // c = 0
+        cands.push((0.0, (sy / n).max(0.0))); // a = 0
+        cands
+            .into_iter()
+            .map(|(a, c)| {
+                let e: f64 = x.iter().zip(wer).map(|(u, v)| (a * u + c - v).powi(2)).sum();
+                (e, a, c)
+            })
+            .min_by(|p, q| p.0.total_cmp(&q.0))
+            .expect("candidates")
+    };
+    let (mut best_b, mut best) = (0.01, sse_for(0.01));
+    for i in 2..=300 {
+        let b = i as f64 * 0.01;
+        let r = sse_for(b);
+        if r.0 < best.0 {
+            best = r;
+            best_b = b;
+        }
+    }
+    let (mut lo, mut hi) = ((best_b - 0.01f64).max(1e-3), (best_b + 0.01f64).min(3.0));
+    let g = (5f64.sqrt() - 1.0) / 2.0;
+    for _ in 0..40 {
+        let (m1, m2) = (hi - g * (hi - lo), lo + g * (hi - lo));
+        if sse_for(m1).0 <= sse_for(m2).0 {
+            hi = m2;
+        } else {
+            lo = m1;
+        }
+    }
+    let b = 0.5 * (lo + hi);
+    let r = sse_for(b);
+    let (b, r) = if r.0 <= best.0 { (b, r) } else { (best_b, best) };
+    Some(PowerLaw { a: r.1, b, c: r.2 })
+}
+
+/// The smallest h in (from, to] where `fa(h) <= fb(h)` and stays so up to
+/// `to`, searched on a log grid and refined by bisection.
+pub fn fit_crossing(fa: &PowerLaw, fb: &PowerLaw, from: f64, to: f64) -> Option<f64> {
+    let d = |h: f64| fa.at(h) - fb.at(h);
+    if d(to) > 0.0 {
+        return None;
+    }
+    let steps = 400;
+    let (l0, l1) = (from.ln(), to.ln());
+    let mut prev = from;
+    if d(from) <= 0.0 {
+        return None; // already ahead at the grid's end: not a projection
+    }
+    // The last sign change from behind to ahead before `to`.
+    let mut bracket = None;
+    for i in 1..=steps {
+        let h = (l0 + (l1 - l0) * i as f64 / steps as f64).exp();
+        if d(prev) > 0.0 && d(h) <= 0.0 {
+            bracket = Some((prev, h));
+        }
+        prev = h;
+    }
+    let (mut lo, mut hi) = bracket?;
+    for _ in 0..60 {
+        let m = (lo * hi).sqrt();
+        if d(m) > 0.0 {
+            lo = m;
+        } else {
+            hi = m;
+        }
+    }
+    Some(hi)
+}
+
+/// Beyond the grid, by fit: how far past the largest size the projection looks.
+pub const PROJECTION_FACTOR: f64 = 10.0;
+
+/// A projected crossing from power-law fits, for pairs that do not cross in the grid.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Projection {
+    pub challenger_fit: PowerLaw,
+    pub incumbent_fit: PowerLaw,
+    /// Largest common grid size; the projection looks up to PROJECTION_FACTOR times it.
+    pub last_hours: f64,
+    /// Projected crossing of the fits to the seed means, if any below the limit.
+    pub hours: Option<f64>,
+    pub lo: Option<f64>,
+    pub hi: Option<f64>,
+    /// Fraction of bootstrap replicates whose refitted curves cross below the limit.
+    pub support: f64,
+}
+
+/// Fit both curves (seed means) and project where `a` would overtake `b`
+/// beyond the grid; the interval refits every bootstrap replicate of
+/// [`replicate_curves`] (the crossover CI's draws). None with fewer than three common sizes.
+pub fn project(a: &Curve, b: &Curve, replicates: usize, seed: u64) -> Option<Projection> {
+    let (hours, wa, wb) = mean_curves(a, b);
+    let fa = fit_power_law(&hours, &wa)?;
+    let fb = fit_power_law(&hours, &wb)?;
+    let last = *hours.last()?;
+    let limit = last * PROJECTION_FACTOR;
+    let mut found = Vec::new();
+    let reps = replicate_curves(a, b, &hours, replicates, seed);
+    for (ra, rb) in &reps {
+        if let (Some(ga), Some(gb)) = (fit_power_law(&hours, ra), fit_power_law(&hours, rb)) {
+            if let Some(x) = fit_crossing(&ga, &gb, last, limit) {
+                found.push(x);
+            }
+        }
+    }
+    found.sort_by(|x, y| x.total_cmp(y));
+    let pct = |p: f64| -> Option<f64> {
+        (!found.is_empty()).then(|| found[((found.len() - 1) as f64 * p).round() as usize])
+    };
+    Some(Projection {
+        challenger_fit: fa,
+        incumbent_fit: fb,
+        last_hours: last,
+        hours: fit_crossing(&fa, &fb, last, limit),
+        lo: pct(0.025),
+        hi: pct(0.975),
+        support: if reps.is_empty() {
+            0.0
+        } else {
+            found.len() as f64 / reps.len() as f64
+        },
+    })
+}
+
+/// The projection's own sentence, never mixed with a measured crossing.
+pub fn projection_statement(a: &str, b: &str, p: &Projection) -> String {
+    let fits = format!(
+        "{a}: {:.1} h^-{:.2} + {:.1}; {b}: {:.1} h^-{:.2} + {:.1}",
+        p.challenger_fit.a,
+        p.challenger_fit.b,
+        p.challenger_fit.c,
+        p.incumbent_fit.a,
+        p.incumbent_fit.b,
+        p.incumbent_fit.c
+    );
+    let limit = p.last_hours * PROJECTION_FACTOR;
+    match p.hours {
+        Some(h) => {
+            let ci = match (p.lo, p.hi) {
+                (Some(l), Some(u)) => format!("95% CI {} to {} h among the replicates that cross", fmt_h(l), fmt_h(u)),
+                _ => "no CI".into(),
+            };
+            format!(
+                "Projection, not a measurement: fitting WER = a h^-b + c to the seed means ({fits}), {a} would overtake {b} at about {} h ({ci}; a projected crossing below {} h in {:.0}% of bootstrap replicates).",
+                fmt_h(h),
+                fmt_h(limit),
+                100.0 * p.support
+            )
+        }
+        None => format!(
+            "Projection, not a measurement: fitting WER = a h^-b + c to the seed means ({fits}) gives no projected crossing below 10x the largest size ({} h); {:.0}% of bootstrap replicates project one.",
+            fmt_h(limit),
+            100.0 * p.support
+        ),
+    }
+}
+
 pub fn fmt_h(h: f64) -> String {
     if h >= 10.0 {
         format!("{h:.0}")
@@ -321,5 +535,64 @@ mod tests {
         }
         // Deterministic per seed.
         assert_eq!(estimate(&e2e, &cls, 100, 3), estimate(&e2e, &cls, 100, 3));
+    }
+
+    /// Per-utterance errors whose corpus WER is `wer` % (10-word utterances).
+    fn cell_at(wer: f64, n_utt: usize) -> UttErrors {
+        let total = (wer / 100.0 * 10.0 * n_utt as f64).round() as u32;
+        (0..n_utt)
+            .map(|i| {
+                let e = total / n_utt as u32 + u32::from((i as u32) < total % n_utt as u32);
+                (e, 10)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn power_law_fit_recovers_known_parameters() {
+        let truth = PowerLaw { a: 12.0, b: 0.6, c: 4.0 };
+        let hours = [0.05, 0.1, 0.2, 0.5, 1.0, 2.0];
+        let wer: Vec<f64> = hours.iter().map(|&h| truth.at(h)).collect();
+        let f = fit_power_law(&hours, &wer).unwrap();
+        assert!((f.a - 12.0).abs() < 0.05 && (f.b - 0.6).abs() < 0.005 && (f.c - 4.0).abs() < 0.05, "{f:?}");
+        assert!(fit_power_law(&hours[..2], &wer[..2]).is_none());
+        // A flat curve fits with a = 0 or b near 0, predicting the level.
+        let flat = fit_power_law(&hours, &[10.0; 6]).unwrap();
+        assert!((flat.at(20.0) - 10.0).abs() < 0.1, "{flat:?}");
+    }
+
+    #[test]
+    fn projection_recovers_a_known_crossing_beyond_the_grid() {
+        // End-to-end: 20 h^-0.5 + 3; classical: 8 h^-0.2 + 8. They cross
+        // at about 3 h, beyond the 1 h grid; the exact point solves fa = fb.
+        let (fe, fc) = (PowerLaw { a: 20.0, b: 0.5, c: 3.0 }, PowerLaw { a: 8.0, b: 0.2, c: 8.0 });
+        let truth = fit_crossing(&fe, &fc, 1.0, 10.0).unwrap();
+        assert!(fe.at(truth) - fc.at(truth) < 1e-6 && truth > 1.0 && truth < 10.0, "{truth}");
+        let n = 2000; // 20,000 words: the curves are measured precisely
+        let mut e2e = Curve::default();
+        let mut cls = Curve::default();
+        for h in [0.1, 0.2, 0.5, 1.0] {
+            e2e.points.insert(OrderedHours(h), vec![cell_at(fe.at(h), n), cell_at(fe.at(h), n)]);
+            cls.points.insert(OrderedHours(h), vec![cell_at(fc.at(h), n), cell_at(fc.at(h), n)]);
+        }
+        assert!(matches!(estimate(&e2e, &cls, 50, 1), Crossing::None { .. }), "no crossing inside the grid");
+        let p = project(&e2e, &cls, 200, 1).unwrap();
+        let h = p.hours.unwrap();
+        assert!((h / truth - 1.0).abs() < 0.1, "projected {h}, true {truth}");
+        let (lo, hi) = (p.lo.unwrap(), p.hi.unwrap());
+        assert!(lo <= truth * 1.1 && truth * 0.9 <= hi, "CI {lo}-{hi} vs {truth}");
+        assert!(p.support > 0.5);
+        let text = projection_statement("char-ctc", "classical", &p);
+        assert!(text.starts_with("Projection, not a measurement"), "{text}");
+        // Curves that never meet: no projected crossing below 10x.
+        let p = project(&cls, &e2e, 50, 1);
+        assert!(p.is_none_or(|p| p.hours.is_none()));
+        let mut far = Curve::default();
+        for h in [0.1, 0.2, 0.5, 1.0] {
+            far.points.insert(OrderedHours(h), vec![cell_at(40.0 + 10.0 * h.powf(-0.5), n)]);
+        }
+        let p = project(&far, &cls, 50, 1).unwrap();
+        assert_eq!(p.hours, None);
+        assert!(projection_statement("a", "b", &p).contains("no projected crossing below 10x"));
     }
 }

@@ -447,6 +447,11 @@ fn train_and_score(
     };
     let per = phone_error_rate(&test, &hyp_test).unwrap_or(None);
     let summary = model.summary();
+    if let Some(tr) = &summary.training {
+        plots::training_curve(dir, &cell.id(), tr)?;
+    }
+    let tr = summary.training.clone().unwrap_or_default();
+    let neural = summary.training.is_some();
     let t = &w.totals;
     Ok(CellResult {
         corpus: corpus_name(corpus),
@@ -469,6 +474,12 @@ fn train_and_score(
         ins: t.ins,
         ref_words: t.ref_len,
         train_seconds,
+        epochs: neural.then_some(tr.epochs),
+        updates: neural.then_some(tr.updates),
+        best_epoch: neural.then_some(tr.best_epoch),
+        stop_reason: tr.stop_reason.clone(),
+        final_train_loss: tr.final_train_loss,
+        best_dev_error: tr.best_dev_error.map(|e| 100.0 * e),
         decode_rtf: decode_seconds / test_audio.max(1e-9),
         threads: spec.threads,
         model_size: summary.size,

@@ -128,9 +128,15 @@ fn draw_wer<DB: DrawingBackend>(
     title: &str,
     data: &BTreeMap<String, Vec<PointMean>>,
     markers: &[Marker],
+    fits: &BTreeMap<String, super::crossover::PowerLaw>,
 ) -> DrawResult {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let (x0, x1) = hours_range(data);
+    let (x0, mut x1) = hours_range(data);
+    // Projections reach PROJECTION_FACTOR times the largest size.
+    let grid_end = grid_hours(data).last().copied().unwrap_or(x1);
+    if !fits.is_empty() {
+        x1 = x1.max(grid_end * super::crossover::PROJECTION_FACTOR);
+    }
     let ymax = data
         .values()
         .flatten()
@@ -179,6 +185,19 @@ fn draw_wer<DB: DrawingBackend>(
                     .map(|p| Circle::new((p.hours, p.wer), 4, c.filled())),
             )
             .map_err(|e| e.to_string())?;
+        // The projection: the power-law fit, dashed beyond the grid.
+        if let Some(f) = fits.get(name) {
+            let (l0, l1) = (grid_end.ln(), x1.ln());
+            let line: Vec<(f64, f64)> = (0..=60)
+                .map(|i| {
+                    let h = (l0 + (l1 - l0) * i as f64 / 60.0).exp();
+                    (h, f.at(h).clamp(0.0, ymax))
+                })
+                .collect();
+            chart
+                .draw_series(DashedLineSeries::new(line, 10, 6, c.stroke_width(2)))
+                .map_err(|e| e.to_string())?;
+        }
         // Error bars for the CI at each point.
         chart
             .draw_series(pts.iter().map(|p| {
@@ -450,6 +469,7 @@ pub fn render_all(
     title: &str,
     rows: &[CellResult],
     markers: &[Marker],
+    fits: &BTreeMap<String, super::crossover::PowerLaw>,
 ) -> Result<Vec<PathBuf>> {
     let data = means(rows);
     let mut written = Vec::new();
@@ -463,8 +483,8 @@ pub fn render_all(
         (
             "wer",
             (1000, 650),
-            Box::new(|r| draw_wer(r, title, &data, markers)),
-            Box::new(|r| draw_wer(r, title, &data, markers)),
+            Box::new(|r| draw_wer(r, title, &data, markers, fits)),
+            Box::new(|r| draw_wer(r, title, &data, markers, fits)),
         ),
         (
             "cer_per",
@@ -499,4 +519,119 @@ pub fn render_all(
         written.push(p);
     }
     Ok(written)
+}
+
+fn draw_training_curve<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    tr: &crate::pipeline::TrainingRecord,
+) -> DrawResult {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let n = tr.curve.len().max(1) as f64;
+    let lmax = tr.curve.iter().map(|c| c.1).fold(0.0, f64::max).max(1e-3) * 1.05;
+    let dmax = tr
+        .curve
+        .iter()
+        .filter_map(|c| c.2)
+        .fold(0.0, f64::max)
+        .max(1e-3)
+        * 105.0;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .right_y_label_area_size(55)
+        .build_cartesian_2d(0.5..n + 0.5, 0.0..lmax)
+        .map_err(|e| e.to_string())?
+        .set_secondary_coord(0.5..n + 0.5, 0.0..dmax);
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc("train CTC loss")
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_secondary_axes()
+        .y_desc("dev token error (%)")
+        .draw()
+        .map_err(|e| e.to_string())?;
+    let (cl, cd) = (color(0), color(1));
+    chart
+        .draw_series(LineSeries::new(
+            tr.curve.iter().map(|c| (c.0 as f64, c.1)),
+            cl.stroke_width(2),
+        ))
+        .map_err(|e| e.to_string())?
+        .label("train loss (left)")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], cl.stroke_width(2)));
+    let dev: Vec<(f64, f64)> = tr
+        .curve
+        .iter()
+        .filter_map(|c| c.2.map(|d| (c.0 as f64, 100.0 * d)))
+        .collect();
+    chart
+        .draw_secondary_series(LineSeries::new(dev.clone(), cd.stroke_width(2)))
+        .map_err(|e| e.to_string())?
+        .label("dev error (right)")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], cd.stroke_width(2)));
+    chart
+        .draw_secondary_series(dev.iter().map(|&p| Circle::new(p, 3, cd.filled())))
+        .map_err(|e| e.to_string())?;
+    // The kept epoch.
+    if tr.best_epoch > 0 {
+        let b = tr.best_epoch as f64;
+        chart
+            .draw_secondary_series(DashedLineSeries::new(
+                vec![(b, 0.0), (b, dmax)],
+                6,
+                4,
+                BLACK.stroke_width(1),
+            ))
+            .map_err(|e| e.to_string())?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
+}
+
+/// A network cell's training curve: `curve.tsv` (epoch, train loss, dev
+/// error) and `training_curve.png`/`.svg` (loss on the left axis, dev error
+/// on the right, the kept epoch dashed) in the cell folder `dir`.
+pub fn training_curve(dir: &Path, cell: &str, tr: &crate::pipeline::TrainingRecord) -> Result<()> {
+    let mut tsv = String::from("epoch\ttrain_loss\tdev_error\n");
+    for (e, l, d) in &tr.curve {
+        tsv.push_str(&format!(
+            "{e}\t{l:.5}\t{}\n",
+            d.map_or(String::new(), |d| format!("{d:.5}"))
+        ));
+    }
+    let t = dir.join("curve.tsv");
+    std::fs::write(&t, tsv).map_err(|e| Error::io(&t, e))?;
+    let title = format!(
+        "{cell}: {} epochs, {} (kept epoch {})",
+        tr.epochs, tr.stop_reason, tr.best_epoch
+    );
+    let err = |p: &Path, e: String| Error::Io {
+        path: p.to_path_buf(),
+        what: format!("drawing plot: {e}"),
+    };
+    let p = dir.join("training_curve.png");
+    {
+        let root = BitMapBackend::new(&p, (800, 450)).into_drawing_area();
+        draw_training_curve(&root, &title, tr).map_err(|e| err(&p, e))?;
+    }
+    let s = dir.join("training_curve.svg");
+    {
+        let root = SVGBackend::new(&s, (800, 450)).into_drawing_area();
+        draw_training_curve(&root, &title, tr).map_err(|e| err(&s, e))?;
+    }
+    Ok(())
 }

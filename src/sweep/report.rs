@@ -18,6 +18,9 @@ pub struct PairStatement {
     pub incumbent: String,
     pub crossing: Crossing,
     pub text: String,
+    /// For pairs that do not cross inside the grid: the power-law projection, in its own sentence.
+    pub projection: Option<crossover::Projection>,
+    pub projection_text: Option<String>,
 }
 
 fn curves(out: &Path, rows: &[CellResult]) -> BTreeMap<String, Curve> {
@@ -57,16 +60,75 @@ pub fn statements(
             }
             let (ch, inc) = if wa[0] >= wb[0] { (a, b) } else { (b, a) };
             let c = crossover::estimate(&curves[ch], &curves[inc], replicates, seed);
-            let text = crossover::statement(ch, inc, &c);
+            let mut text = crossover::statement(ch, inc, &c);
+            let unconverged: Vec<String> = rows
+                .iter()
+                .filter(|r| r.ok() && (&r.pipeline == ch || &r.pipeline == inc))
+                .filter(|r| !cell_converged(out, r))
+                .map(|r| format!("{} {} h seed {} ({})", r.pipeline, r.target_hours, r.seed, r.stop_reason))
+                .collect();
+            if !unconverged.is_empty() {
+                text.push_str(&format!(
+                    " This rests on {} cell(s) that did not converge: {}.",
+                    unconverged.len(),
+                    unconverged.join(", ")
+                ));
+            }
+            let projection = match c {
+                Crossing::None { .. } => {
+                    crossover::project(&curves[ch], &curves[inc], replicates, seed)
+                }
+                _ => None,
+            };
+            let projection_text = projection
+                .as_ref()
+                .map(|p| crossover::projection_statement(ch, inc, p));
             res.push(PairStatement {
                 challenger: ch.clone(),
                 incumbent: inc.clone(),
                 crossing: c,
                 text,
+                projection,
+                projection_text,
             });
         }
     }
     res
+}
+
+/// Epochs over which a capped run's dev error must be flat to count as converged.
+pub const FLAT_EPOCHS: usize = 3;
+/// ... flat meaning no fall of more than this (fraction, 0.2 points).
+pub const FLAT_FALL: f64 = 0.002;
+
+/// A cell whose result does not hinge on an unfinished training: GMM cells,
+/// networks stopped by convergence, and networks at an epoch or update cap
+/// whose dev error was flat over the last FLAT_EPOCHS epochs (from the cell's `curve.tsv`).
+pub fn cell_converged(out: &Path, r: &CellResult) -> bool {
+    match r.stop_reason.as_str() {
+        "" | "converged" => true,
+        "epoch-cap" | "update-cap" => read_curve(out, r).is_some_and(|t| t.converged_or_flat(FLAT_EPOCHS, FLAT_FALL)),
+        _ => false,
+    }
+}
+
+/// The training record (stop reason and curve) of a network cell, from its folder.
+fn read_curve(out: &Path, r: &CellResult) -> Option<crate::pipeline::TrainingRecord> {
+    let id = format!("{}_h{}_s{}", r.pipeline, r.target_hours, r.seed);
+    let text = std::fs::read_to_string(out.join("cells").join(&id).join("curve.tsv")).ok()?;
+    let curve = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            Some((f.first()?.parse().ok()?, f.get(1)?.parse().ok()?, f.get(2).and_then(|d| d.parse().ok())))
+        })
+        .collect();
+    Some(crate::pipeline::TrainingRecord {
+        stop_reason: r.stop_reason.clone(),
+        curve,
+        ..Default::default()
+    })
 }
 
 fn machine() -> String {
@@ -154,7 +216,7 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
         .unwrap_or_else(|| spec.corpus.display().to_string());
     let title = format!("WER vs training hours on {corpus}");
     let pngs = if rows.iter().any(|r| r.ok()) {
-        plots::render_all(out, &title, &rows, &markers)?
+        plots::render_all(out, &title, &rows, &markers, &projected_fits(&stmts))?
     } else {
         Vec::new()
     };
@@ -175,6 +237,25 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
         let _ = writeln!(md, "- {}", s.text);
     }
     let _ = writeln!(md);
+    let projections: Vec<&String> = stmts.iter().filter_map(|s| s.projection_text.as_ref()).collect();
+    if !projections.is_empty() {
+        let _ = writeln!(md, "### Projections beyond the grid (fits, not measurements)\n");
+        for p in projections {
+            let _ = writeln!(md, "- {p}");
+        }
+        let _ = writeln!(md, "\nThe fits are drawn dashed beyond the grid on the WER plot. A power law fitted to {} sizes says what the curves would do if they kept their shape; it is no substitute for training on more data.\n", spec.hours.len());
+    }
+    let n_test = rows.iter().find(|r| r.ok()).map(|r| (r.test_utterances, r.ref_words));
+    let seeds = spec.seeds.len();
+    let _ = writeln!(
+        md,
+        "What the intervals cover: each cell's WER interval resamples its {} test utterances ({} words); a crossing's interval resamples the test utterances (paired across cells){}. {} seed(s) per cell{}.\n",
+        n_test.map_or(0, |n| n.0),
+        n_test.map_or(0, |n| n.1),
+        if seeds > 1 { " and the seeds of every cell" } else { " only, not the training run (one seed per cell)" },
+        seeds,
+        if seeds > 1 { "; the curves are seed means" } else { "" }
+    );
     let _ = writeln!(md, "## What was run\n");
     let _ = writeln!(md, "- Corpus: `{}` ({corpus})", spec.corpus.display());
     if !spec.corpus_note.is_empty() {
@@ -274,6 +355,37 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
             r.size_unit
         );
     }
+    let nets: Vec<&CellResult> = rows.iter().filter(|r| r.ok() && !r.stop_reason.is_empty()).collect();
+    if !nets.is_empty() {
+        let not_conv = nets.iter().filter(|r| !cell_converged(out, r)).count();
+        let _ = writeln!(md, "\n## Training of the networks\n");
+        let _ = writeln!(
+            md,
+            "Training is bounded by epochs and updates and stopped on dev error (never by the clock). {} of {} network cells converged (by patience, or at a cap with dev error flat over the last {FLAT_EPOCHS} epochs){}.\n",
+            nets.len() - not_conv,
+            nets.len(),
+            if not_conv > 0 { "; the others are marked **not converged** below" } else { "" }
+        );
+        let _ = writeln!(md, "| pipeline | target h | seed | epochs | updates | best epoch | stop reason | final train loss | best dev error % | converged | curve |");
+        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|");
+        for r in &nets {
+            let id = format!("{}_h{}_s{}", r.pipeline, r.target_hours, r.seed);
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | [png](cells/{id}/training_curve.png) |",
+                r.pipeline,
+                r.target_hours,
+                r.seed,
+                r.epochs.map_or("-".into(), |v| v.to_string()),
+                r.updates.map_or("-".into(), |v| v.to_string()),
+                r.best_epoch.map_or("-".into(), |v| v.to_string()),
+                r.stop_reason,
+                r.final_train_loss.map_or("-".into(), |v| format!("{v:.3}")),
+                fmt_opt(r.best_dev_error),
+                if cell_converged(out, r) { "yes" } else { "**not converged**" },
+            );
+        }
+    }
     if failed > 0 {
         let _ = writeln!(md, "\n## Failed cells\n");
         for r in rows.iter().filter(|r| !r.ok()) {
@@ -284,6 +396,18 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
     let path = out.join("report.md");
     std::fs::write(&path, md).map_err(|e| Error::io(&path, e))?;
     Ok(path)
+}
+
+/// The power-law fits of every pipeline in a projected pair, for the WER plot.
+fn projected_fits(stmts: &[PairStatement]) -> BTreeMap<String, crossover::PowerLaw> {
+    let mut fits = BTreeMap::new();
+    for s in stmts {
+        if let Some(p) = &s.projection {
+            fits.insert(s.challenger.clone(), p.challenger_fit);
+            fits.insert(s.incumbent.clone(), p.incumbent_fit);
+        }
+    }
+    fits
 }
 
 /// `1, 2, 3` from a list of values.

@@ -40,6 +40,22 @@ pub struct CellResult {
     pub ins: u64,
     pub ref_words: u64,
     pub train_seconds: f64,
+    /// Networks: epochs, optimizer updates, the epoch kept (best dev),
+    /// why training stopped (`converged`, `epoch-cap`, `update-cap`,
+    /// `time-capped`), the last epoch's training loss and the best dev token
+    /// error rate (%). Empty for GMM pipelines.
+    #[serde(default)]
+    pub epochs: Option<usize>,
+    #[serde(default)]
+    pub updates: Option<usize>,
+    #[serde(default)]
+    pub best_epoch: Option<usize>,
+    #[serde(default)]
+    pub stop_reason: String,
+    #[serde(default)]
+    pub final_train_loss: Option<f64>,
+    #[serde(default)]
+    pub best_dev_error: Option<f64>,
     /// Decoding wall time / test audio duration, with `threads` threads.
     pub decode_rtf: f64,
     pub threads: usize,
