@@ -105,25 +105,6 @@ pub struct TrainingRecord {
 }
 
 impl TrainingRecord {
-    pub fn from_state(st: &crate::neural::train::TrainState) -> Self {
-        TrainingRecord {
-            epochs: st.epochs_done,
-            updates: st.step,
-            best_epoch: st.best_epoch,
-            stop_reason: st
-                .stop_reason
-                .map_or("paused", |r| r.as_str())
-                .to_string(),
-            final_train_loss: st.final_train_loss(),
-            best_dev_error: st.best_dev_error,
-            curve: st
-                .history
-                .iter()
-                .map(|e| (e.epoch, e.train_loss, e.dev_error))
-                .collect(),
-        }
-    }
-
     /// Stopped by convergence, or at an epoch cap with dev error flat over
     /// the last `flat_epochs` epochs (no fall of more than `min_fall`).
     pub fn converged_or_flat(&self, flat_epochs: usize, min_fall: f64) -> bool {

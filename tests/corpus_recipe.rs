@@ -78,7 +78,6 @@ fn shipped_recipes_parse_and_the_sweep_defaults_are_its_demo_corpus() {
     let q = load("synth-quick.toml");
     let want = SynthConfig {
         hours: 0.2,
-        eval_hours: 0.05,
         ..SynthConfig::sweep_demo()
     };
     assert_eq!(

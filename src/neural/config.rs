@@ -160,6 +160,15 @@ pub struct TrainConfig {
     /// Stop when dev error has not improved for this many epochs (0 = never;
     /// stop reason `converged`). Default 4.
     pub patience: usize,
+    /// Epochs that never count against the run (neither toward patience nor
+    /// toward a plateau cut): a CTC network first outputs only blanks, and
+    /// its dev error can sit at 100 % for a few hundred updates. Default 5.
+    pub min_epochs: usize,
+    /// An epoch is at least this many updates: small subsets do several
+    /// shuffled passes per epoch (0.02 h is 2 batches of 40 s), so dev
+    /// error is checked, and patience counted, per unit of work rather
+    /// than per pass. Default 50.
+    pub min_updates_per_epoch: usize,
     /// An epoch counts as an improvement only when dev error falls by more
     /// than this (absolute, as a fraction: 0.001 = 0.1 points), so noise
     /// on a small dev set does not keep a flat run alive. Default 0.001.
@@ -193,6 +202,8 @@ impl Default for TrainConfig {
             beta2: 0.98,
             grad_clip: 5.0,
             patience: 4,
+            min_epochs: 5,
+            min_updates_per_epoch: 50,
             min_improvement: 0.001,
             spec_augment: SpecAugmentConfig::default(),
             max_utterance_seconds: 30.0,

@@ -299,7 +299,7 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         device: device_name(device),
         notes,
         choices,
-        training: Some(crate::pipeline::TrainingRecord::from_state(&st)),
+        training: Some(st.record()),
     };
     Ok(CtcModel {
         cfg,

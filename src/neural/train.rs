@@ -435,6 +435,23 @@ pub struct TrainState {
 }
 
 impl TrainState {
+    /// The summary's record of this training (results.csv's convergence columns, the curve).
+    pub fn record(&self) -> crate::pipeline::TrainingRecord {
+        crate::pipeline::TrainingRecord {
+            epochs: self.epochs_done,
+            updates: self.step,
+            best_epoch: self.best_epoch,
+            stop_reason: self.stop_reason.map_or("paused", |r| r.as_str()).to_string(),
+            final_train_loss: self.final_train_loss(),
+            best_dev_error: self.best_dev_error,
+            curve: self
+                .history
+                .iter()
+                .map(|e| (e.epoch, e.train_loss, e.dev_error))
+                .collect(),
+        }
+    }
+
     /// Training loss of the last epoch.
     pub fn final_train_loss(&self) -> Option<f64> {
         self.history.last().map(|e| e.train_loss)
@@ -541,8 +558,9 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
     let lens: Vec<usize> = job.train.frames.clone();
     let max_frames = (c.batch_seconds * 100.0) as usize;
     let batches = crate::loader::length_buckets_sorted(&lens, max_frames, usize::MAX);
+    let passes = c.min_updates_per_epoch.div_ceil(batches.len().max(1)).max(1);
     // The planned length: what the cosine schedule decays over and the bar shows.
-    let planned_steps = (c.max_epochs * batches.len())
+    let planned_steps = (c.max_epochs * passes * batches.len())
         .min(job.update_cap.unwrap_or(usize::MAX))
         .max(1);
     let bar = if job.progress {
@@ -589,8 +607,15 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
         let mut rng = ChaCha8Rng::seed_from_u64(
             job.seed ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(epoch as u64 + 1)),
         );
-        let mut order: Vec<usize> = (0..batches.len()).collect();
-        order.shuffle(&mut rng);
+        // An epoch is at least `min_updates_per_epoch` updates: whole
+        // shuffled passes over the data, as many as that takes, so a tiny
+        // subset is not judged (and stopped) after a handful of updates.
+        let mut order: Vec<usize> = Vec::with_capacity(passes * batches.len());
+        for _ in 0..passes {
+            let mut pass: Vec<usize> = (0..batches.len()).collect();
+            pass.shuffle(&mut rng);
+            order.extend(pass);
+        }
         let (mut loss_sum, mut loss_n) = (0.0, 0usize);
         let mut lr = 0.0;
         let mut cap_hit = None;
@@ -670,7 +695,8 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
             st.best_epoch = epoch + 1;
             save_vs(vs, &best_path)?;
         }
-        if significant {
+        if significant || st.epochs_done <= c.min_epochs {
+            // Before min_epochs (CTC's all-blank phase) nothing counts against the run.
             st.epochs_since_best = 0;
             st.epochs_since_cut = 0;
         } else {

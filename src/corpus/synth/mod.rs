@@ -73,6 +73,8 @@ pub struct SynthConfig {
 
 /// Words per open-class list in [`SynthConfig::sweep_demo`].
 pub const DEMO_VOCAB: usize = 2;
+/// Hours each of dev and test in the sweep corpora (about 4,500 words each).
+pub const DEMO_EVAL_HOURS: f64 = 0.5;
 
 impl Default for SynthConfig {
     fn default() -> Self {
@@ -112,6 +114,9 @@ impl SynthConfig {
         let mut c = SynthConfig {
             train_voices: 8,
             vocab_per_category: DEMO_VOCAB,
+            // About 4,500 words each of dev and test: a sweep's intervals
+            // and dev choices need more than the 905 test words of 0.1 h.
+            eval_hours: DEMO_EVAL_HOURS,
             ..Default::default()
         };
         c.augment.noise_prob = 0.0;
