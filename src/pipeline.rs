@@ -102,6 +102,9 @@ pub struct TrainingRecord {
     pub best_dev_error: Option<f64>,
     /// (epoch, train loss, dev error) per epoch.
     pub curve: Vec<(usize, f64, Option<f64>)>,
+    /// Seconds spent in the training loop, summed over resumed runs.
+    #[serde(default)]
+    pub train_seconds: f64,
 }
 
 impl TrainingRecord {

@@ -98,7 +98,7 @@ pub enum RungSelection {
     /// The highest rung trained.
     Top,
     /// Every rung is tuned on dev; the one with the lowest dev WER decodes
-    /// test (ties go to the lower rung).
+    /// test (ties go to the higher rung).
     BestDev,
 }
 

@@ -207,7 +207,11 @@ pub fn select_rung(ladder: &[RungResult], select: RungSelection, top: Rung) -> R
     match select {
         RungSelection::BestDev => ladder
             .iter()
-            .min_by(|a, b| a.dev_wer.total_cmp(&b.dev_wer).then(a.rung.cmp(&b.rung)))
+            // A tie goes to the higher rung, the one Kaldi's recipe would
+            // decode with: on FSDD the dev speakers are also training
+            // speakers, tri2b and tri3b both score 0 errors there, and
+            // only SAT generalises to the unseen test speakers.
+            .min_by(|a, b| a.dev_wer.total_cmp(&b.dev_wer).then(b.rung.cmp(&a.rung)))
             .map_or(top, |r| r.rung),
         RungSelection::Top => top,
     }
@@ -651,11 +655,11 @@ mod tests {
             select_rung(&ladder, RungSelection::Top, Rung::Tri3b),
             Rung::Tri3b
         );
-        // A tie goes to the lower rung.
-        let tie = [result(Rung::Tri3b, 5.0), result(Rung::Tri1, 5.0)];
+        // A tie goes to the higher rung.
+        let tie = [result(Rung::Tri1, 5.0), result(Rung::Tri3b, 5.0), result(Rung::Tri2b, 5.0)];
         assert_eq!(
             select_rung(&tie, RungSelection::BestDev, Rung::Tri3b),
-            Rung::Tri1
+            Rung::Tri3b
         );
         // No dev results: the top rung.
         assert_eq!(

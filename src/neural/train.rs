@@ -449,6 +449,7 @@ impl TrainState {
                 .iter()
                 .map(|e| (e.epoch, e.train_loss, e.dev_error))
                 .collect(),
+            train_seconds: self.train_seconds,
         }
     }
 

@@ -381,10 +381,17 @@ fn train_and_score(
         "training on {:.3} h ({} utterances)",
         sub.hours, sub.utterances
     ));
+    // A network cell resumed from its checkpoints: count the training time
+    // of the earlier, interrupted runs too (this run's clock sees only itself).
+    let earlier_seconds = std::fs::read_to_string(model_dir.join("checkpoints/state.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["train_seconds"].as_f64())
+        .unwrap_or(0.0);
     let t0 = Instant::now();
     let overlay = spec.overlay()?;
     let model = crate::registry::train(&cell.pipeline, &overlay, &ctx)?;
-    let train_seconds = t0.elapsed().as_secs_f64();
+    let train_seconds = earlier_seconds + t0.elapsed().as_secs_f64();
     model.save(&model_dir)?;
 
     progress.stage("decoding test");

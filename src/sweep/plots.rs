@@ -150,7 +150,13 @@ fn draw_wer<DB: DrawingBackend>(
         .x_label_area_size(45)
         .y_label_area_size(60)
         .build_cartesian_2d(
-            (x0..x1).log_scale().with_key_points(grid_hours(data)),
+            (x0..x1).log_scale().with_key_points({
+                let mut ticks = grid_hours(data);
+                if !fits.is_empty() {
+                    ticks.push(grid_end * super::crossover::PROJECTION_FACTOR);
+                }
+                ticks
+            }),
             0.0..ymax,
         )
         .map_err(|e| e.to_string())?;

@@ -291,6 +291,23 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
             w / 60.0
         );
     }
+    let ok_rows: Vec<&CellResult> = rows.iter().filter(|r| r.ok()).collect();
+    if !ok_rows.is_empty() {
+        let mut by_pipeline: BTreeMap<&str, f64> = BTreeMap::new();
+        for r in &ok_rows {
+            *by_pipeline.entry(r.pipeline.as_str()).or_default() += r.train_seconds;
+        }
+        let _ = writeln!(
+            md,
+            "- Training time of the finished cells (as recorded, a resumed cell counts its last run only): {:.0} s in all ({})",
+            by_pipeline.values().sum::<f64>(),
+            by_pipeline
+                .iter()
+                .map(|(p, s)| format!("{p} {s:.0} s"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     if let Some(r) = last_run.filter(|r| r.reused > 0) {
         let _ = writeln!(
             md,
