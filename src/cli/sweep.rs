@@ -53,7 +53,7 @@ pub struct Args {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// A first look in at most about 5 minutes: a small synthetic corpus, hours 0.05,0.1,0.2 and
-    /// time-budgeted pipeline presets (pipelines/quick/). Explicit flags still win.
+    /// pipeline presets capped at 8 epochs per network (pipelines/quick/; not converged, the report marks them). Explicit flags still win.
     #[arg(long)]
     pub quick: bool,
     /// Threads for training and decoding (one cell runs at a time).

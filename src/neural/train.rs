@@ -1,14 +1,16 @@
 //! Training a CTC network: length-bucketed batches, SpecAugment, AdamW with
-//! warm-up and cosine decay, global gradient-norm clipping, dev-set checkpoint
-//! selection with early stopping, per-epoch checkpoints that resume exactly
-//! (weights, AdamW moments, schedule step and RNG streams), an optional
-//! training-time budget, and an indicatif progress bar (loss, dev CER, ETA).
+//! warm-up then a newbob (plateau) or cosine schedule, global gradient-norm
+//! clipping, dev-set checkpoint selection, stopping on work (patience on dev
+//! error, an epoch cap, an update cap; a wall-clock safety valve only when
+//! asked for, marked `time-capped`), per-epoch checkpoints that resume exactly
+//! (weights, AdamW moments, schedule state and RNG streams), and an indicatif
+//! progress bar (loss, dev CER, ETA).
 //!
 //! Randomness: `tch::manual_seed` seeds weight initialisation and, re-seeded at
 //! the start of each epoch from (seed, epoch), dropout; a ChaCha8 stream per
 //! epoch shuffles batches and draws SpecAugment masks. A resumed run therefore
-//! continues exactly as the uninterrupted one would have (except under a time
-//! budget, which depends on speed by nature).
+//! continues exactly as the uninterrupted one would have, and nothing but the
+//! safety valve reads the clock, so speed never changes what is learnt.
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 

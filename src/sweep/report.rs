@@ -299,7 +299,7 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
         }
         let _ = writeln!(
             md,
-            "- Training time of the finished cells (as recorded, a resumed cell counts its last run only): {:.0} s in all ({})",
+            "- Training time of the finished cells (each cell's train_seconds; a resumed network cell includes its earlier runs): {:.0} s in all ({})",
             by_pipeline.values().sum::<f64>(),
             by_pipeline
                 .iter()
