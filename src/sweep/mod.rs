@@ -499,10 +499,16 @@ fn train_and_score(
 }
 
 /// Read every cell's result (finished or failed) in plan order; missing cells are skipped.
+/// A cell whose result was made by another configuration (an edited
+/// pipeline, a changed default) is stale and left out, as if not run.
 pub fn collect_results(spec: &SweepSpec, out: &Path) -> Vec<CellResult> {
     spec.cells()
         .iter()
-        .filter_map(|c| read_result(&cell_dir(out, c)))
+        .filter_map(|c| {
+            let r = read_result(&cell_dir(out, c))?;
+            let current = cell_hash(spec, c).ok()?;
+            (r.config_hash == current).then_some(r)
+        })
         .collect()
 }
 
