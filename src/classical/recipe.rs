@@ -656,7 +656,11 @@ mod tests {
             Rung::Tri3b
         );
         // A tie goes to the higher rung.
-        let tie = [result(Rung::Tri1, 5.0), result(Rung::Tri3b, 5.0), result(Rung::Tri2b, 5.0)];
+        let tie = [
+            result(Rung::Tri1, 5.0),
+            result(Rung::Tri3b, 5.0),
+            result(Rung::Tri2b, 5.0),
+        ];
         assert_eq!(
             select_rung(&tie, RungSelection::BestDev, Rung::Tri3b),
             Rung::Tri3b

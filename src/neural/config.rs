@@ -382,7 +382,11 @@ impl CtcConfig {
                 t.plateau_factor
             )));
         }
-        if t.updates_per_hour < 0.0 || t.train_seconds_per_hour < 0.0 || t.max_train_seconds < 0.0 || t.min_improvement < 0.0 {
+        if t.updates_per_hour < 0.0
+            || t.train_seconds_per_hour < 0.0
+            || t.max_train_seconds < 0.0
+            || t.min_improvement < 0.0
+        {
             return Err(Error::Config(
                 "train: updates_per_hour, max_train_seconds, train_seconds_per_hour and min_improvement must not be negative".into(),
             ));

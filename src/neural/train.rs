@@ -443,7 +443,10 @@ impl TrainState {
             epochs: self.epochs_done,
             updates: self.step,
             best_epoch: self.best_epoch,
-            stop_reason: self.stop_reason.map_or("paused", |r| r.as_str()).to_string(),
+            stop_reason: self
+                .stop_reason
+                .map_or("paused", |r| r.as_str())
+                .to_string(),
             final_train_loss: self.final_train_loss(),
             best_dev_error: self.best_dev_error,
             curve: self
@@ -561,7 +564,10 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
     let lens: Vec<usize> = job.train.frames.clone();
     let max_frames = (c.batch_seconds * 100.0) as usize;
     let batches = crate::loader::length_buckets_sorted(&lens, max_frames, usize::MAX);
-    let passes = c.min_updates_per_epoch.div_ceil(batches.len().max(1)).max(1);
+    let passes = c
+        .min_updates_per_epoch
+        .div_ceil(batches.len().max(1))
+        .max(1);
     // The planned length: what the cosine schedule decays over and the bar shows.
     let planned_steps = (c.max_epochs * passes * batches.len())
         .min(job.update_cap.unwrap_or(usize::MAX))
@@ -705,7 +711,8 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
         } else {
             st.epochs_since_best += 1;
             st.epochs_since_cut += 1;
-            if c.schedule == LrSchedule::Plateau && st.epochs_since_cut >= c.plateau_patience.max(1) {
+            if c.schedule == LrSchedule::Plateau && st.epochs_since_cut >= c.plateau_patience.max(1)
+            {
                 st.lr_scale = (st.lr_scale * c.plateau_factor).max(c.final_lr_ratio);
                 st.epochs_since_cut = 0;
             }
@@ -718,19 +725,18 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
                 st.best_epoch
             );
         }
-        let reason = if dev_error == Some(0.0)
-            || (c.patience > 0 && st.epochs_since_best >= c.patience)
-        {
-            Some(StopReason::Converged)
-        } else if cap_hit.is_some() {
-            cap_hit
-        } else if job.update_cap.is_some_and(|u| st.step >= u) {
-            Some(StopReason::UpdateCap)
-        } else if st.epochs_done >= c.max_epochs {
-            Some(StopReason::EpochCap)
-        } else {
-            None
-        };
+        let reason =
+            if dev_error == Some(0.0) || (c.patience > 0 && st.epochs_since_best >= c.patience) {
+                Some(StopReason::Converged)
+            } else if cap_hit.is_some() {
+                cap_hit
+            } else if job.update_cap.is_some_and(|u| st.step >= u) {
+                Some(StopReason::UpdateCap)
+            } else if st.epochs_done >= c.max_epochs {
+                Some(StopReason::EpochCap)
+            } else {
+                None
+            };
         if let Some(r) = reason {
             st.stop_reason = Some(r);
             st.stopped = Some(describe_stop(r, c, job));
@@ -792,7 +798,10 @@ mod tests {
             schedule: LrSchedule::Plateau,
             ..c
         };
-        assert!((learning_rate(&p, 0, 0.0, 0.5) - 1e-4).abs() < 1e-12, "warm-up first");
+        assert!(
+            (learning_rate(&p, 0, 0.0, 0.5) - 1e-4).abs() < 1e-12,
+            "warm-up first"
+        );
         assert!((learning_rate(&p, 50, 0.9, 0.5) - 0.5e-3).abs() < 1e-12);
         assert!((learning_rate(&p, 50, 0.9, 0.01) - 1e-4).abs() < 1e-12);
     }

@@ -167,6 +167,11 @@ pub fn replicate_curves(
     out
 }
 
+/// The `p` quantile (nearest rank) of sorted bootstrap values; None when empty.
+fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    (!sorted.is_empty()).then(|| sorted[((sorted.len() - 1) as f64 * p).round() as usize])
+}
+
 /// Estimate where `a` (e.g. the end-to-end system) overtakes `b`, with a
 /// `replicates`-draw bootstrap over test utterances and seeds.
 pub fn estimate(a: &Curve, b: &Curve, replicates: usize, seed: u64) -> Crossing {
@@ -186,14 +191,7 @@ pub fn estimate(a: &Curve, b: &Curve, replicates: usize, seed: u64) -> Crossing 
         found.len() as f64 / replicates as f64
     };
     found.sort_by(|x, y| x.total_cmp(y));
-    let pct = |p: f64| -> Option<f64> {
-        if found.is_empty() {
-            None
-        } else {
-            let i = ((found.len() - 1) as f64 * p).round() as usize;
-            Some(found[i])
-        }
-    };
+    let pct = |p: f64| percentile(&found, p);
     match crossing_point(&hours, &wa, &wb) {
         Some(x) => Crossing::At {
             hours: x,
@@ -305,7 +303,11 @@ pub fn fit_power_law(hours: &[f64], wer: &[f64]) -> Option<PowerLaw> {
         cands
             .into_iter()
             .map(|(a, c)| {
-                let e: f64 = x.iter().zip(wer).map(|(u, v)| (a * u + c - v).powi(2)).sum();
+                let e: f64 = x
+                    .iter()
+                    .zip(wer)
+                    .map(|(u, v)| (a * u + c - v).powi(2))
+                    .sum();
                 (e, a, c)
             })
             .min_by(|p, q| p.0.total_cmp(&q.0))
@@ -332,7 +334,11 @@ pub fn fit_power_law(hours: &[f64], wer: &[f64]) -> Option<PowerLaw> {
     }
     let b = 0.5 * (lo + hi);
     let r = sse_for(b);
-    let (b, r) = if r.0 <= best.0 { (b, r) } else { (best_b, best) };
+    let (b, r) = if r.0 <= best.0 {
+        (b, r)
+    } else {
+        (best_b, best)
+    };
     Some(PowerLaw { a: r.1, b, c: r.2 })
 }
 
@@ -407,9 +413,7 @@ pub fn project(a: &Curve, b: &Curve, replicates: usize, seed: u64) -> Option<Pro
         }
     }
     found.sort_by(|x, y| x.total_cmp(y));
-    let pct = |p: f64| -> Option<f64> {
-        (!found.is_empty()).then(|| found[((found.len() - 1) as f64 * p).round() as usize])
-    };
+    let pct = |p: f64| percentile(&found, p);
     Some(Projection {
         challenger_fit: fa,
         incumbent_fit: fb,
@@ -550,11 +554,18 @@ mod tests {
 
     #[test]
     fn power_law_fit_recovers_known_parameters() {
-        let truth = PowerLaw { a: 12.0, b: 0.6, c: 4.0 };
+        let truth = PowerLaw {
+            a: 12.0,
+            b: 0.6,
+            c: 4.0,
+        };
         let hours = [0.05, 0.1, 0.2, 0.5, 1.0, 2.0];
         let wer: Vec<f64> = hours.iter().map(|&h| truth.at(h)).collect();
         let f = fit_power_law(&hours, &wer).unwrap();
-        assert!((f.a - 12.0).abs() < 0.05 && (f.b - 0.6).abs() < 0.005 && (f.c - 4.0).abs() < 0.05, "{f:?}");
+        assert!(
+            (f.a - 12.0).abs() < 0.05 && (f.b - 0.6).abs() < 0.005 && (f.c - 4.0).abs() < 0.05,
+            "{f:?}"
+        );
         assert!(fit_power_law(&hours[..2], &wer[..2]).is_none());
         // A flat curve fits with a = 0 or b near 0, predicting the level.
         let flat = fit_power_law(&hours, &[10.0; 6]).unwrap();
@@ -565,22 +576,48 @@ mod tests {
     fn projection_recovers_a_known_crossing_beyond_the_grid() {
         // End-to-end: 20 h^-0.5 + 3; classical: 8 h^-0.2 + 8. They cross
         // at about 3 h, beyond the 1 h grid; the exact point solves fa = fb.
-        let (fe, fc) = (PowerLaw { a: 20.0, b: 0.5, c: 3.0 }, PowerLaw { a: 8.0, b: 0.2, c: 8.0 });
+        let (fe, fc) = (
+            PowerLaw {
+                a: 20.0,
+                b: 0.5,
+                c: 3.0,
+            },
+            PowerLaw {
+                a: 8.0,
+                b: 0.2,
+                c: 8.0,
+            },
+        );
         let truth = fit_crossing(&fe, &fc, 1.0, 10.0).unwrap();
-        assert!(fe.at(truth) - fc.at(truth) < 1e-6 && truth > 1.0 && truth < 10.0, "{truth}");
+        assert!(
+            fe.at(truth) - fc.at(truth) < 1e-6 && truth > 1.0 && truth < 10.0,
+            "{truth}"
+        );
         let n = 2000; // 20,000 words: the curves are measured precisely
         let mut e2e = Curve::default();
         let mut cls = Curve::default();
         for h in [0.1, 0.2, 0.5, 1.0] {
-            e2e.points.insert(OrderedHours(h), vec![cell_at(fe.at(h), n), cell_at(fe.at(h), n)]);
-            cls.points.insert(OrderedHours(h), vec![cell_at(fc.at(h), n), cell_at(fc.at(h), n)]);
+            e2e.points.insert(
+                OrderedHours(h),
+                vec![cell_at(fe.at(h), n), cell_at(fe.at(h), n)],
+            );
+            cls.points.insert(
+                OrderedHours(h),
+                vec![cell_at(fc.at(h), n), cell_at(fc.at(h), n)],
+            );
         }
-        assert!(matches!(estimate(&e2e, &cls, 50, 1), Crossing::None { .. }), "no crossing inside the grid");
+        assert!(
+            matches!(estimate(&e2e, &cls, 50, 1), Crossing::None { .. }),
+            "no crossing inside the grid"
+        );
         let p = project(&e2e, &cls, 200, 1).unwrap();
         let h = p.hours.unwrap();
         assert!((h / truth - 1.0).abs() < 0.1, "projected {h}, true {truth}");
         let (lo, hi) = (p.lo.unwrap(), p.hi.unwrap());
-        assert!(lo <= truth * 1.1 && truth * 0.9 <= hi, "CI {lo}-{hi} vs {truth}");
+        assert!(
+            lo <= truth * 1.1 && truth * 0.9 <= hi,
+            "CI {lo}-{hi} vs {truth}"
+        );
         assert!(p.support > 0.5);
         let text = projection_statement("char-ctc", "classical", &p);
         assert!(text.starts_with("Projection, not a measurement"), "{text}");
@@ -589,7 +626,10 @@ mod tests {
         assert!(p.is_none_or(|p| p.hours.is_none()));
         let mut far = Curve::default();
         for h in [0.1, 0.2, 0.5, 1.0] {
-            far.points.insert(OrderedHours(h), vec![cell_at(40.0 + 10.0 * h.powf(-0.5), n)]);
+            far.points.insert(
+                OrderedHours(h),
+                vec![cell_at(40.0 + 10.0 * h.powf(-0.5), n)],
+            );
         }
         let p = project(&far, &cls, 50, 1).unwrap();
         assert_eq!(p.hours, None);

@@ -49,6 +49,8 @@ pub fn statements(
     seed: u64,
 ) -> Vec<PairStatement> {
     let curves = curves(out, rows);
+    // Read once: each cell's curve.tsv decides whether it converged.
+    let converged: Vec<bool> = rows.iter().map(|r| cell_converged(out, r)).collect();
     let names: Vec<&String> = curves.keys().collect();
     let mut res = Vec::new();
     for i in 0..names.len() {
@@ -63,9 +65,15 @@ pub fn statements(
             let mut text = crossover::statement(ch, inc, &c);
             let unconverged: Vec<String> = rows
                 .iter()
-                .filter(|r| r.ok() && (&r.pipeline == ch || &r.pipeline == inc))
-                .filter(|r| !cell_converged(out, r))
-                .map(|r| format!("{} {} h seed {} ({})", r.pipeline, r.target_hours, r.seed, r.stop_reason))
+                .zip(&converged)
+                .filter(|(r, ok)| !**ok && r.ok() && (&r.pipeline == ch || &r.pipeline == inc))
+                .map(|(r, _)| r)
+                .map(|r| {
+                    format!(
+                        "{} {} h seed {} ({})",
+                        r.pipeline, r.target_hours, r.seed, r.stop_reason
+                    )
+                })
                 .collect();
             if !unconverged.is_empty() {
                 text.push_str(&format!(
@@ -107,7 +115,9 @@ pub const FLAT_FALL: f64 = 0.002;
 pub fn cell_converged(out: &Path, r: &CellResult) -> bool {
     match r.stop_reason.as_str() {
         "" | "converged" => true,
-        "epoch-cap" | "update-cap" => read_curve(out, r).is_some_and(|t| t.converged_or_flat(FLAT_EPOCHS, FLAT_FALL)),
+        "epoch-cap" | "update-cap" => {
+            read_curve(out, r).is_some_and(|t| t.converged_or_flat(FLAT_EPOCHS, FLAT_FALL))
+        }
         _ => false,
     }
 }
@@ -121,7 +131,11 @@ fn read_curve(out: &Path, r: &CellResult) -> Option<crate::pipeline::TrainingRec
         .skip(1)
         .filter_map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            Some((f.first()?.parse().ok()?, f.get(1)?.parse().ok()?, f.get(2).and_then(|d| d.parse().ok())))
+            Some((
+                f.first()?.parse().ok()?,
+                f.get(1)?.parse().ok()?,
+                f.get(2).and_then(|d| d.parse().ok()),
+            ))
         })
         .collect();
     Some(crate::pipeline::TrainingRecord {
@@ -237,15 +251,24 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
         let _ = writeln!(md, "- {}", s.text);
     }
     let _ = writeln!(md);
-    let projections: Vec<&String> = stmts.iter().filter_map(|s| s.projection_text.as_ref()).collect();
+    let projections: Vec<&String> = stmts
+        .iter()
+        .filter_map(|s| s.projection_text.as_ref())
+        .collect();
     if !projections.is_empty() {
-        let _ = writeln!(md, "### Projections beyond the grid (fits, not measurements)\n");
+        let _ = writeln!(
+            md,
+            "### Projections beyond the grid (fits, not measurements)\n"
+        );
         for p in projections {
             let _ = writeln!(md, "- {p}");
         }
         let _ = writeln!(md, "\nThe fits are drawn dashed beyond the grid on the WER plot. A power law fitted to {} sizes says what the curves would do if they kept their shape; it is no substitute for training on more data.\n", spec.hours.len());
     }
-    let n_test = rows.iter().find(|r| r.ok()).map(|r| (r.test_utterances, r.ref_words));
+    let n_test = rows
+        .iter()
+        .find(|r| r.ok())
+        .map(|r| (r.test_utterances, r.ref_words));
     let seeds = spec.seeds.len();
     let _ = writeln!(
         md,
@@ -372,7 +395,10 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
             r.size_unit
         );
     }
-    let nets: Vec<&CellResult> = rows.iter().filter(|r| r.ok() && !r.stop_reason.is_empty()).collect();
+    let nets: Vec<&CellResult> = rows
+        .iter()
+        .filter(|r| r.ok() && !r.stop_reason.is_empty())
+        .collect();
     if !nets.is_empty() {
         let not_conv = nets.iter().filter(|r| !cell_converged(out, r)).count();
         let _ = writeln!(md, "\n## Training of the networks\n");
