@@ -30,8 +30,8 @@ cat > "$OUT/cell.toml" <<'TOML'
 kind = "char-ctc"
 presets = []
 [model]
-hidden = 192
-layers = 2
+hidden = 256
+layers = 1
 [train]
 max_epochs = 4
 max_updates = 200

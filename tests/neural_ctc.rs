@@ -192,6 +192,37 @@ fn interrupted_training_resumes_exactly() {
     assert!(err.to_string().contains("different training job"), "{err}");
 }
 
+/// A network that has learned nothing yet (dev error 100 % or more, as in
+/// CTC's all-blank phase) has not
+/// converged, however long its dev error has been flat: it runs on to its
+/// cap and is marked so.
+#[test]
+fn a_run_that_never_leaves_the_blank_phase_is_not_called_converged() {
+    let _serial = serial();
+    let corpus = fsdd20();
+    let loader = Loader::new(&corpus);
+    let mut cfg = overfit_config();
+    cfg.model.hidden = 32;
+    cfg.model.layers = 1;
+    // Too small a rate to leave the blank phase in 6 epochs.
+    cfg.train.lr = 1e-9;
+    cfg.train.max_epochs = 6;
+    cfg.train.min_epochs = 1;
+    cfg.train.patience = 2;
+    cfg.train.min_updates_per_epoch = 2;
+    let tmp = tempfile::tempdir().unwrap();
+    let m = neural::train_ctc(&cfg, &context(&loader, tmp.path(), 5)).unwrap();
+    let st = m.training_state().unwrap();
+    assert!(st.best_dev_error.unwrap() >= 0.999, "{st:?}");
+    assert_eq!(st.epochs_done, 6, "stopped early: {:?}", st.stop_reason);
+    assert_eq!(
+        st.stop_reason,
+        Some(neural::train::StopReason::EpochCap),
+        "{:?}",
+        st.stopped
+    );
+}
+
 #[test]
 fn phone_ctc_overfits_and_decodes_words_through_the_lexicon() {
     let _serial = serial();
