@@ -21,8 +21,11 @@ STEPS="${STEPS:-6}"
 [ -x "$BIN" ] || { echo "bench_ctc_grid: $BIN not built (cargo build --bin crossover)" >&2; exit 1; }
 [ -x "$PY" ] || { echo "bench_ctc_grid: $PY missing (bash scripts/setup.sh)" >&2; exit 1; }
 if [ $# -eq 0 ]; then
-  set -- gru:256:3:16:1000 gru:192:2:16:1000 gru:160:2:16:1000 gru:128:2:16:1000 \
-         gru:256:1:16:1000 gru:192:2:8:1000 gru:192:2:32:500 lstm:192:2:16:1000
+  # The rows of docs/NEURAL.md, "Speed".
+  set -- gru:256:3:16:1000 gru:192:2:16:1000 gru:192:2:13:300 gru:192:2:4:1000 \
+         gru:160:2:16:1000 gru:128:2:16:1000 gru:128:2:4:1000 gru:256:1:16:1000 \
+         lstm:160:2:16:1000 lstm:192:2:16:1000 lstm:192:2:13:300 lstm:128:2:16:1000 \
+         lstm:128:2:13:300 lstm:256:2:16:1000
 fi
 field() { python3 -c "import json,sys; print(json.loads(sys.stdin.read())['$1'])"; }
 printf 'encoder\thidden\tlayers\tbatch\tframes\tparameters\ttch_audio_s_per_s\tpytorch_audio_s_per_s\tratio\n'

@@ -193,9 +193,8 @@ fn interrupted_training_resumes_exactly() {
 }
 
 /// A network that has learned nothing yet (dev error 100 % or more, as in
-/// CTC's all-blank phase) has not
-/// converged, however long its dev error has been flat: it runs on to its
-/// cap and is marked so.
+/// CTC's all-blank phase) has not converged, however long its dev error has
+/// been flat: it runs on to its cap and is marked so.
 #[test]
 fn a_run_that_never_leaves_the_blank_phase_is_not_called_converged() {
     let _serial = serial();

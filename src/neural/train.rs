@@ -355,16 +355,16 @@ pub fn posteriors(net: &CtcNet, feats: &Matrix, device: Device) -> Matrix {
             .view([1, feats.rows as i64, feats.cols as i64])
             .to_device(device);
         let (lp, lens) = net.forward(&xs, &[feats.rows as i64], false);
-        let lp = lp
-            .get(0)
-            .narrow(0, 0, lens[0])
-            .to_device(Device::Cpu)
-            .to_kind(Kind::Float)
-            .contiguous();
-        let (t, v) = (lp.size()[0] as usize, lp.size()[1] as usize);
-        let data: Vec<f32> = Vec::<f32>::try_from(lp.view([-1])).expect("float tensor");
-        Matrix::from_vec(t, v, data)
+        frames_matrix(&lp.get(0).narrow(0, 0, lens[0]))
     })
+}
+
+/// A frames x tokens tensor (any device and float kind) as a CPU matrix.
+fn frames_matrix(lp: &Tensor) -> Matrix {
+    let lp = lp.to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
+    let (t, v) = (lp.size()[0] as usize, lp.size()[1] as usize);
+    let data: Vec<f32> = Vec::<f32>::try_from(lp.view([-1])).expect("float tensor");
+    Matrix::from_vec(t, v, data)
 }
 
 /// Padded frames per dev-scoring batch (200 s of audio).
@@ -387,12 +387,9 @@ pub fn token_error_rate(net: &CtcNet, examples: &[Example], device: Device) -> f
         let exs: Vec<&Example> = batch.iter().map(|&i| &examples[i]).collect();
         let b = make_batch(&exs, None, device);
         let (lp, out_lens) = tch::no_grad(|| net.forward(&b.xs, &b.lens, false));
-        let lp = lp.to_device(Device::Cpu).to_kind(Kind::Float);
         for (k, e) in exs.iter().enumerate() {
-            let one = lp.get(k as i64).narrow(0, 0, out_lens[k]).contiguous();
-            let (t, v) = (one.size()[0] as usize, one.size()[1] as usize);
-            let data: Vec<f32> = Vec::<f32>::try_from(one.view([-1])).expect("float tensor");
-            let hyp = ctc_decode::greedy(&Matrix::from_vec(t, v, data), BLANK);
+            let one = frames_matrix(&lp.get(k as i64).narrow(0, 0, out_lens[k]));
+            let hyp = ctc_decode::greedy(&one, BLANK);
             let reference: Vec<usize> = e.target.iter().map(|&i| i as usize).collect();
             errs += edit_distance(&hyp, &reference);
             total += reference.len();
@@ -547,13 +544,13 @@ fn describe_stop(r: StopReason, c: &TrainConfig, job: &TrainJob) -> String {
     }
 }
 
-/// Train `net` (whose variables live in `vs`) and leave the best dev checkpoint
-/// loaded in `vs`. Resumes from `checkpoint_dir` when it holds a checkpoint of
-/// the same job.
 /// Dev token error at or above which a CTC network has learned nothing yet
 /// (all blanks give exactly 1.0, an untrained network's random output more).
 const ALL_BLANK_ERROR: f64 = 0.999;
 
+/// Train `net` (whose variables live in `vs`) and leave the best dev checkpoint
+/// loaded in `vs`. Resumes from `checkpoint_dir` when it holds a checkpoint of
+/// the same job.
 pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result<TrainState> {
     let c = job.cfg;
     let dir = &job.checkpoint_dir;
