@@ -352,7 +352,14 @@ impl FeatureCache {
 /// ROOT>` (default `~/.cache/crossover`), so nothing is ever written beside
 /// read-only audio.
 pub fn cache_root(corpus_root: &Path) -> PathBuf {
-    let local = corpus_root.join(".cache").join("features");
+    corpus_cache_dir(corpus_root, "features")
+}
+
+/// A corpus's cache folder for `what` (`features`, `pretrained`):
+/// `ROOT/.cache/<what>` when writable, else under `$CROSSOVER_CACHE`, as
+/// [`cache_root`] explains.
+pub fn corpus_cache_dir(corpus_root: &Path, what: &str) -> PathBuf {
+    let local = corpus_root.join(".cache").join(what);
     if writable(&local) {
         return local;
     }
@@ -364,7 +371,7 @@ pub fn cache_root(corpus_root: &Path) -> PathBuf {
         .canonicalize()
         .unwrap_or_else(|_| corpus_root.to_path_buf());
     let tag = hex::encode(&Sha256::digest(abs.to_string_lossy().as_bytes())[..8]);
-    base.join("features").join(tag)
+    base.join(what).join(tag)
 }
 
 fn writable(dir: &Path) -> bool {

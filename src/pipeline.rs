@@ -84,6 +84,10 @@ pub struct ModelSummary {
     /// How training went, for networks trained by epochs (None for GMMs).
     #[serde(default)]
     pub training: Option<TrainingRecord>,
+    /// What the weights were initialised from (transfer learning); empty
+    /// when trained from scratch. results.csv column `init`.
+    #[serde(default)]
+    pub init: String,
 }
 
 /// A network's training on record: the convergence columns of results.csv
@@ -180,6 +184,21 @@ pub trait RecogniserKind {
     /// Checks serde cannot express (ranges, combinations).
     fn validate(_cfg: &Self::Config) -> Result<()> {
         Ok(())
+    }
+    /// What else, beyond the config itself, decides the trained model (an
+    /// initial model's fingerprint): appended to the sweep's cache key.
+    fn provenance(_cfg: &Self::Config) -> Result<String> {
+        Ok(String::new())
+    }
+    /// Work shared by every cell, done once before any trains (a
+    /// pre-trained model); returns a line saying what it did.
+    fn prepare(_cfg: &Self::Config, _run: &RunSettings) -> Result<Option<String>> {
+        Ok(None)
+    }
+    /// The loader features its cells read, so that a spread-out sweep can
+    /// compute them once before its tasks start instead of letting them race.
+    fn feature_configs(_cfg: &Self::Config) -> Vec<crate::features::FeatureConfig> {
+        Vec::new()
     }
     fn train(cfg: &Self::Config, ctx: &TrainContext) -> Result<Box<dyn Recogniser>>;
     /// Rebuild a trained recogniser from its model folder. `overlay` holds

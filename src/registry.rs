@@ -11,7 +11,9 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::overlay::Overlay;
-use crate::pipeline::{parse_config, pipeline_kind, Recogniser, RecogniserKind, TrainContext};
+use crate::pipeline::{
+    parse_config, pipeline_kind, Recogniser, RecogniserKind, RunSettings, TrainContext,
+};
 
 /// One row of the table: a kind's entry points, type-erased.
 pub struct KindEntry {
@@ -20,6 +22,8 @@ pub struct KindEntry {
     effective: fn(toml::Table, &Path) -> Result<String>,
     train: fn(toml::Table, &Path, &TrainContext) -> Result<Box<dyn Recogniser>>,
     load: fn(&Path, &Overlay) -> Result<Box<dyn Recogniser>>,
+    prepare: fn(toml::Table, &Path, &RunSettings) -> Result<Option<String>>,
+    features: fn(toml::Table, &Path) -> Result<Vec<crate::features::FeatureConfig>>,
 }
 
 const fn entry<K: RecogniserKind>() -> KindEntry {
@@ -29,7 +33,25 @@ const fn entry<K: RecogniserKind>() -> KindEntry {
         effective: effective_of::<K>,
         train: train_of::<K>,
         load: K::load,
+        prepare: prepare_of::<K>,
+        features: features_of::<K>,
     }
+}
+
+fn prepare_of<K: RecogniserKind>(
+    table: toml::Table,
+    path: &Path,
+    run: &RunSettings,
+) -> Result<Option<String>> {
+    let cfg = parse_config::<K>(table, path)?;
+    K::prepare(&cfg, run)
+}
+
+fn features_of<K: RecogniserKind>(
+    table: toml::Table,
+    path: &Path,
+) -> Result<Vec<crate::features::FeatureConfig>> {
+    Ok(K::feature_configs(&parse_config::<K>(table, path)?))
 }
 
 /// Every recogniser kind.
@@ -37,6 +59,7 @@ pub static KINDS: &[KindEntry] = &[
     entry::<crate::classical::Classical>(),
     entry::<crate::neural::PhoneCtc>(),
     entry::<crate::neural::CharCtc>(),
+    entry::<crate::neural::MtlCtc>(),
 ];
 
 /// Kinds registered only in unit tests (see `tests::a_new_kind_needs_only_a_module_and_a_line`).
@@ -60,7 +83,17 @@ pub fn lookup(kind: &str) -> Option<&'static KindEntry> {
 
 fn effective_of<K: RecogniserKind>(table: toml::Table, path: &Path) -> Result<String> {
     let cfg = parse_config::<K>(table, path)?;
-    serde_json::to_string(&cfg).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+    let json = serde_json::to_string(&cfg)
+        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+    let extra = K::provenance(&cfg).map_err(|e| match e {
+        Error::Config(what) => Error::parse(path, what),
+        other => other,
+    })?;
+    Ok(if extra.is_empty() {
+        json
+    } else {
+        format!("{json}\n{extra}")
+    })
 }
 
 fn train_of<K: RecogniserKind>(
@@ -96,6 +129,24 @@ pub fn read_pipeline(path: &Path, overlay: &Overlay) -> Result<(&'static KindEnt
 pub fn effective_config(pipeline: &Path, overlay: &Overlay) -> Result<String> {
     let (entry, table) = read_pipeline(pipeline, overlay)?;
     (entry.effective)(table, pipeline)
+}
+
+/// Do the work a pipeline shares across cells (pre-training an initial
+/// model) before any cell trains, so that cells, and concurrent array
+/// tasks, never race to do it; `Some(line)` says what was done.
+pub fn prepare(pipeline: &Path, overlay: &Overlay, run: &RunSettings) -> Result<Option<String>> {
+    let (entry, table) = read_pipeline(pipeline, overlay)?;
+    (entry.prepare)(table, pipeline, run)
+}
+
+/// The loader features a pipeline's cells read (see
+/// [`RecogniserKind::feature_configs`]).
+pub fn feature_configs(
+    pipeline: &Path,
+    overlay: &Overlay,
+) -> Result<Vec<crate::features::FeatureConfig>> {
+    let (entry, table) = read_pipeline(pipeline, overlay)?;
+    (entry.features)(table, pipeline)
 }
 
 /// Train the recogniser a pipeline config file (with `overlay`) describes.

@@ -192,6 +192,32 @@ fn interrupted_training_resumes_exactly() {
     assert!(err.to_string().contains("different training job"), "{err}");
 }
 
+/// A fresh plateau ("newbob") schedule runs at the configured peak rate
+/// after its warm-up, and is cut only once dev error stalls. A state that
+/// started at scale 0 trained every cell at `final_lr_ratio` of the peak.
+#[test]
+fn the_plateau_schedule_starts_at_the_peak_rate() {
+    let _serial = serial();
+    let corpus = fsdd20();
+    let loader = Loader::new(&corpus);
+    let mut cfg = overfit_config();
+    cfg.model.hidden = 32;
+    cfg.model.layers = 1;
+    cfg.train.schedule = neural::config::LrSchedule::Plateau;
+    cfg.train.max_epochs = 2;
+    cfg.train.min_updates_per_epoch = 12; // past the 10 warm-up updates in epoch 1
+    let tmp = tempfile::tempdir().unwrap();
+    let m = neural::train_ctc(&cfg, &context(&loader, tmp.path(), 6)).unwrap();
+    let st = m.training_state().unwrap();
+    assert!(st.history[0].updates > cfg.train.warmup_steps, "{st:?}");
+    assert!(
+        (st.history[0].lr - cfg.train.lr).abs() < 1e-12,
+        "epoch 1 ran at {} instead of the peak {}",
+        st.history[0].lr,
+        cfg.train.lr
+    );
+}
+
 /// A network that has learned nothing yet (dev error 100 % or more, as in
 /// CTC's all-blank phase) has not converged, however long its dev error has
 /// been flat: it runs on to its cap and is marked so.
@@ -269,4 +295,168 @@ fn phone_ctc_overfits_and_decodes_words_through_the_lexicon() {
         .iter()
         .all(|h| h.phones.as_deref().is_some_and(|p| !p.is_empty())));
     assert_eq!(hyps, model.transcribe(&loader, &utts, 1).unwrap());
+}
+
+/// The variables of a saved model folder, by name.
+fn saved_vars(dir: &Path) -> std::collections::HashMap<String, tch::Tensor> {
+    tch::Tensor::load_multi(dir.join("model.ot"))
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+#[test]
+fn mtl_ctc_learns_both_heads_and_round_trips() {
+    let _serial = serial();
+    let corpus = fsdd20();
+    let loader = Loader::new(&corpus);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = overfit_config();
+    cfg.kind = "mtl-ctc".into();
+    cfg.train.max_epochs = 120;
+    cfg.mtl.phone_weight = 0.3;
+    let model = neural::train_ctc(&cfg, &context(&loader, tmp.path(), 7)).unwrap();
+    let s = model.summary();
+    assert_eq!(s.kind, "mtl-ctc");
+    let per: f64 = s
+        .choices
+        .strip_prefix("phone_head_dev_per=")
+        .unwrap_or_else(|| panic!("dev PER of the phone head on record: {}", s.choices))
+        .parse()
+        .unwrap();
+    let rate = cer(&model, &corpus);
+    eprintln!(
+        "mtl-ctc: CER {:.2}%, phone head PER {per:.2}%",
+        100.0 * rate
+    );
+    assert!(rate < 0.05, "character head CER {:.1}%", 100.0 * rate);
+    assert!(per < 10.0, "phone head dev PER {per}%");
+    let utts: Vec<&Utterance> = corpus.utterances.iter().collect();
+    let hyps = model.transcribe(&loader, &utts, 1).unwrap();
+    // Words from the character head, phones from the phone head.
+    assert!(hyps
+        .iter()
+        .all(|h| h.phones.as_deref().is_some_and(|p| !p.is_empty())));
+    let dir = tmp.path().join("model");
+    model.save(&dir).unwrap();
+    assert!(dir.join("aux_tokens.txt").exists());
+    let loaded = CtcModel::load(&dir).unwrap();
+    assert_eq!(hyps, loaded.transcribe(&loader, &utts, 1).unwrap());
+    // The phone head adds parameters beyond char-ctc's.
+    let vars = saved_vars(&dir);
+    assert!(
+        vars.keys().any(|k| k.starts_with("aux_out.")),
+        "{:?}",
+        vars.keys()
+    );
+}
+
+#[test]
+fn fine_tuning_copies_the_encoder_freezes_and_reinitialises_a_new_head() {
+    let _serial = serial();
+    let corpus = fsdd20();
+    let loader = Loader::new(&corpus);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut base_cfg = overfit_config();
+    base_cfg.train.max_epochs = 40;
+    let base = neural::train_ctc(&base_cfg, &context(&loader, &tmp.path().join("b"), 3)).unwrap();
+    let base_dir = tmp.path().join("base");
+    base.save(&base_dir).unwrap();
+    let base_cer = cer(&base, &corpus);
+
+    // char-ctc from the base model with a vanishing learning rate: the same
+    // architecture (its [model] is ignored), the same weights, the same CER.
+    let mut ft = overfit_config();
+    ft.model.hidden = 32;
+    ft.train.max_epochs = 1;
+    ft.train.min_epochs = 0;
+    ft.init.model = Some(base_dir.clone());
+    ft.init.lr = Some(1e-9);
+    ft.init.warmup_steps = Some(1);
+    let tuned = neural::train_ctc(&ft, &context(&loader, &tmp.path().join("t"), 4)).unwrap();
+    assert_eq!(
+        tuned.model_cfg, base.model_cfg,
+        "the initial model's architecture"
+    );
+    assert!(
+        tuned.summary().init.contains("char-ctc model"),
+        "{}",
+        tuned.summary().init
+    );
+    let tuned_cer = cer(&tuned, &corpus);
+    assert!(
+        (tuned_cer - base_cer).abs() < 0.02,
+        "fine-tuned {tuned_cer} vs initial {base_cer}: the weights were not copied"
+    );
+    // A random network of that size is nowhere near the base model.
+    assert!(base_cer < 0.2, "base model CER {base_cer}");
+
+    // phone-ctc from the char model: a new output layer (other tokens),
+    // the front end and both encoder layers frozen throughout (3 layers).
+    let mut ph = overfit_config();
+    ph.kind = "phone-ctc".into();
+    ph.train.max_epochs = 2;
+    ph.init.model = Some(base_dir.clone());
+    ph.init.freeze_layers = 3;
+    ph.init.freeze_updates = 1_000_000;
+    ph.word_tune.lm_weights = vec![];
+    let phone = neural::train_ctc(&ph, &context(&loader, &tmp.path().join("p"), 5)).unwrap();
+    let notes = phone.summary().notes;
+    assert!(notes.contains("out re-initialised"), "{notes}");
+    let phone_dir = tmp.path().join("phone");
+    phone.save(&phone_dir).unwrap();
+    let (a, b) = (saved_vars(&base_dir), saved_vars(&phone_dir));
+    for (name, t) in &a {
+        if name.starts_with("out.") {
+            assert_ne!(
+                b[name].size(),
+                t.size(),
+                "{name}: phone tokens differ from characters"
+            );
+        } else {
+            assert!(b[name].equal(t), "{name} moved although frozen");
+        }
+    }
+    // Frozen only for the first updates: the encoder moves afterwards.
+    ph.init.freeze_updates = 5;
+    let thawed = neural::train_ctc(&ph, &context(&loader, &tmp.path().join("q"), 5)).unwrap();
+    let thawed_dir = tmp.path().join("thawed");
+    thawed.save(&thawed_dir).unwrap();
+    let c = saved_vars(&thawed_dir);
+    assert!(
+        a.iter()
+            .filter(|(n, _)| n.starts_with("encoder."))
+            .any(|(n, t)| !c[n].equal(t)),
+        "the encoder should train after freeze_updates"
+    );
+
+    // mtl-ctc from the char model: encoder and character head copied,
+    // the phone head new.
+    let mut mt = overfit_config();
+    mt.kind = "mtl-ctc".into();
+    mt.train.max_epochs = 1;
+    mt.init.model = Some(base_dir.clone());
+    mt.init.lr = Some(1e-9);
+    mt.init.warmup_steps = Some(1);
+    let mtl = neural::train_ctc(&mt, &context(&loader, &tmp.path().join("m"), 6)).unwrap();
+    let notes = mtl.summary().notes;
+    assert!(
+        notes.contains("aux_out re-initialised")
+            && !notes.contains(" out re-initialised")
+            && !notes.contains("(out, "),
+        "{notes}"
+    );
+    assert!((cer(&mtl, &corpus) - base_cer).abs() < 0.02);
+
+    // A folder that is not a model is a clear error naming it.
+    let mut bad = overfit_config();
+    bad.init.model = Some(tmp.path().join("nothing-here"));
+    let e = neural::train_ctc(&bad, &context(&loader, &tmp.path().join("x"), 1))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("nothing-here") && e.contains("not a trained CTC model folder"),
+        "{e}"
+    );
 }

@@ -49,4 +49,8 @@ impl RecogniserKind for Classical {
     fn load(dir: &Path, overlay: &Overlay) -> Result<Box<dyn Recogniser>> {
         Ok(Box::new(ClassicalModel::load_with(dir, overlay)?))
     }
+    fn feature_configs(cfg: &ClassicalConfig) -> Vec<crate::features::FeatureConfig> {
+        // The delta front end of mono/tri1 and the static cepstra the LDA rungs splice.
+        vec![cfg.features.clone(), cfg.static_features()]
+    }
 }

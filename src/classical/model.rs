@@ -340,6 +340,7 @@ impl Recogniser for ClassicalModel {
                 self.rung, self.decode.lm_weight, self.decode.word_penalty
             ),
             training: None,
+            init: String::new(),
         }
     }
 

@@ -88,6 +88,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         lens: vec![a.frames; a.batch as usize],
         targets: Tensor::randint_low(1, vocab, [a.batch * n_tgt], (Kind::Int64, device)),
         target_lens: vec![n_tgt; a.batch as usize],
+        aux: None,
         frames: (a.batch * a.frames) as usize,
     };
     anyhow::ensure!(

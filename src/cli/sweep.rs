@@ -84,6 +84,55 @@ pub struct Args {
     /// changed override redoes the cells it changes.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Where the cells run: `local` (one after another in this process) or `slurm` (one
+    /// `sbatch --array` task per unfinished cell, followed with squeue until all are done,
+    /// then the same report; docs/CLUSTER.md). Interrupting the waiting process leaves the
+    /// tasks running; the same command again re-attaches to them.
+    #[arg(long, value_enum, default_value_t = Executor::Local)]
+    pub executor: Executor,
+    /// Slurm: partition of the array tasks (sbatch --partition).
+    #[arg(long, help_heading = "Slurm executor")]
+    pub partition: Option<String>,
+    /// Slurm: time limit per task (sbatch --time, e.g. 4:00:00).
+    #[arg(long, help_heading = "Slurm executor")]
+    pub time: Option<String>,
+    /// Slurm: memory per task (sbatch --mem, e.g. 8G).
+    #[arg(long, help_heading = "Slurm executor")]
+    pub mem: Option<String>,
+    /// Slurm: CPUs per task (sbatch --cpus-per-task) [default: --threads].
+    #[arg(long, help_heading = "Slurm executor")]
+    pub cpus_per_task: Option<usize>,
+    /// Slurm: at most N tasks at once (--array=...%N).
+    #[arg(long, value_name = "N", help_heading = "Slurm executor")]
+    pub max_concurrent: Option<usize>,
+    /// Slurm: generic resources for the neural cells only, e.g. `gpu:1` (they get their own
+    /// array; classical cells never ask for a GPU). Use with --device cuda.
+    #[arg(long, value_name = "GRES", help_heading = "Slurm executor")]
+    pub neural_gres: Option<String>,
+    /// Slurm: a further sbatch argument for every array (repeatable), e.g. `--sbatch-arg=--qos=long`.
+    #[arg(
+        long = "sbatch-arg",
+        value_name = "ARG",
+        allow_hyphen_values = true,
+        help_heading = "Slurm executor"
+    )]
+    pub sbatch_args: Vec<String>,
+    /// Slurm: a Kaldi-style slurm.conf (`command sbatch ...`, `option NAME=* ARGS $0`,
+    /// `default NAME=VALUE`; crossover sets num_threads, gpu, mem and time).
+    #[arg(long, value_name = "FILE", help_heading = "Slurm executor")]
+    pub slurm_config: Option<PathBuf>,
+    /// Slurm: seconds between two looks at the queue.
+    #[arg(long, default_value_t = 10.0, help_heading = "Slurm executor")]
+    pub poll_seconds: f64,
+}
+
+/// Where the cells of a sweep run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Executor {
+    /// One after another in this process.
+    Local,
+    /// One Slurm array task per unfinished cell.
+    Slurm,
 }
 
 fn default_threads() -> usize {
@@ -319,6 +368,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let corpus = Corpus::load(&spec.corpus)?;
     // One loader for every cell: dev and test features are computed once.
     let loader = Loader::new(&corpus);
+    if a.cell.is_some() {
+        // One task of a spread-out sweep: the folder keeps the sweep's own command.
+        if let Ok(prior) = SweepSpec::load(&out) {
+            spec.command = prior.command;
+        }
+    }
     spec.save(&out)?;
 
     let mp = MultiProgress::new();
@@ -345,6 +400,46 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     };
 
     let t0 = Instant::now();
+    // Shared work first (pre-trained initial models), once, before any cell.
+    let overlay = spec.overlay()?;
+    for p in &spec.pipelines {
+        bars.stage(&format!("preparing {}", p.display()));
+        let run = crossover::pipeline::RunSettings {
+            threads: spec.threads,
+            device: spec.device,
+            out_dir: out.clone(),
+            progress: !a.no_progress,
+        };
+        match crossover::registry::prepare(p, &overlay, &run) {
+            Ok(Some(line)) => eprintln!("crossover: {}: {line}", p.display()),
+            Ok(None) => {}
+            // Its cells fail with the same error, recorded like any failure.
+            Err(e) => eprintln!("crossover: {}: preparing failed: {e}", p.display()),
+        }
+    }
+    if a.executor == Executor::Slurm && a.cell.is_none() {
+        // Every feature set the cells read, computed here once: array tasks
+        // then only read the cache (its writes are atomic renames anyway).
+        let utts: Vec<&crossover::corpus::Utterance> = corpus.utterances.iter().collect();
+        for p in &spec.pipelines {
+            let configs = match crossover::registry::feature_configs(p, &overlay) {
+                Ok(c) => c,
+                Err(_) => continue, // its cells record the error
+            };
+            for fc in configs {
+                bars.stage(&format!("features for {}", p.display()));
+                loader
+                    .cache(&fc)
+                    .and_then(|c| c.precompute(&utts, !a.no_progress))
+                    .with_context(|| {
+                        format!("features of {} for {}", spec.corpus.display(), p.display())
+                    })?;
+            }
+        }
+        bars.stage.finish_and_clear();
+        bars.overall.finish_and_clear();
+        return run_on_slurm(&a, &spec, &out, &cells, t0);
+    }
     let todo: Vec<&Cell> = match a.cell {
         Some(k) => vec![cells.get(k).with_context(|| {
             format!(
@@ -391,6 +486,144 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     println!("report: {}", report.display());
     if failures > 0 {
         eprintln!("crossover: {failures} cell(s) failed; see the report's 'Failed cells' section and OUT/cells/*/error.txt");
+    }
+    Ok(())
+}
+
+/// The arguments every array task passes to `crossover sweep ... --cell K`:
+/// the resolved grid, stated explicitly (so `--quick` and the defaults mean
+/// the same in every task), without the executor's own options.
+fn task_args(a: &Args, spec: &SweepSpec, out: &Path, corpus_arg: &Path) -> Vec<String> {
+    let join = |v: Vec<String>| v.join(",");
+    let mut args = vec![
+        "--corpus".to_string(),
+        corpus_arg.display().to_string(),
+        "--pipelines".into(),
+        join(
+            spec.pipelines
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+        ),
+        "--hours".into(),
+        join(spec.hours.iter().map(|h| h.to_string()).collect()),
+        "--seeds".into(),
+        join(spec.seeds.iter().map(|s| s.to_string()).collect()),
+        "--threads".into(),
+        spec.threads.to_string(),
+        "--device".into(),
+        format!("{:?}", spec.device).to_lowercase(),
+        "--bootstrap".into(),
+        spec.bootstrap.to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    for s in &a.set {
+        args.push("--set".into());
+        args.push(s.clone());
+    }
+    args
+}
+
+/// `--executor slurm`: submit the unfinished cells as array tasks (or
+/// re-attach to those already queued), follow them, then render the report.
+fn run_on_slurm(
+    a: &Args,
+    spec: &SweepSpec,
+    out: &Path,
+    cells: &[Cell],
+    t0: Instant,
+) -> anyhow::Result<()> {
+    use crossover::sweep::slurm::{SlurmOptions, SlurmRun};
+    let opts = SlurmOptions {
+        partition: a.partition.clone(),
+        time: a.time.clone(),
+        mem: a.mem.clone(),
+        cpus_per_task: a.cpus_per_task,
+        max_concurrent: a.max_concurrent,
+        neural_gres: a.neural_gres.clone(),
+        extra: a.sbatch_args.clone(),
+        config: a.slurm_config.clone(),
+        poll_seconds: a.poll_seconds.max(0.5),
+    };
+    let exe = std::env::current_exe().context("the crossover executable")?;
+    let cwd = std::env::current_dir().context("the working directory")?;
+    // The tasks read the same corpus the recipe built here (shared filesystem).
+    let corpus_arg = a.corpus.clone().unwrap_or_else(|| spec.corpus.clone());
+    let corpus_arg = if corpus_arg.extension().is_some_and(|e| e == "toml") {
+        spec.corpus.clone()
+    } else {
+        corpus_arg
+    };
+    let args = task_args(a, spec, out, &corpus_arg);
+    let mut run = SlurmRun::new(spec, out, cells)?;
+    let queued = run.queued()?;
+    if !queued.is_empty() {
+        eprintln!(
+            "crossover: re-attaching to {} task(s) still queued (job ids in {})",
+            queued.len(),
+            crossover::sweep::slurm::slurm_dir(out)
+                .join("jobs.json")
+                .display()
+        );
+    }
+    let is_neural = |c: &Cell| {
+        crossover::pipeline::pipeline_kind(&c.pipeline).is_ok_and(|(k, _)| k != "classical")
+    };
+    let submitted = run.submit_unfinished(&opts, &exe, &cwd, &args, &is_neural)?;
+    for (id, idx) in &submitted {
+        eprintln!(
+            "crossover: submitted Slurm array job {id} with {} task(s)",
+            idx.len()
+        );
+    }
+    let bar = if a.no_progress {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(cells.len() as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("slurm [{elapsed_precise}] [{bar:30}] {pos}/{len} {msg}")
+            .unwrap()
+            .progress_chars("=> "),
+    );
+    let mut last = None;
+    loop {
+        let (c, active) = run.poll()?;
+        bar.set_position(c.finished as u64);
+        bar.set_message(format!(
+            "finished {}, running {}, pending {}, failed {}",
+            c.finished, c.running, c.pending, c.failed
+        ));
+        if a.no_progress && last != Some(c) {
+            eprintln!(
+                "crossover: slurm: finished {}, running {}, pending {}, failed {} of {}",
+                c.finished,
+                c.running,
+                c.pending,
+                c.failed,
+                cells.len()
+            );
+        }
+        last = Some(c);
+        if !active {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs_f64(opts.poll_seconds));
+    }
+    bar.finish_and_clear();
+    let c = last.unwrap_or_default();
+    let report = sweep::report::render(
+        out,
+        Some(sweep::report::RunTiming {
+            seconds: t0.elapsed().as_secs_f64(),
+            ran: submitted.iter().map(|s| s.1.len()).sum::<usize>() + queued.len(),
+            reused: cells.len() - submitted.iter().map(|s| s.1.len()).sum::<usize>() - queued.len(),
+        }),
+    )?;
+    println!("report: {}", report.display());
+    if c.failed > 0 {
+        eprintln!("crossover: {} cell(s) failed; see OUT/cells/*/error.txt (rerun the same command to retry only those)", c.failed);
     }
     Ok(())
 }

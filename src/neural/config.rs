@@ -287,6 +287,105 @@ pub struct CtcConfig {
     /// phone-ctc only: LM weights and word penalties of the word search
     /// tried on dev after training; the lowest dev WER is kept (never test).
     pub word_tune: crate::lang::TuneConfig,
+    /// Where the network's first weights come from (transfer learning);
+    /// default: none, trained from scratch. Left out of the serialised
+    /// config when unset, so from-scratch pipelines keep their cache keys.
+    #[serde(skip_serializing_if = "InitConfig::is_unset")]
+    pub init: InitConfig,
+    /// mtl-ctc only: the auxiliary phone head and its loss weight.
+    #[serde(skip_serializing_if = "MtlConfig::is_default")]
+    pub mtl: MtlConfig,
+}
+
+/// `[init]`: fine-tune from a trained model instead of a random
+/// initialisation. Either `model` (a trained char-ctc, phone-ctc or mtl-ctc
+/// model folder) or `pretrain` + `corpus` (+ `hours`, `seed`): that pipeline
+/// trained once on that corpus and cached beside the corpus's feature cache
+/// (`ROOT/.cache/pretrained/`), then reused by every cell and run. The
+/// network takes the initial model's architecture (its `[model]`), every
+/// weight is copied except an output layer whose token set differs (and a
+/// head the initial model lacks), which start from random. What the
+/// initial model is (the weights' fingerprint, or the pre-training's
+/// config, corpus, hours and seed) is part of the cell's cache key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InitConfig {
+    /// A trained model folder (with `model.ot`, `model.json`, `tokens.txt`).
+    pub model: Option<std::path::PathBuf>,
+    /// A CTC pipeline file to pre-train with (instead of `model`).
+    pub pretrain: Option<std::path::PathBuf>,
+    /// The pre-training corpus: a recipe (`corpora/NAME.toml`, built on
+    /// first use) or a corpus folder. Required with `pretrain`.
+    pub corpus: Option<std::path::PathBuf>,
+    /// Hours of the pre-training corpus's train split (a nested subset);
+    /// none = all of it. Default none.
+    pub hours: Option<f64>,
+    /// Seed of the pre-training: one seed for every cell, so it is trained
+    /// once. Default 1.
+    pub seed: u64,
+    /// Freeze the first N layers (the convolutional front end counts as
+    /// layer 1, then the encoder layers) for the first `freeze_updates`
+    /// updates, so the new output layer settles before the pre-trained
+    /// layers move. Default 0 (nothing frozen).
+    pub freeze_layers: usize,
+    pub freeze_updates: usize,
+    /// Fine-tuning learning rate and warm-up, replacing `[train] lr` and
+    /// `warmup_steps` when weights come from `[init]` (so `--set
+    /// init.model=DIR` on a from-scratch pipeline gets a fine-tuning rate).
+    /// Default: those of `[train]`.
+    pub lr: Option<f64>,
+    pub warmup_steps: Option<usize>,
+}
+
+impl Default for InitConfig {
+    fn default() -> Self {
+        InitConfig {
+            model: None,
+            pretrain: None,
+            corpus: None,
+            hours: None,
+            seed: 1,
+            freeze_layers: 0,
+            freeze_updates: 0,
+            lr: None,
+            warmup_steps: None,
+        }
+    }
+}
+
+impl InitConfig {
+    /// No initial model: trained from scratch.
+    pub fn is_unset(&self) -> bool {
+        self.model.is_none() && self.pretrain.is_none()
+    }
+}
+
+/// `[mtl]` of an mtl-ctc pipeline: one shared encoder, a character CTC head
+/// (decoded at test time) and a phone CTC head (targets from the shared
+/// lexicon) trained with `loss = (1 - phone_weight) * char + phone_weight * phone`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MtlConfig {
+    /// Weight of the phone CTC loss, in [0, 1). Default 0.3.
+    pub phone_weight: f64,
+    /// Encoder layer (1-based) whose output feeds the phone head; 0 = the
+    /// top layer, the character head's input. Default 0.
+    pub phone_layer: usize,
+}
+
+impl Default for MtlConfig {
+    fn default() -> Self {
+        MtlConfig {
+            phone_weight: 0.3,
+            phone_layer: 0,
+        }
+    }
+}
+
+impl MtlConfig {
+    pub fn is_default(&self) -> bool {
+        *self == MtlConfig::default()
+    }
 }
 
 impl Default for CtcConfig {
@@ -317,11 +416,13 @@ impl Default for CtcConfig {
             lm: Default::default(),
             word_decode: super::phone_words::default_word_decode(),
             word_tune: Default::default(),
+            init: InitConfig::default(),
+            mtl: MtlConfig::default(),
         }
     }
 }
 
-pub const KINDS: [&str; 2] = ["char-ctc", "phone-ctc"];
+pub const KINDS: [&str; 3] = ["char-ctc", "phone-ctc", "mtl-ctc"];
 
 impl CtcConfig {
     /// Parse and validate a pipeline file; errors name the file.
@@ -348,7 +449,7 @@ impl CtcConfig {
     pub fn validate(&self) -> Result<()> {
         if !KINDS.contains(&self.kind.as_str()) {
             return Err(Error::Config(format!(
-                "kind = {:?}: a CTC pipeline is \"char-ctc\" or \"phone-ctc\"",
+                "kind = {:?}: a CTC pipeline is \"char-ctc\", \"phone-ctc\" or \"mtl-ctc\"",
                 self.kind
             )));
         }
@@ -393,6 +494,45 @@ impl CtcConfig {
         }
         if self.decode.beam == 0 {
             return Err(Error::Config("decode.beam must be at least 1".into()));
+        }
+        let i = &self.init;
+        if i.model.is_some() && i.pretrain.is_some() {
+            return Err(Error::Config(
+                "[init]: give either `model` (a trained model folder) or `pretrain` + `corpus`, not both".into(),
+            ));
+        }
+        if i.pretrain.is_some() != i.corpus.is_some() {
+            return Err(Error::Config(
+                "[init]: `pretrain` (a pipeline file) and `corpus` (the corpus to pre-train on) go together".into(),
+            ));
+        }
+        if i.model.is_none() && i.pretrain.is_none() && (i.hours.is_some() || i.freeze_layers > 0) {
+            return Err(Error::Config(
+                "[init]: hours and freeze_layers need an initial model (`model` or `pretrain`)"
+                    .into(),
+            ));
+        }
+        if i.hours.is_some_and(|h| !(h > 0.0)) || i.lr.is_some_and(|l| !(l > 0.0)) {
+            return Err(Error::Config(
+                "[init]: hours and lr must be positive".into(),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.mtl.phone_weight) {
+            return Err(Error::Config(format!(
+                "mtl.phone_weight = {}: must lie in [0, 1) (the character head is the one decoded)",
+                self.mtl.phone_weight
+            )));
+        }
+        if self.kind != "mtl-ctc" && !self.mtl.is_default() {
+            return Err(Error::Config(
+                "[mtl] applies to kind = \"mtl-ctc\" only".into(),
+            ));
+        }
+        if self.mtl.phone_layer as i64 > self.model.layers {
+            return Err(Error::Config(format!(
+                "mtl.phone_layer = {}: the encoder has {} layers",
+                self.mtl.phone_layer, self.model.layers
+            )));
         }
         Ok(())
     }

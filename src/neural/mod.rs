@@ -3,6 +3,11 @@
 //!   search with no lexicon and no LM (the pure end-to-end system).
 //! - `phone-ctc`: audio -> phones; the classical lexicon tree and word LM
 //!   turn the phone posteriors into words ([`phone_words`]).
+//! - `mtl-ctc`: char-ctc trained jointly with a phone CTC head on the same
+//!   encoder (phone targets from the shared lexicon); only the character
+//!   head is decoded, so it stays end to end at test time.
+//!
+//! Any of them may start from a trained model's weights ([`init`]).
 //!
 //! Data flow: manifest utterances -> log-mel fbank + utterance CMVN
 //! ([`fbank`]) -> [`model::CtcNet`] -> CTC loss ([`train`]) or log posteriors
@@ -11,6 +16,7 @@ pub mod config;
 pub mod ctc_decode;
 pub mod fbank;
 pub mod fusion;
+pub mod init;
 pub mod model;
 pub mod phone_words;
 pub mod tokens;
@@ -25,7 +31,7 @@ use sha2::{Digest, Sha256};
 use tch::{nn, Device};
 
 pub use config::{CtcConfig, DecodeMethod, EncoderKind, ModelConfig};
-pub use model::CtcNet;
+pub use model::{AuxHead, CtcNet};
 pub use tokens::{TokenKind, TokenSet};
 
 use crate::corpus::Utterance;
@@ -40,6 +46,8 @@ use train::Example;
 const WEIGHTS_FILE: &str = "model.ot";
 const MODEL_FILE: &str = "model.json";
 const TOKENS_FILE: &str = "tokens.txt";
+/// mtl-ctc: the phone head's tokens.
+const AUX_TOKENS_FILE: &str = "aux_tokens.txt";
 const PIPELINE_FILE: &str = "pipeline.toml";
 
 /// Resolve `--device`: `auto` takes CUDA when libtorch sees it.
@@ -81,6 +89,18 @@ pub fn examples(
     num_mel_bins: usize,
     threads: usize,
 ) -> Result<Vec<Example>> {
+    examples_with_aux(loader, utts, targets, None, num_mel_bins, threads)
+}
+
+/// [`examples`] with auxiliary targets too (mtl-ctc's phones).
+pub fn examples_with_aux(
+    loader: &Loader,
+    utts: &[&Utterance],
+    targets: Option<&TargetFn>,
+    aux: Option<&TargetFn>,
+    num_mel_bins: usize,
+    threads: usize,
+) -> Result<Vec<Example>> {
     let cfg = fbank::input_features(num_mel_bins);
     thread_pool(threads)?.install(|| {
         let feats = loader.features(&cfg, utts)?;
@@ -91,10 +111,15 @@ pub fn examples(
                     Some(t) => t(u)?,
                     None => Vec::new(),
                 };
+                let aux_target = match aux {
+                    Some(t) => t(u)?,
+                    None => Vec::new(),
+                };
                 Ok(Example {
                     id: u.id.clone(),
                     feats,
                     target,
+                    aux_target,
                 })
             })
             .collect()
@@ -103,10 +128,13 @@ pub fn examples(
 
 /// What `model.json` holds besides the weights.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct SavedModel {
-    model: ModelConfig,
-    summary: ModelSummary,
-    training: Option<train::TrainState>,
+pub(crate) struct SavedModel {
+    pub(crate) model: ModelConfig,
+    pub(crate) summary: ModelSummary,
+    pub(crate) training: Option<train::TrainState>,
+    /// mtl-ctc: the phone head (its tokens in `aux_tokens.txt`).
+    #[serde(default)]
+    pub(crate) aux: Option<AuxHead>,
 }
 
 /// A trained char-ctc or phone-ctc recogniser.
@@ -114,6 +142,8 @@ pub struct CtcModel {
     pub cfg: CtcConfig,
     pub model_cfg: ModelConfig,
     pub tokens: TokenSet,
+    /// mtl-ctc: the phone head's tokens (decoded for PER only).
+    pub aux_tokens: Option<TokenSet>,
     summary: ModelSummary,
     training: Option<train::TrainState>,
     /// phone-ctc: lexicon, LM and lexicon tree for the word search.
@@ -150,21 +180,32 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     }
     let device = resolve_device(ctx.device)?;
     tch::set_num_threads(ctx.threads.max(1) as i32);
-    let (tokens, words) = match token_kind(&cfg.kind) {
-        TokenKind::Chars => (TokenSet::chars(), None),
-        TokenKind::Phones => {
-            let tokens = TokenSet::phones(&crate::lang::phones::PhoneSet::standard());
-            let words = phone_words::WordDecoder::train(&cfg.lexicon, &cfg.lm, ctx, tokens.len())?;
-            (tokens, Some(words))
-        }
+    // Before anything else: a pre-training this pipeline starts from (trained now if not cached).
+    let initial = init::resolve(&cfg.init, ctx.threads, ctx.device, ctx.progress)?;
+    let phone_tokens = || TokenSet::phones(&crate::lang::phones::PhoneSet::standard());
+    // phone-ctc decodes words with the lexicon and LM; mtl-ctc takes only its phone targets from the lexicon.
+    let lexicon = match cfg.kind.as_str() {
+        "char-ctc" => None,
+        _ => Some(phone_words::WordDecoder::train(
+            &cfg.lexicon,
+            &cfg.lm,
+            ctx,
+            phone_tokens().len(),
+        )?),
+    };
+    let mtl = cfg.kind == "mtl-ctc";
+    let (tokens, words, aux_tokens) = match token_kind(&cfg.kind) {
+        TokenKind::Phones => (phone_tokens(), lexicon.as_ref(), None),
+        TokenKind::Chars => (TokenSet::chars(), None, mtl.then(phone_tokens)),
     };
     let char_targets = |u: &Utterance| tokens.encode(u);
-    let phone_targets = |u: &Utterance| words.as_ref().expect("phone-ctc has a lexicon").targets(u);
+    let phone_targets = |u: &Utterance| lexicon.as_ref().expect("a lexicon").targets(u);
     let targets: &TargetFn = if words.is_some() {
         &phone_targets
     } else {
         &char_targets
     };
+    let aux_targets: Option<&TargetFn> = if mtl { Some(&phone_targets) } else { None };
     let max_dur = cfg.train.max_utterance_seconds;
     let train_utts: Vec<&Utterance> = ctx
         .train
@@ -174,7 +215,19 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         .collect();
     let skipped_long = ctx.train.len() - train_utts.len();
     let hours = train_utts.iter().map(|u| u.duration).sum::<f64>() / 3600.0;
-    let (model_cfg, preset_note) = cfg.model_for_hours(hours);
+    let (model_cfg, preset_note) = match &initial {
+        Some(i) => (
+            i.model_cfg.clone(),
+            format!("initialised from {}", i.description),
+        ),
+        None => cfg.model_for_hours(hours),
+    };
+    if mtl && cfg.mtl.phone_layer as i64 > model_cfg.layers {
+        return Err(Error::Config(format!(
+            "mtl.phone_layer = {}: the encoder has {} layers",
+            cfg.mtl.phone_layer, model_cfg.layers
+        )));
+    }
     // Caps that may grow with the data: resolved once here.
     let update_cap = cfg.train.update_cap(hours);
     let time_cap = cfg.train.time_cap(hours);
@@ -190,6 +243,11 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     let cache = ctx.loader.cache(&fbank::input_features(mel))?;
     let mut train = thread_pool(ctx.threads)?
         .install(|| train::TrainSet::new(train_utts.clone(), train_targets, cache))?;
+    if let Some(aux) = aux_targets {
+        let phones: Vec<Vec<i64>> = thread_pool(ctx.threads)?
+            .install(|| train_utts.par_iter().map(|u| aux(u)).collect::<Result<_>>())?;
+        train = train.with_aux_targets(phones);
+    }
     // CTC needs at least as many output frames as targets (plus blanks between repeats).
     let before = train.len();
     train.retain(|frames, target| {
@@ -206,13 +264,58 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     let dev = if dev_utts.is_empty() {
         Vec::new()
     } else {
-        examples(ctx.loader, &dev_utts, Some(targets), mel, ctx.threads)?
+        examples_with_aux(
+            ctx.loader,
+            &dev_utts,
+            Some(targets),
+            aux_targets,
+            mel,
+            ctx.threads,
+        )?
     };
 
     tch::manual_seed(ctx.seed as i64);
     let mut vs = nn::VarStore::new(device);
-    let net = CtcNet::new(&vs.root(), &model_cfg, tokens.len() as i64);
+    let aux_head = aux_tokens.as_ref().map(|t| AuxHead {
+        vocab: t.len() as i64,
+        layer: cfg.mtl.phone_layer,
+    });
+    let net = CtcNet::with_aux(&vs.root(), &model_cfg, tokens.len() as i64, aux_head);
     let params = model::parameter_count(&vs);
+    let mut train_cfg = cfg.train.clone();
+    let mut freeze = Vec::new();
+    let mut init_note = String::new();
+    if let Some(i) = &initial {
+        let fresh = init::copy_weights(&vs, i, &tokens, aux_tokens.as_ref())?;
+        let fresh_heads: std::collections::BTreeSet<&str> = fresh
+            .iter()
+            .map(|n| n.split('.').next().unwrap_or(n))
+            .collect();
+        init_note = format!(
+            "; weights from {}{}",
+            i.dir.display(),
+            if fresh_heads.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({} re-initialised: its token set differs or the initial model lacks it)",
+                    fresh_heads.into_iter().collect::<Vec<_>>().join(", ")
+                )
+            }
+        );
+        if let Some(lr) = cfg.init.lr {
+            train_cfg.lr = lr;
+        }
+        if let Some(w) = cfg.init.warmup_steps {
+            train_cfg.warmup_steps = w;
+        }
+        let layers = model::layer_prefixes(&model_cfg);
+        freeze = layers
+            .into_iter()
+            .take(cfg.init.freeze_layers)
+            .flatten()
+            .collect();
+    }
     if ctx.progress {
         eprintln!(
             "{}: {:?} encoder, {} layers x {}, x{} subsampling, {} parameters ({preset_note}); {} training utterances ({hours:.3} h), {} dev, device {}",
@@ -235,8 +338,12 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         h.update(b"\n");
     }
     h.update(ctx.seed.to_le_bytes());
+    h.update(TRAINER_REVISION.to_le_bytes());
+    if let Some(i) = &initial {
+        h.update(&i.fingerprint);
+    }
     let job = train::TrainJob {
-        cfg: &cfg.train,
+        cfg: &train_cfg,
         tokens: &tokens,
         train: &train,
         dev: &dev,
@@ -247,6 +354,9 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         progress: ctx.progress,
         update_cap,
         time_cap,
+        aux_weight: if mtl { cfg.mtl.phone_weight } else { 0.0 },
+        freeze,
+        freeze_updates: cfg.init.freeze_updates,
     };
     let st = train::train_loop(&job, &mut vs, &net)?;
     let speed = if st.train_seconds > 0.0 {
@@ -272,8 +382,14 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         skipped_short,
     );
     let mut cfg = cfg.clone();
-    let mut notes = notes;
+    let mut notes = notes + &init_note;
     let mut choices = String::new();
+    if mtl && !dev.is_empty() {
+        // The phone head's dev PER at the kept checkpoint (it is never decoded for words).
+        let per = train::head_error_rate(&net, &dev, vs.device(), true);
+        notes.push_str(&format!("; phone head dev PER {:.2}%", 100.0 * per));
+        choices = format!("phone_head_dev_per={:.2}", 100.0 * per);
+    }
     if let Some(w) = &words {
         let refs: std::collections::BTreeMap<String, String> = ctx
             .dev
@@ -300,11 +416,20 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         notes,
         choices,
         training: Some(st.record()),
+        init: initial
+            .as_ref()
+            .map(|i| i.description.clone())
+            .unwrap_or_default(),
+    };
+    let words = match cfg.kind.as_str() {
+        "phone-ctc" => lexicon,
+        _ => None,
     };
     Ok(CtcModel {
         cfg,
         model_cfg,
         tokens,
+        aux_tokens,
         summary,
         training: Some(st),
         words,
@@ -369,6 +494,12 @@ fn tune_word_search(
     )))
 }
 
+/// Bumped when a trainer fix changes what the same config trains to, so
+/// that sweeps redo (and never resume) network cells trained before it,
+/// while classical cells stay cached. 2: the plateau schedule used to start
+/// at `final_lr_ratio` of the peak rate instead of the peak.
+pub const TRAINER_REVISION: u32 = 2;
+
 /// The registry's handles on the two CTC kinds: one config type, one
 /// trainer and loader, two `kind` names.
 macro_rules! ctc_kind {
@@ -382,6 +513,29 @@ macro_rules! ctc_kind {
             type Config = CtcConfig;
             fn validate(cfg: &CtcConfig) -> Result<()> {
                 cfg.validate()
+            }
+            fn provenance(cfg: &CtcConfig) -> Result<String> {
+                let mut p = format!("ctc-trainer-revision={TRAINER_REVISION}");
+                if let Some(f) = init::fingerprint(&cfg.init)? {
+                    p.push('\n');
+                    p.push_str(&f);
+                }
+                Ok(p)
+            }
+            fn prepare(
+                cfg: &CtcConfig,
+                run: &crate::pipeline::RunSettings,
+            ) -> Result<Option<String>> {
+                if cfg.init.pretrain.is_none() {
+                    return Ok(None);
+                }
+                let dir = init::ensure_pretrained(&cfg.init, run.threads, run.device, run.progress)?;
+                Ok(Some(format!("pre-trained model ready in {}", dir.display())))
+            }
+            fn feature_configs(cfg: &CtcConfig) -> Vec<crate::features::FeatureConfig> {
+                // An initial model with other mel bins reads its own cache,
+                // which its cells then compute themselves.
+                vec![fbank::input_features(cfg.model.num_mel_bins as usize)]
             }
             fn train(cfg: &CtcConfig, ctx: &TrainContext) -> Result<Box<dyn Recogniser>> {
                 Ok(Box::new(train_ctc(cfg, ctx)?))
@@ -405,6 +559,12 @@ ctc_kind!(
     "phone-ctc",
     "log-mel -> CTC network -> phones -> lexicon + n-gram LM -> words"
 );
+ctc_kind!(
+    /// `kind = "mtl-ctc"`.
+    MtlCtc,
+    "mtl-ctc",
+    "log-mel -> CTC network with character and phone heads -> characters (end to end; the phone head only trains)"
+);
 
 impl CtcModel {
     /// Load a model folder written by [`Recogniser::save`], onto the CPU.
@@ -425,8 +585,15 @@ impl CtcModel {
             .validate()
             .map_err(|e| Error::parse(&mpath, e.to_string()))?;
         let tokens = TokenSet::load(&dir.join(TOKENS_FILE), token_kind(&cfg.kind))?;
+        let aux_tokens = match saved.aux {
+            Some(_) => Some(TokenSet::load(
+                &dir.join(AUX_TOKENS_FILE),
+                TokenKind::Phones,
+            )?),
+            None => None,
+        };
         let mut vs = nn::VarStore::new(device);
-        let net = CtcNet::new(&vs.root(), &saved.model, tokens.len() as i64);
+        let net = CtcNet::with_aux(&vs.root(), &saved.model, tokens.len() as i64, saved.aux);
         let wpath = dir.join(WEIGHTS_FILE);
         vs.load(&wpath).map_err(|source| Error::Torch {
             context: format!("loading weights {}", wpath.display()),
@@ -440,6 +607,7 @@ impl CtcModel {
             cfg,
             model_cfg: saved.model,
             tokens,
+            aux_tokens,
             summary: saved.summary,
             training: saved.training,
             words,
@@ -545,10 +713,12 @@ impl Recogniser for CtcModel {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let ppath = dir.join(PIPELINE_FILE);
         std::fs::write(&ppath, self.cfg.to_toml()).map_err(|e| Error::io(&ppath, e))?;
+        let net_aux = self.net.lock().expect("model lock").1.aux_head();
         let saved = SavedModel {
             model: self.model_cfg.clone(),
             summary: self.summary.clone(),
             training: self.training.clone(),
+            aux: net_aux,
         };
         let mpath = dir.join(MODEL_FILE);
         std::fs::write(
@@ -557,6 +727,9 @@ impl Recogniser for CtcModel {
         )
         .map_err(|e| Error::io(&mpath, e))?;
         self.tokens.save(&dir.join(TOKENS_FILE))?;
+        if let Some(t) = &self.aux_tokens {
+            t.save(&dir.join(AUX_TOKENS_FILE))?;
+        }
         if let Some(w) = &self.words {
             w.save(dir)?;
         }
@@ -587,6 +760,19 @@ impl Recogniser for CtcModel {
         )?;
         let mut out = Vec::with_capacity(examples.len());
         for e in &examples {
+            if let Some(aux_tokens) = &self.aux_tokens {
+                // mtl-ctc: words from the character head; the phone head's greedy phones for PER.
+                let (logp, aux) = {
+                    let guard = self.net.lock().expect("model lock");
+                    train::posteriors_heads(&guard.1, &e.feats, guard.0.device())
+                };
+                out.push(Transcript {
+                    id: e.id.clone(),
+                    words: self.tokens.decode(&self.decode_ids(&logp)),
+                    phones: aux.map(|a| aux_tokens.decode(&ctc_decode::greedy(&a, tokens::BLANK))),
+                });
+                continue;
+            }
             let logp = self.posteriors(&e.feats);
             let text = self.tokens.decode(&self.decode_ids(&logp));
             out.push(match &self.words {

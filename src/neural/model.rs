@@ -195,6 +195,15 @@ enum Encoder {
     },
 }
 
+/// A second CTC output layer on the shared encoder (mtl-ctc's phone head).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuxHead {
+    /// Output tokens of the head (blank included).
+    pub vocab: i64,
+    /// Encoder layer (1-based) whose output it reads; 0 = the top layer.
+    pub layer: usize,
+}
+
 /// The CTC network. Built from a [`ModelConfig`] and a var path; `forward` is the whole model.
 #[derive(Debug)]
 pub struct CtcNet {
@@ -203,13 +212,30 @@ pub struct CtcNet {
     proj: nn::Linear,
     encoder: Encoder,
     out: nn::Linear,
+    /// mtl-ctc: the auxiliary head (variables under `aux_out`).
+    aux: Option<(nn::Linear, AuxHead)>,
     cfg: ModelConfig,
     vocab: i64,
+}
+
+/// Variable-name prefixes of the network's layers in order, for freezing
+/// the first N: the convolutional front end (one layer), then each encoder layer.
+pub fn layer_prefixes(cfg: &ModelConfig) -> Vec<Vec<String>> {
+    let mut v = vec![vec!["conv1.".into(), "conv2.".into(), "proj.".into()]];
+    for i in 0..cfg.layers {
+        v.push(vec![format!("encoder.{i}.")]);
+    }
+    v
 }
 
 impl CtcNet {
     /// `cfg` must be validated ([`ModelConfig::validate`]).
     pub fn new(p: &nn::Path, cfg: &ModelConfig, vocab: i64) -> Self {
+        Self::with_aux(p, cfg, vocab, None)
+    }
+
+    /// A network with an auxiliary CTC head (mtl-ctc) when `aux` is given.
+    pub fn with_aux(p: &nn::Path, cfg: &ModelConfig, vocab: i64, aux: Option<AuxHead>) -> Self {
         let c = cfg.conv_channels;
         let conv1 = nn::conv(
             p / "conv1",
@@ -277,15 +303,26 @@ impl CtcNet {
             }
         };
         let out = nn::linear(p / "out", d_out, vocab, Default::default());
+        let aux = aux.map(|a| {
+            (
+                nn::linear(p / "aux_out", d_out, a.vocab, Default::default()),
+                a,
+            )
+        });
         CtcNet {
             conv1,
             conv2,
             proj,
             encoder,
             out,
+            aux,
             cfg: cfg.clone(),
             vocab,
         }
+    }
+
+    pub fn aux_head(&self) -> Option<AuxHead> {
+        self.aux.as_ref().map(|a| a.1)
     }
 
     pub fn vocab(&self) -> i64 {
@@ -298,7 +335,30 @@ impl CtcNet {
     /// `xs`: padded features [B, T, F]; `lens`: frames per utterance.
     /// Returns log posteriors [B, T', V] and the valid output frames per utterance.
     pub fn forward(&self, xs: &Tensor, lens: &[i64], train: bool) -> (Tensor, Vec<i64>) {
+        let (main, _, lens) = self.forward_heads(xs, lens, train, false);
+        (main, lens)
+    }
+
+    /// As [`CtcNet::forward`], plus the auxiliary head's log posteriors
+    /// [B, T', V_aux] when `with_aux` and the network has one.
+    pub fn forward_heads(
+        &self,
+        xs: &Tensor,
+        lens: &[i64],
+        train: bool,
+        with_aux: bool,
+    ) -> (Tensor, Option<Tensor>, Vec<i64>) {
         let drop = self.cfg.dropout;
+        // The layer whose output feeds the aux head (1-based; 0 = top).
+        let tap = match (&self.aux, with_aux) {
+            (Some((_, a)), true) => Some(if a.layer == 0 {
+                self.cfg.layers as usize
+            } else {
+                a.layer
+            }),
+            _ => None,
+        };
+        let mut tapped: Option<Tensor> = None;
         let (b, _, _) = xs.size3().expect("features [B, T, F]");
         let out_lens: Vec<i64> = lens
             .iter()
@@ -323,6 +383,9 @@ impl CtcNet {
                         x = x.dropout(drop, train);
                     }
                     x = nn::RNN::seq(l, &x).0;
+                    if tap == Some(i + 1) {
+                        tapped = Some(x.shallow_clone());
+                    }
                 }
             }
             Encoder::Lstm(layers) => {
@@ -331,6 +394,9 @@ impl CtcNet {
                         x = x.dropout(drop, train);
                     }
                     x = nn::RNN::seq(l, &x).0;
+                    if tap == Some(i + 1) {
+                        tapped = Some(x.shallow_clone());
+                    }
                 }
             }
             Encoder::Attention { blocks, final_norm } => {
@@ -344,15 +410,27 @@ impl CtcNet {
                 x = &x * (self.cfg.hidden as f64).sqrt()
                     + positional_encoding(t2, self.cfg.hidden, dev, x.kind());
                 x = x.dropout(drop, train);
-                for blk in blocks {
+                let top = blocks.len();
+                for (i, blk) in blocks.iter().enumerate() {
                     x = blk.forward(&x, &mask, &pad, drop, train);
-                }
-                if let Some(n) = final_norm {
-                    x = x.apply(n);
+                    if let (Some(n), true) = (final_norm, i + 1 == top) {
+                        x = x.apply(n);
+                    }
+                    if tap == Some(i + 1) {
+                        tapped = Some(x.shallow_clone());
+                    }
                 }
             }
         }
-        (x.apply(&self.out).log_softmax(-1, Kind::Float), out_lens)
+        let aux = match (&self.aux, tapped) {
+            (Some((head, _)), Some(h)) => Some(h.apply(head).log_softmax(-1, Kind::Float)),
+            _ => None,
+        };
+        (
+            x.apply(&self.out).log_softmax(-1, Kind::Float),
+            aux,
+            out_lens,
+        )
     }
 }
 

@@ -34,6 +34,8 @@ pub struct TrainSet<'a> {
     pub ids: Vec<String>,
     pub frames: Vec<usize>,
     pub targets: Vec<Vec<i64>>,
+    /// mtl-ctc: the auxiliary head's targets (phones); empty otherwise.
+    pub aux_targets: Vec<Vec<i64>>,
     utts: Vec<&'a crate::corpus::Utterance>,
     cache: std::sync::Arc<crate::loader::FeatureCache>,
 }
@@ -50,16 +52,36 @@ impl<'a> TrainSet<'a> {
             ids: utts.iter().map(|u| u.id.clone()).collect(),
             frames,
             targets,
+            aux_targets: Vec::new(),
             utts,
             cache,
         })
     }
 
-    /// Keep the utterances for which `keep(frames, target)` holds.
+    /// Give every utterance an auxiliary target (mtl-ctc), in the same order.
+    pub fn with_aux_targets(mut self, aux: Vec<Vec<i64>>) -> Self {
+        assert_eq!(aux.len(), self.ids.len(), "one aux target per utterance");
+        self.aux_targets = aux;
+        self
+    }
+
+    /// Keep the utterances for which `keep(frames, target)` holds for the
+    /// target and, where there is one, the auxiliary target.
     pub fn retain(&mut self, keep: impl Fn(usize, &[i64]) -> bool) {
         let k: Vec<bool> = (0..self.ids.len())
-            .map(|i| keep(self.frames[i], &self.targets[i]))
+            .map(|i| {
+                keep(self.frames[i], &self.targets[i])
+                    && self
+                        .aux_targets
+                        .get(i)
+                        .is_none_or(|a| keep(self.frames[i], a))
+            })
             .collect();
+        if !self.aux_targets.is_empty() {
+            let mut it = k.iter();
+            self.aux_targets
+                .retain(|_| *it.next().expect("same length"));
+        }
         let mut it = k.iter();
         self.ids.retain(|_| *it.next().expect("same length"));
         let mut it = k.iter();
@@ -89,6 +111,7 @@ impl<'a> TrainSet<'a> {
                 id: self.ids[i].clone(),
                 feats,
                 target: self.targets[i].clone(),
+                aux_target: self.aux_targets.get(i).cloned().unwrap_or_default(),
             })
             .collect())
     }
@@ -101,6 +124,8 @@ pub struct Example {
     pub feats: Matrix,
     /// Token ids (no blanks); empty for decoding-only examples.
     pub target: Vec<i64>,
+    /// mtl-ctc: the auxiliary head's token ids (phones); empty otherwise.
+    pub aux_target: Vec<i64>,
 }
 
 fn torch_err(context: impl Into<String>) -> impl FnOnce(tch::TchError) -> Error {
@@ -136,6 +161,8 @@ pub struct Batch {
     pub lens: Vec<i64>,
     pub targets: Tensor,
     pub target_lens: Vec<i64>,
+    /// The auxiliary targets and their lengths, when every example has one.
+    pub aux: Option<(Tensor, Vec<i64>)>,
     pub frames: usize,
 }
 
@@ -166,11 +193,22 @@ pub fn make_batch(
         .iter()
         .flat_map(|e| e.target.iter().copied())
         .collect();
+    let aux = examples.iter().all(|e| !e.aux_target.is_empty()).then(|| {
+        let flat: Vec<i64> = examples
+            .iter()
+            .flat_map(|e| e.aux_target.iter().copied())
+            .collect();
+        (
+            Tensor::from_slice(&flat).to_device(device),
+            examples.iter().map(|e| e.aux_target.len() as i64).collect(),
+        )
+    });
     Batch {
         xs,
         lens: examples.iter().map(|e| e.feats.rows as i64).collect(),
         targets: Tensor::from_slice(&targets).to_device(device),
         target_lens: examples.iter().map(|e| e.target.len() as i64).collect(),
+        aux,
         frames: examples.iter().map(|e| e.feats.rows).sum(),
     }
 }
@@ -178,16 +216,32 @@ pub fn make_batch(
 /// Mean CTC loss of a batch (PyTorch's `reduction="mean"`: per-utterance loss
 /// divided by target length, averaged over the batch).
 pub fn ctc_loss(net: &CtcNet, batch: &Batch, train: bool) -> Tensor {
-    let (logp, out_lens) = net.forward(&batch.xs, &batch.lens, train);
-    Tensor::ctc_loss(
-        &logp.transpose(0, 1),
-        &batch.targets,
-        &out_lens,
-        &batch.target_lens,
-        BLANK as i64,
-        tch::Reduction::Mean,
-        true,
-    )
+    mtl_ctc_loss(net, batch, 0.0, train)
+}
+
+/// Multi-task CTC: `(1 - w) * main + w * aux` where the network has an
+/// auxiliary head, the batch its targets and `w > 0`; else the main loss.
+pub fn mtl_ctc_loss(net: &CtcNet, batch: &Batch, aux_weight: f64, train: bool) -> Tensor {
+    let use_aux = aux_weight > 0.0 && batch.aux.is_some() && net.aux_head().is_some();
+    let (logp, aux, out_lens) = net.forward_heads(&batch.xs, &batch.lens, train, use_aux);
+    let ctc = |lp: &Tensor, targets: &Tensor, lens: &[i64]| {
+        Tensor::ctc_loss(
+            &lp.transpose(0, 1),
+            targets,
+            &out_lens,
+            lens,
+            BLANK as i64,
+            tch::Reduction::Mean,
+            true,
+        )
+    };
+    let main = ctc(&logp, &batch.targets, &batch.target_lens);
+    match (aux, &batch.aux) {
+        (Some(alp), Some((t, l))) if use_aux => {
+            main * (1.0 - aux_weight) + ctc(&alp, t, l) * aux_weight
+        }
+        _ => main,
+    }
 }
 
 /// AdamW (Loshchilov & Hutter) written out so its moments can be checkpointed
@@ -359,6 +413,20 @@ pub fn posteriors(net: &CtcNet, feats: &Matrix, device: Device) -> Matrix {
     })
 }
 
+/// [`posteriors`] of the main head and, where the network has one, the auxiliary head.
+pub fn posteriors_heads(net: &CtcNet, feats: &Matrix, device: Device) -> (Matrix, Option<Matrix>) {
+    tch::no_grad(|| {
+        let xs = Tensor::from_slice(&feats.data)
+            .view([1, feats.rows as i64, feats.cols as i64])
+            .to_device(device);
+        let (lp, aux, lens) = net.forward_heads(&xs, &[feats.rows as i64], false, true);
+        (
+            frames_matrix(&lp.get(0).narrow(0, 0, lens[0])),
+            aux.map(|a| frames_matrix(&a.get(0).narrow(0, 0, lens[0]))),
+        )
+    })
+}
+
 /// A frames x tokens tensor (any device and float kind) as a CPU matrix.
 fn frames_matrix(lp: &Tensor) -> Matrix {
     let lp = lp.to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
@@ -381,16 +449,29 @@ const DEV_BATCH_FRAMES: usize = 20_000;
 /// decoding stays per utterance) in the last digit. It only ranks
 /// checkpoints and drives the stopping rule, and is deterministic.
 pub fn token_error_rate(net: &CtcNet, examples: &[Example], device: Device) -> f64 {
+    head_error_rate(net, examples, device, false)
+}
+
+/// [`token_error_rate`] of the main head, or (with `aux`) of the auxiliary
+/// head against the examples' `aux_target`s (mtl-ctc's dev PER).
+pub fn head_error_rate(net: &CtcNet, examples: &[Example], device: Device, aux: bool) -> f64 {
     let (mut errs, mut total) = (0usize, 0usize);
     let lens: Vec<usize> = examples.iter().map(|e| e.feats.rows).collect();
     for batch in crate::loader::length_buckets_sorted(&lens, DEV_BATCH_FRAMES, usize::MAX) {
         let exs: Vec<&Example> = batch.iter().map(|&i| &examples[i]).collect();
         let b = make_batch(&exs, None, device);
-        let (lp, out_lens) = tch::no_grad(|| net.forward(&b.xs, &b.lens, false));
+        let (main, aux_lp, out_lens) =
+            tch::no_grad(|| net.forward_heads(&b.xs, &b.lens, false, aux));
+        let lp = match (aux, aux_lp) {
+            (true, Some(a)) => a,
+            (true, None) => return f64::NAN,
+            (false, _) => main,
+        };
         for (k, e) in exs.iter().enumerate() {
             let one = frames_matrix(&lp.get(k as i64).narrow(0, 0, out_lens[k]));
             let hyp = ctc_decode::greedy(&one, BLANK);
-            let reference: Vec<usize> = e.target.iter().map(|&i| i as usize).collect();
+            let target = if aux { &e.aux_target } else { &e.target };
+            let reference: Vec<usize> = target.iter().map(|&i| i as usize).collect();
             errs += edit_distance(&hyp, &reference);
             total += reference.len();
         }
@@ -456,6 +537,17 @@ pub struct TrainState {
 }
 
 impl TrainState {
+    /// A training not yet started: the plateau schedule at the full peak
+    /// rate. (`Default` would start it at `lr_scale = 0`, which
+    /// `learning_rate` floors to `final_lr_ratio` of the peak.)
+    pub fn new(fingerprint: String) -> Self {
+        TrainState {
+            fingerprint,
+            lr_scale: 1.0,
+            ..Default::default()
+        }
+    }
+
     /// The summary's record of this training (results.csv's convergence columns, the curve).
     pub fn record(&self) -> crate::pipeline::TrainingRecord {
         crate::pipeline::TrainingRecord {
@@ -509,6 +601,12 @@ pub struct TrainJob<'a> {
     pub update_cap: Option<usize>,
     /// The wall-clock safety valve (TrainConfig::time_cap).
     pub time_cap: Option<f64>,
+    /// mtl-ctc: the auxiliary loss weight (0 = single task).
+    pub aux_weight: f64,
+    /// Fine-tuning: variable-name prefixes kept frozen (no gradient, no
+    /// update) for the first `freeze_updates` updates.
+    pub freeze: Vec<String>,
+    pub freeze_updates: usize,
 }
 
 fn write_json(path: &Path, v: &impl Serialize) -> Result<()> {
@@ -544,6 +642,20 @@ fn describe_stop(r: StopReason, c: &TrainConfig, job: &TrainJob) -> String {
     }
 }
 
+/// Freeze (or thaw) the variables whose names start with one of `prefixes`:
+/// a frozen variable takes no gradient, so AdamW skips it (no update, no
+/// weight decay, its moments untouched) and backward does not compute it.
+fn set_frozen(vs: &nn::VarStore, prefixes: &[String], frozen: bool) {
+    if prefixes.is_empty() {
+        return;
+    }
+    for (name, t) in vs.variables() {
+        if prefixes.iter().any(|p| name.starts_with(p.as_str())) && t.requires_grad() == frozen {
+            let _ = t.set_requires_grad(!frozen);
+        }
+    }
+}
+
 /// Dev token error at or above which a CTC network has learned nothing yet
 /// (all blanks give exactly 1.0, an untrained network's random output more).
 const ALL_BLANK_ERROR: f64 = 0.999;
@@ -562,10 +674,7 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
         dir.join("best.ot"),
     );
     let mut opt = AdamW::new(vs, c);
-    let mut st = TrainState {
-        fingerprint: job.fingerprint.clone(),
-        ..Default::default()
-    };
+    let mut st = TrainState::new(job.fingerprint.clone());
     if state_path.exists() {
         let text = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
         let prev: TrainState =
@@ -663,6 +772,7 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
                 cap_hit = Some(StopReason::TimeCapped);
                 break;
             }
+            set_frozen(vs, &job.freeze, st.step < job.freeze_updates);
             let loaded = job.train.examples(&batches[bi])?;
             let exs: Vec<&Example> = loaded.iter().collect();
             let batch = make_batch(&exs, Some((&c.spec_augment, &mut rng)), job.device);
@@ -670,7 +780,7 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
                 / (planned_steps.saturating_sub(c.warmup_steps)).max(1) as f64;
             lr = learning_rate(c, st.step, progress, st.lr_scale);
             opt.zero_grad();
-            let loss = ctc_loss(net, &batch, true);
+            let loss = mtl_ctc_loss(net, &batch, job.aux_weight, true);
             let lv = loss.double_value(&[]);
             if !lv.is_finite() {
                 return Err(Error::Invalid(format!(
@@ -775,6 +885,7 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
         write_json(&state_path, &st)?;
     }
     bar.finish_and_clear();
+    set_frozen(vs, &job.freeze, false);
     if best_path.exists() {
         vs.load(&best_path).map_err(torch_err(format!(
             "loading best checkpoint {}",

@@ -541,6 +541,60 @@ mod tests {
         assert_eq!(estimate(&e2e, &cls, 100, 3), estimate(&e2e, &cls, 100, 3));
     }
 
+    #[test]
+    fn transfer_shift_locates_the_transferred_wer_on_the_scratch_curve() {
+        let h = [0.1, 1.0];
+        // 30 % lies halfway between 40 % at 0.1 h and 20 % at 1 h: sqrt(0.1) h in log-hours.
+        match hours_at_level(&h, &[40.0, 20.0], 30.0) {
+            Level::At(x) => assert!((x - 0.1f64.sqrt()).abs() < 1e-9, "{x}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(hours_at_level(&h, &[40.0, 20.0], 10.0), Level::BeyondGrid);
+        assert_eq!(hours_at_level(&h, &[40.0, 20.0], 50.0), Level::BelowGrid);
+        let n = 300;
+        let mut scratch = Curve::default();
+        let mut transfer = Curve::default();
+        for (hours, ws, wt) in [(0.1, 60.0, 40.0), (0.3, 50.0, 30.0), (1.0, 40.0, 25.0)] {
+            scratch
+                .points
+                .insert(OrderedHours(hours), vec![cell_at(ws, n)]);
+            transfer
+                .points
+                .insert(OrderedHours(hours), vec![cell_at(wt, n)]);
+        }
+        let shifts = transfer_shift(&transfer, &scratch, 200, 5);
+        assert_eq!(shifts.len(), 3);
+        // 40 % at 0.1 h is what scratch reaches at 1 h: worth 0.9 h.
+        match shifts[0].equivalent {
+            Level::At(x) => assert!((x - 1.0).abs() < 1e-6, "{x}"),
+            ref other => panic!("{other:?}"),
+        }
+        assert!(shifts[0].p_better > 0.99);
+        let (lo, hi) = (shifts[0].lo.unwrap(), shifts[0].hi.unwrap());
+        assert!(lo <= 1.0 + 1e-9 && hi >= 1.0 - 1e-9, "{lo} {hi}");
+        // 30 % and 25 %: better than scratch anywhere in the grid.
+        assert_eq!(shifts[1].equivalent, Level::BeyondGrid);
+        assert!(transfer_statement("t", "s", "the pre-training", &shifts[1])
+            .contains("more than 0.700 h"));
+        assert_eq!(shifts[2].equivalent, Level::BeyondGrid);
+        // Worse than scratch at 1 h, as good as scratch at 0.3 h: a cost of 0.7 h, said as one.
+        let mut worse = Curve::default();
+        for (hours, wt) in [(0.1, 70.0), (0.3, 60.0), (1.0, 50.0)] {
+            worse
+                .points
+                .insert(OrderedHours(hours), vec![cell_at(wt, n)]);
+        }
+        let shifts = transfer_shift(&worse, &scratch, 200, 5);
+        match shifts[2].equivalent {
+            Level::At(x) => assert!((x - 0.3).abs() < 1e-6, "{x}"),
+            ref other => panic!("{other:?}"),
+        }
+        assert!(shifts[2].p_better < 0.01);
+        let said = transfer_statement("t", "s", "the pre-training", &shifts[2]);
+        assert!(said.contains("costs about 0.700 h"), "{said}");
+        assert_eq!(shifts[0].equivalent, Level::BelowGrid);
+    }
+
     /// Per-utterance errors whose corpus WER is `wer` % (10-word utterances).
     fn cell_at(wer: f64, n_utt: usize) -> UttErrors {
         let total = (wer / 100.0 * 10.0 * n_utt as f64).round() as u32;
@@ -635,4 +689,157 @@ mod tests {
         assert_eq!(p.hours, None);
         assert!(projection_statement("a", "b", &p).contains("no projected crossing below 10x"));
     }
+}
+
+/// Where a WER level falls on a curve measured at `hours` (seed means).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub enum Level {
+    /// Reached at these hours (interpolated linearly in log-hours between
+    /// the first pair of grid points that brackets the level).
+    At(f64),
+    /// Better than the curve anywhere in the grid: more than its largest size.
+    BeyondGrid,
+    /// Worse than the curve at its smallest size: less than its smallest size.
+    BelowGrid,
+}
+
+/// The hours at which the curve (`hours`, `wer`) reaches `level` % WER.
+pub fn hours_at_level(hours: &[f64], wer: &[f64], level: f64) -> Level {
+    if hours.is_empty() {
+        return Level::BeyondGrid;
+    }
+    if level >= wer[0] {
+        return if level == wer[0] {
+            Level::At(hours[0])
+        } else {
+            Level::BelowGrid
+        };
+    }
+    for i in 0..hours.len() - 1 {
+        let (w0, w1) = (wer[i], wer[i + 1]);
+        if w0 >= level && level >= w1 && w0 > w1 {
+            let t = (w0 - level) / (w0 - w1);
+            let (l0, l1) = (hours[i].ln(), hours[i + 1].ln());
+            return Level::At((l0 + t * (l1 - l0)).exp());
+        }
+    }
+    Level::BeyondGrid
+}
+
+/// What a pre-training is worth at one size of the transferred curve.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TransferShift {
+    pub hours: f64,
+    /// Seed-mean test WER (%) of the transferred and the from-scratch pipeline.
+    pub wer_transfer: f64,
+    pub wer_scratch: f64,
+    /// Paired bootstrap probability that the transferred WER is lower.
+    pub p_better: f64,
+    /// The from-scratch hours with the transferred WER.
+    pub equivalent: Level,
+    /// 95% interval of the equivalent hours among the replicates where it is inside the grid.
+    pub lo: Option<f64>,
+    pub hi: Option<f64>,
+    /// Fractions of replicates whose level lies beyond / below the scratch curve's grid.
+    pub beyond: f64,
+    pub below: f64,
+    /// The largest common grid size.
+    pub grid_max: f64,
+}
+
+/// For each common size: the transferred vs from-scratch WER, the paired
+/// bootstrap probability that transfer is better, and how many hours of
+/// target data the from-scratch pipeline needs to match it (the level
+/// interpolated on its curve in log-hours), with a bootstrap interval from
+/// the crossover CI's draws (test utterances and seeds).
+pub fn transfer_shift(
+    transfer: &Curve,
+    scratch: &Curve,
+    replicates: usize,
+    seed: u64,
+) -> Vec<TransferShift> {
+    let (hours, wt, ws) = mean_curves(transfer, scratch);
+    if hours.is_empty() {
+        return Vec::new();
+    }
+    let reps = replicate_curves(transfer, scratch, &hours, replicates, seed);
+    let n = reps.len().max(1) as f64;
+    (0..hours.len())
+        .map(|i| {
+            let mut eq = Vec::new();
+            let (mut beyond, mut below, mut better) = (0usize, 0usize, 0usize);
+            for (rt, rs) in &reps {
+                if rt[i] < rs[i] {
+                    better += 1;
+                }
+                match hours_at_level(&hours, rs, rt[i]) {
+                    Level::At(h) => eq.push(h),
+                    Level::BeyondGrid => beyond += 1,
+                    Level::BelowGrid => below += 1,
+                }
+            }
+            eq.sort_by(|a, b| a.total_cmp(b));
+            TransferShift {
+                hours: hours[i],
+                wer_transfer: wt[i],
+                wer_scratch: ws[i],
+                p_better: better as f64 / n,
+                equivalent: hours_at_level(&hours, &ws, wt[i]),
+                lo: percentile(&eq, 0.025),
+                hi: percentile(&eq, 0.975),
+                beyond: beyond as f64 / n,
+                below: below as f64 / n,
+                grid_max: *hours.last().expect("non-empty"),
+            }
+        })
+        .collect()
+}
+
+/// One sentence per size for [`transfer_shift`]; `what` names what `t`
+/// adds to `s` ("the pre-training", "the phone head").
+pub fn transfer_statement(t: &str, s: &str, what: &str, x: &TransferShift) -> String {
+    let ci = match (x.lo, x.hi) {
+        (Some(l), Some(u)) => format!("{} to {} h", fmt_h(l), fmt_h(u)),
+        _ => "undefined".into(),
+    };
+    let worth = match x.equivalent {
+        // Worse than from scratch at the same size: a loss, said as one.
+        Level::At(h) if h < x.hours => format!(
+            "{s} reaches that WER with about {} h already, so {what} costs about {} h of target data here ({:.2}x; 95% CI of the matching hours {ci} among the {:.0}% of replicates inside the grid)",
+            fmt_h(h),
+            fmt_h(x.hours - h),
+            h / x.hours,
+            100.0 * (1.0 - x.beyond - x.below)
+        ),
+        Level::At(h) => format!(
+            "{s} needs about {} h to match it, so {what} is worth about {} h of target data ({:.1}x; 95% CI of the matching hours {} among the {:.0}% of replicates inside the grid)",
+            fmt_h(h),
+            fmt_h(h - x.hours),
+            h / x.hours,
+            ci,
+            100.0 * (1.0 - x.beyond - x.below)
+        ),
+        Level::BeyondGrid => format!(
+            "{s} does not reach that WER anywhere in the grid (up to {} h), so {what} is worth more than {} of target data here (so in {:.0}% of bootstrap replicates)",
+            fmt_h(x.grid_max),
+            if x.grid_max > x.hours {
+                format!("{} h", fmt_h(x.grid_max - x.hours))
+            } else {
+                "the grid can measure".to_string()
+            },
+            100.0 * x.beyond
+        ),
+        Level::BelowGrid => format!(
+            "that is worse than {s} at its smallest size, so {what} is worth nothing measurable here (so in {:.0}% of replicates)",
+            100.0 * x.below
+        ),
+    };
+    format!(
+        "At {} h: {t} {:.1}% vs {s} {:.1}% WER ({:+.1} points; {t} better in {:.0}% of paired bootstrap replicates); {worth}.",
+        fmt_h(x.hours),
+        x.wer_transfer,
+        x.wer_scratch,
+        x.wer_transfer - x.wer_scratch,
+        100.0 * x.p_better
+    )
 }

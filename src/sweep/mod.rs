@@ -8,6 +8,7 @@ pub mod crossover;
 pub mod plots;
 pub mod report;
 pub mod results;
+pub mod slurm;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -234,6 +235,19 @@ pub fn run_cell(
         write_atomic(&dir.join("error.txt"), &format!("{}\n", result.error))?;
     }
     Ok((result, false))
+}
+
+/// The machine a cell ran on: Slurm's node name inside an array task, else the host name.
+pub fn node_name() -> String {
+    std::env::var("SLURMD_NODENAME")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_default()
 }
 
 fn corpus_name(corpus: &Corpus) -> String {
@@ -487,6 +501,8 @@ fn train_and_score(
         stop_reason: tr.stop_reason.clone(),
         final_train_loss: tr.final_train_loss,
         best_dev_error: tr.best_dev_error.map(|e| 100.0 * e),
+        init: summary.init.clone(),
+        node: node_name(),
         decode_rtf: decode_seconds / test_audio.max(1e-9),
         threads: spec.threads,
         model_size: summary.size,

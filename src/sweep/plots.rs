@@ -641,3 +641,36 @@ pub fn training_curve(dir: &Path, cell: &str, tr: &crate::pipeline::TrainingReco
     }
     Ok(())
 }
+
+/// The WER curves of `pipelines` only, in one panel (`NAME.png` and `.svg`
+/// in `dir`): a transferred pipeline beside its from-scratch twin.
+pub fn wer_subset(
+    dir: &Path,
+    name: &str,
+    title: &str,
+    rows: &[CellResult],
+    pipelines: &[&str],
+) -> Result<PathBuf> {
+    let keep: Vec<CellResult> = rows
+        .iter()
+        .filter(|r| pipelines.contains(&r.pipeline.as_str()))
+        .cloned()
+        .collect();
+    let data = means(&keep);
+    let err = |p: &Path, e: String| Error::Io {
+        path: p.to_path_buf(),
+        what: format!("drawing plot: {e}"),
+    };
+    let none = BTreeMap::new();
+    let p = dir.join(format!("{name}.png"));
+    {
+        let root = BitMapBackend::new(&p, (1000, 650)).into_drawing_area();
+        draw_wer(&root, title, &data, &[], &none).map_err(|e| err(&p, e))?;
+    }
+    let s = dir.join(format!("{name}.svg"));
+    {
+        let root = SVGBackend::new(&s, (1000, 650)).into_drawing_area();
+        draw_wer(&root, title, &data, &[], &none).map_err(|e| err(&s, e))?;
+    }
+    Ok(p)
+}

@@ -238,6 +238,12 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
     std::fs::write(out.join("crossover.json"), json)
         .map_err(|e| Error::io(out.join("crossover.json"), e))?;
 
+    let kinds = pipeline_kinds(&spec);
+    let is_classical = |p: &str| kinds.get(p).is_some_and(|k| k.kind == "classical");
+    // Against the hand-designed pipeline first: the question the tool asks.
+    let (vs_classical, other_pairs): (Vec<&PairStatement>, Vec<&PairStatement>) = stmts
+        .iter()
+        .partition(|s| is_classical(&s.challenger) != is_classical(&s.incumbent));
     let mut md = String::new();
     let _ = writeln!(md, "# crossover report: {corpus}\n");
     let _ = writeln!(md, "## Where the curves cross\n");
@@ -247,7 +253,13 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
             "No pair of pipelines has finished cells at common sizes yet.\n"
         );
     }
-    for s in &stmts {
+    for s in &vs_classical {
+        let _ = writeln!(md, "- {}", s.text);
+    }
+    if !vs_classical.is_empty() && !other_pairs.is_empty() {
+        let _ = writeln!(md, "\nOther pairs:\n");
+    }
+    for s in &other_pairs {
         let _ = writeln!(md, "- {}", s.text);
     }
     let _ = writeln!(md);
@@ -279,6 +291,9 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
         seeds,
         if seeds > 1 { "; the curves are seed means" } else { "" }
     );
+    // After the crossing statements and what their intervals cover.
+    let transfer_md = transfer_section(out, &title, &rows, &kinds, spec.bootstrap.max(100))?;
+    md.push_str(&transfer_md);
     let _ = writeln!(md, "## What was run\n");
     let _ = writeln!(md, "- Corpus: `{}` ({corpus})", spec.corpus.display());
     if !spec.corpus_note.is_empty() {
@@ -305,6 +320,23 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
         spec.threads, spec.device, spec.bootstrap
     );
     let _ = writeln!(md, "- Machine: {}", machine());
+    let mut placed: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.ok() && !r.node.is_empty()) {
+        *placed
+            .entry((r.node.clone(), r.device.clone()))
+            .or_default() += 1;
+    }
+    if !placed.is_empty() {
+        let _ = writeln!(
+            md,
+            "- Where the cells ran (node, device: cells): {}",
+            placed
+                .iter()
+                .map(|((n, d), k)| format!("{n} {d}: {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let _ = writeln!(md, "- crossover version {}", env!("CARGO_PKG_VERSION"));
     if let Some(w) = wall_seconds {
         let _ = writeln!(
@@ -439,6 +471,137 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
     let path = out.join("report.md");
     std::fs::write(&path, md).map_err(|e| Error::io(&path, e))?;
     Ok(path)
+}
+
+/// A pipeline of the sweep: its kind and whether it starts from an initial model.
+struct PipelineKind {
+    kind: String,
+    transferred: bool,
+}
+
+/// Each pipeline's kind and `[init]`, from its file (unreadable files are left out).
+fn pipeline_kinds(spec: &SweepSpec) -> BTreeMap<String, PipelineKind> {
+    spec.pipelines
+        .iter()
+        .filter_map(|p| {
+            let (kind, table) = crate::pipeline::pipeline_kind(p).ok()?;
+            let transferred = table
+                .get("init")
+                .and_then(|i| i.as_table())
+                .is_some_and(|i| i.contains_key("model") || i.contains_key("pretrain"));
+            Some((super::pipeline_name(p), PipelineKind { kind, transferred }))
+        })
+        .collect()
+}
+
+/// "What transfer learning is worth": each transferred pipeline against
+/// the from-scratch pipeline of the same kind, size by size, and the
+/// plot of the two curves in one panel. Empty without such a pair.
+fn transfer_section(
+    out: &Path,
+    title: &str,
+    rows: &[CellResult],
+    kinds: &BTreeMap<String, PipelineKind>,
+    replicates: usize,
+) -> Result<String> {
+    let mut md = String::new();
+    let curves = curves(out, rows);
+    let mut any = false;
+    for (t, tk) in kinds.iter().filter(|(_, k)| k.transferred) {
+        let Some((s, _)) = kinds
+            .iter()
+            .find(|(_, k)| !k.transferred && k.kind == tk.kind)
+        else {
+            continue;
+        };
+        let (Some(ct), Some(cs)) = (curves.get(t), curves.get(s)) else {
+            continue;
+        };
+        let shifts = crossover::transfer_shift(ct, cs, replicates, 1);
+        if shifts.is_empty() {
+            continue;
+        }
+        if !any {
+            let _ = writeln!(md, "## What the pre-training is worth\n");
+            let _ = writeln!(md, "Each transferred pipeline against the from-scratch pipeline of the same kind on the same cells. The matching hours interpolate the from-scratch curve (seed means) in log-hours; intervals come from the crossover bootstrap's draws (test utterances, paired, and seeds).\n");
+            any = true;
+        }
+        let _ = writeln!(md, "### {t} vs {s}\n");
+        for x in &shifts {
+            let _ = writeln!(
+                md,
+                "- {}",
+                crossover::transfer_statement(t, s, "the pre-training", x)
+            );
+        }
+        let name = format!("transfer_{t}");
+        let png = plots::wer_subset(
+            out,
+            &name,
+            &format!("{title}: {t} vs {s}"),
+            rows,
+            &[t.as_str(), s.as_str()],
+        )?;
+        let file = png.file_name().unwrap().to_string_lossy().into_owned();
+        let _ = writeln!(md, "\n![{file}]({file})\n");
+    }
+    // Multi-task vs single-task: each mtl-ctc pipeline against the char-ctc
+    // pipeline with the same initialisation (both from scratch, or both transferred).
+    let mut mtl_any = false;
+    for (m, mk) in kinds.iter().filter(|(_, k)| k.kind == "mtl-ctc") {
+        let Some((c, _)) = kinds
+            .iter()
+            .find(|(_, k)| k.kind == "char-ctc" && k.transferred == mk.transferred)
+        else {
+            continue;
+        };
+        let (Some(cm), Some(cc)) = (curves.get(m), curves.get(c)) else {
+            continue;
+        };
+        let shifts = crossover::transfer_shift(cm, cc, replicates, 1);
+        if shifts.is_empty() {
+            continue;
+        }
+        if !mtl_any {
+            let _ = writeln!(md, "## What the phone head is worth (multi-task CTC)\n");
+            let _ = writeln!(md, "Each mtl-ctc pipeline against the char-ctc pipeline with the same initialisation; both decode characters only. Paired bootstrap over test utterances and seeds.\n");
+            mtl_any = true;
+        }
+        let _ = writeln!(md, "### {m} vs {c}\n");
+        for x in &shifts {
+            let _ = writeln!(
+                md,
+                "- {}",
+                crossover::transfer_statement(m, c, "the phone head", x)
+            );
+        }
+        let _ = writeln!(md);
+    }
+    // What every pipeline started from, and what that cost.
+    let inits: BTreeMap<&str, std::collections::BTreeSet<&str>> = rows
+        .iter()
+        .filter(|r| r.ok() && !r.init.is_empty())
+        .fold(BTreeMap::new(), |mut m, r| {
+            m.entry(r.pipeline.as_str())
+                .or_default()
+                .insert(r.init.as_str());
+            m
+        });
+    if !inits.is_empty() {
+        let _ = writeln!(md, "### Initialisation\n");
+        for (p, what) in &inits {
+            for w in what {
+                let _ = writeln!(md, "- {p}: {w}");
+            }
+        }
+        for (p, k) in kinds {
+            if !k.transferred && k.kind != "classical" {
+                let _ = writeln!(md, "- {p}: trained from scratch");
+            }
+        }
+        let _ = writeln!(md);
+    }
+    Ok(md)
 }
 
 /// The power-law fits of every pipeline in a projected pair, for the WER plot.

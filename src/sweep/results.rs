@@ -56,6 +56,14 @@ pub struct CellResult {
     pub final_train_loss: Option<f64>,
     #[serde(default)]
     pub best_dev_error: Option<f64>,
+    /// What a network's weights were initialised from (transfer learning:
+    /// the pre-training's pipeline, corpus, hours, seed and cost); empty
+    /// when trained from scratch.
+    #[serde(default)]
+    pub init: String,
+    /// The machine the cell ran on (Slurm's node name in an array task).
+    #[serde(default)]
+    pub node: String,
     /// Decoding wall time / test audio duration, with `threads` threads.
     pub decode_rtf: f64,
     pub threads: usize,
