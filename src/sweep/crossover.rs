@@ -803,6 +803,10 @@ pub fn transfer_statement(t: &str, s: &str, what: &str, x: &TransferShift) -> St
         _ => "undefined".into(),
     };
     let worth = match x.equivalent {
+        // Within half a percent of the same size: no difference to speak of.
+        Level::At(h) if (h / x.hours - 1.0).abs() < 0.005 => format!(
+            "{s} reaches that WER at the same size, so {what} makes no measurable difference here"
+        ),
         // Worse than from scratch at the same size: a loss, said as one.
         Level::At(h) if h < x.hours => format!(
             "{s} reaches that WER with about {} h already, so {what} costs about {} h of target data here ({:.2}x; 95% CI of the matching hours {ci} among the {:.0}% of replicates inside the grid)",
