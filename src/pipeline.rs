@@ -220,6 +220,22 @@ pub fn parse_config<K: RecogniserKind>(table: toml::Table, path: &Path) -> Resul
     Ok(cfg)
 }
 
+/// A parsed config in the form the sweep keys cells by: the JSON with every
+/// default filled in, then the kind's provenance line when it has one.
+pub fn effective_json<K: RecogniserKind>(cfg: &K::Config, path: &Path) -> Result<String> {
+    let json = serde_json::to_string(cfg)
+        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+    let extra = K::provenance(cfg).map_err(|e| match e {
+        Error::Config(what) => Error::parse(path, what),
+        other => other,
+    })?;
+    Ok(if extra.is_empty() {
+        json
+    } else {
+        format!("{json}\n{extra}")
+    })
+}
+
 /// A model folder's `pipeline.toml` with `overlay` applied, parsed as `K`'s config.
 pub fn model_config<K: RecogniserKind>(dir: &Path, overlay: &Overlay) -> Result<K::Config> {
     let path = dir.join("pipeline.toml");

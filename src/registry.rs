@@ -83,17 +83,7 @@ pub fn lookup(kind: &str) -> Option<&'static KindEntry> {
 
 fn effective_of<K: RecogniserKind>(table: toml::Table, path: &Path) -> Result<String> {
     let cfg = parse_config::<K>(table, path)?;
-    let json = serde_json::to_string(&cfg)
-        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-    let extra = K::provenance(&cfg).map_err(|e| match e {
-        Error::Config(what) => Error::parse(path, what),
-        other => other,
-    })?;
-    Ok(if extra.is_empty() {
-        json
-    } else {
-        format!("{json}\n{extra}")
-    })
+    crate::pipeline::effective_json::<K>(&cfg, path)
 }
 
 fn train_of<K: RecogniserKind>(

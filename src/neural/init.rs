@@ -136,23 +136,10 @@ fn pretrain_config(pipeline: &Path) -> Result<super::CtcConfig> {
     crate::pipeline::parse_config::<super::CharCtc>(table, pipeline)
 }
 
-/// The pre-training pipeline's effective config, in the registry's form
-/// (`registry::effective_config`: the JSON with every default, then the
-/// kind's provenance line), so the key is the one a cell of that pipeline has.
+/// The pre-training pipeline's effective config, in the form a cell of
+/// that pipeline is keyed by.
 fn pretrain_effective(pipeline: &Path) -> Result<String> {
-    use crate::pipeline::RecogniserKind;
-    let cfg = pretrain_config(pipeline)?;
-    let json = serde_json::to_string(&cfg)
-        .map_err(|e| Error::Config(format!("{}: {e}", pipeline.display())))?;
-    let extra = super::CharCtc::provenance(&cfg).map_err(|e| match e {
-        Error::Config(what) => Error::parse(pipeline, what),
-        other => other,
-    })?;
-    Ok(if extra.is_empty() {
-        json
-    } else {
-        format!("{json}\n{extra}")
-    })
+    crate::pipeline::effective_json::<super::CharCtc>(&pretrain_config(pipeline)?, pipeline)
 }
 
 struct DepthGuard;
@@ -325,19 +312,8 @@ pub fn resolve(
         Some(d) => d.clone(),
         None => ensure_pretrained(init, threads, device, progress)?,
     };
-    let mpath = dir.join(MODEL_FILE);
-    let text = std::fs::read_to_string(&mpath).map_err(|e| Error::io(&mpath, e))?;
-    let saved: SavedModel =
-        serde_json::from_str(&text).map_err(|e| Error::parse(&mpath, e.to_string()))?;
-    saved
-        .model
-        .validate()
-        .map_err(|e| Error::parse(&mpath, e.to_string()))?;
-    let kind = if saved.summary.kind == "phone-ctc" {
-        TokenKind::Phones
-    } else {
-        TokenKind::Chars
-    };
+    let saved = SavedModel::read(&dir)?;
+    let kind = super::token_kind(&saved.summary.kind);
     let tokens = TokenSet::load(&dir.join(TOKENS_FILE), kind)?;
     let aux_tokens = match saved.aux {
         Some(_) => Some(TokenSet::load(

@@ -137,6 +137,21 @@ pub(crate) struct SavedModel {
     pub(crate) aux: Option<AuxHead>,
 }
 
+impl SavedModel {
+    /// Read and check `DIR/model.json`; errors name the file.
+    pub(crate) fn read(dir: &Path) -> Result<Self> {
+        let mpath = dir.join(MODEL_FILE);
+        let text = std::fs::read_to_string(&mpath).map_err(|e| Error::io(&mpath, e))?;
+        let saved: SavedModel =
+            serde_json::from_str(&text).map_err(|e| Error::parse(&mpath, e.to_string()))?;
+        saved
+            .model
+            .validate()
+            .map_err(|e| Error::parse(&mpath, e.to_string()))?;
+        Ok(saved)
+    }
+}
+
 /// A trained char-ctc or phone-ctc recogniser.
 pub struct CtcModel {
     pub cfg: CtcConfig,
@@ -163,7 +178,7 @@ pub struct FusionSettings {
     pub word_bonus: f32,
 }
 
-fn token_kind(kind: &str) -> TokenKind {
+pub(crate) fn token_kind(kind: &str) -> TokenKind {
     if kind == "phone-ctc" {
         TokenKind::Phones
     } else {
@@ -576,14 +591,7 @@ impl CtcModel {
     /// (`crossover decode --set decode.method=beam`, `decode.fusion_lm=...`).
     pub fn load_with(dir: &Path, overlay: &Overlay, device: Device) -> Result<Self> {
         let cfg = crate::pipeline::model_config::<CharCtc>(dir, overlay)?;
-        let mpath = dir.join(MODEL_FILE);
-        let text = std::fs::read_to_string(&mpath).map_err(|e| Error::io(&mpath, e))?;
-        let saved: SavedModel =
-            serde_json::from_str(&text).map_err(|e| Error::parse(&mpath, e.to_string()))?;
-        saved
-            .model
-            .validate()
-            .map_err(|e| Error::parse(&mpath, e.to_string()))?;
+        let saved = SavedModel::read(dir)?;
         let tokens = TokenSet::load(&dir.join(TOKENS_FILE), token_kind(&cfg.kind))?;
         let aux_tokens = match saved.aux {
             Some(_) => Some(TokenSet::load(

@@ -506,76 +506,76 @@ fn transfer_section(
 ) -> Result<String> {
     let mut md = String::new();
     let curves = curves(out, rows);
-    let mut any = false;
-    for (t, tk) in kinds.iter().filter(|(_, k)| k.transferred) {
-        let Some((s, _)) = kinds
-            .iter()
-            .find(|(_, k)| !k.transferred && k.kind == tk.kind)
-        else {
-            continue;
-        };
-        let (Some(ct), Some(cs)) = (curves.get(t), curves.get(s)) else {
-            continue;
-        };
-        let shifts = crossover::transfer_shift(ct, cs, replicates, 1);
-        if shifts.is_empty() {
-            continue;
-        }
-        if !any {
-            let _ = writeln!(md, "## What the pre-training is worth\n");
-            let _ = writeln!(md, "Each transferred pipeline against the from-scratch pipeline of the same kind on the same cells. The matching hours interpolate the from-scratch curve (seed means) in log-hours; intervals come from the crossover bootstrap's draws (test utterances, paired, and seeds).\n");
-            any = true;
-        }
-        let _ = writeln!(md, "### {t} vs {s}\n");
-        for x in &shifts {
-            let _ = writeln!(
-                md,
-                "- {}",
-                crossover::transfer_statement(t, s, "the pre-training", x)
-            );
-        }
-        let name = format!("transfer_{t}");
-        let png = plots::wer_subset(
-            out,
-            &name,
-            &format!("{title}: {t} vs {s}"),
-            rows,
-            &[t.as_str(), s.as_str()],
-        )?;
-        let file = png.file_name().unwrap().to_string_lossy().into_owned();
-        let _ = writeln!(md, "\n![{file}]({file})\n");
-    }
+    // Each transferred pipeline against the from-scratch one of the same kind.
+    let transfer_pairs: Vec<(&String, &String)> = kinds
+        .iter()
+        .filter(|(_, k)| k.transferred)
+        .filter_map(|(t, tk)| {
+            kinds
+                .iter()
+                .find(|(_, k)| !k.transferred && k.kind == tk.kind)
+                .map(|(s, _)| (t, s))
+        })
+        .collect();
     // Multi-task vs single-task: each mtl-ctc pipeline against the char-ctc
     // pipeline with the same initialisation (both from scratch, or both transferred).
-    let mut mtl_any = false;
-    for (m, mk) in kinds.iter().filter(|(_, k)| k.kind == "mtl-ctc") {
-        let Some((c, _)) = kinds
-            .iter()
-            .find(|(_, k)| k.kind == "char-ctc" && k.transferred == mk.transferred)
-        else {
-            continue;
-        };
-        let (Some(cm), Some(cc)) = (curves.get(m), curves.get(c)) else {
-            continue;
-        };
-        let shifts = crossover::transfer_shift(cm, cc, replicates, 1);
-        if shifts.is_empty() {
-            continue;
+    let mtl_pairs: Vec<(&String, &String)> = kinds
+        .iter()
+        .filter(|(_, k)| k.kind == "mtl-ctc")
+        .filter_map(|(m, mk)| {
+            kinds
+                .iter()
+                .find(|(_, k)| k.kind == "char-ctc" && k.transferred == mk.transferred)
+                .map(|(c, _)| (m, c))
+        })
+        .collect();
+    let sections = [
+        (
+            "## What the pre-training is worth\n\nEach transferred pipeline against the from-scratch pipeline of the same kind on the same cells. The matching hours interpolate the from-scratch curve (seed means) in log-hours; intervals come from the crossover bootstrap's draws (test utterances, paired, and seeds).\n",
+            "the pre-training",
+            &transfer_pairs,
+            true,
+        ),
+        (
+            "## What the phone head is worth (multi-task CTC)\n\nEach mtl-ctc pipeline against the char-ctc pipeline with the same initialisation; both decode characters only. Paired bootstrap over test utterances and seeds.\n",
+            "the phone head",
+            &mtl_pairs,
+            false,
+        ),
+    ];
+    for (heading, what, pairs, plot) in sections {
+        let mut any = false;
+        for &(t, s) in pairs {
+            let (Some(ct), Some(cs)) = (curves.get(t), curves.get(s)) else {
+                continue;
+            };
+            let shifts = crossover::transfer_shift(ct, cs, replicates, 1);
+            if shifts.is_empty() {
+                continue;
+            }
+            if !any {
+                let _ = writeln!(md, "{heading}");
+                any = true;
+            }
+            let _ = writeln!(md, "### {t} vs {s}\n");
+            for x in &shifts {
+                let _ = writeln!(md, "- {}", crossover::transfer_statement(t, s, what, x));
+            }
+            if plot {
+                let name = format!("transfer_{t}");
+                let png = plots::wer_subset(
+                    out,
+                    &name,
+                    &format!("{title}: {t} vs {s}"),
+                    rows,
+                    &[t.as_str(), s.as_str()],
+                )?;
+                let file = png.file_name().unwrap().to_string_lossy().into_owned();
+                let _ = writeln!(md, "\n![{file}]({file})\n");
+            } else {
+                let _ = writeln!(md);
+            }
         }
-        if !mtl_any {
-            let _ = writeln!(md, "## What the phone head is worth (multi-task CTC)\n");
-            let _ = writeln!(md, "Each mtl-ctc pipeline against the char-ctc pipeline with the same initialisation; both decode characters only. Paired bootstrap over test utterances and seeds.\n");
-            mtl_any = true;
-        }
-        let _ = writeln!(md, "### {m} vs {c}\n");
-        for x in &shifts {
-            let _ = writeln!(
-                md,
-                "- {}",
-                crossover::transfer_statement(m, c, "the phone head", x)
-            );
-        }
-        let _ = writeln!(md);
     }
     // What every pipeline started from, and what that cost.
     let inits: BTreeMap<&str, std::collections::BTreeSet<&str>> = rows
