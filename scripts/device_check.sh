@@ -30,8 +30,9 @@ cat > "$OUT/cell.toml" <<'TOML'
 kind = "char-ctc"
 presets = []
 [model]
-hidden = 256
-layers = 1
+encoder = "lstm"
+hidden = 160
+layers = 2
 [train]
 max_epochs = 4
 max_updates = 200
