@@ -27,8 +27,8 @@ use tch::{nn, Tensor};
 
 use super::config::{InitConfig, ModelConfig};
 use super::model::AuxHead;
-use super::tokens::{TokenKind, TokenSet};
-use super::{SavedModel, AUX_TOKENS_FILE, MODEL_FILE, TOKENS_FILE, WEIGHTS_FILE};
+use super::tokens::TokenSet;
+use super::{SavedModel, MODEL_FILE, TOKENS_FILE, WEIGHTS_FILE};
 use crate::error::{Error, Result};
 use crate::pipeline::{DeviceChoice, Recogniser};
 
@@ -314,14 +314,7 @@ pub fn resolve(
     };
     let saved = SavedModel::read(&dir)?;
     let kind = super::token_kind(&saved.summary.kind);
-    let tokens = TokenSet::load(&dir.join(TOKENS_FILE), kind)?;
-    let aux_tokens = match saved.aux {
-        Some(_) => Some(TokenSet::load(
-            &dir.join(AUX_TOKENS_FILE),
-            TokenKind::Phones,
-        )?),
-        None => None,
-    };
+    let (tokens, aux_tokens) = saved.token_sets(&dir, kind)?;
     let description = match (&init.model, pretrain_record(&dir)) {
         (Some(d), _) => format!("{} model {}", saved.summary.kind, d.display()),
         (None, Some(r)) => format!(

@@ -138,6 +138,22 @@ pub(crate) struct SavedModel {
 }
 
 impl SavedModel {
+    /// The token lists saved beside `DIR/model.json`: the output layer's
+    /// (`tokens.txt`, of `kind`) and, for a model with a phone head, the
+    /// head's (`aux_tokens.txt`).
+    pub(crate) fn token_sets(
+        &self,
+        dir: &Path,
+        kind: TokenKind,
+    ) -> Result<(TokenSet, Option<TokenSet>)> {
+        let tokens = TokenSet::load(&dir.join(TOKENS_FILE), kind)?;
+        let aux_tokens = match self.aux {
+            Some(_) => Some(TokenSet::load(&dir.join(AUX_TOKENS_FILE), TokenKind::Phones)?),
+            None => None,
+        };
+        Ok((tokens, aux_tokens))
+    }
+
     /// Read and check `DIR/model.json`; errors name the file.
     pub(crate) fn read(dir: &Path) -> Result<Self> {
         let mpath = dir.join(MODEL_FILE);
@@ -592,14 +608,7 @@ impl CtcModel {
     pub fn load_with(dir: &Path, overlay: &Overlay, device: Device) -> Result<Self> {
         let cfg = crate::pipeline::model_config::<CharCtc>(dir, overlay)?;
         let saved = SavedModel::read(dir)?;
-        let tokens = TokenSet::load(&dir.join(TOKENS_FILE), token_kind(&cfg.kind))?;
-        let aux_tokens = match saved.aux {
-            Some(_) => Some(TokenSet::load(
-                &dir.join(AUX_TOKENS_FILE),
-                TokenKind::Phones,
-            )?),
-            None => None,
-        };
+        let (tokens, aux_tokens) = saved.token_sets(dir, token_kind(&cfg.kind))?;
         let mut vs = nn::VarStore::new(device);
         let net = CtcNet::with_aux(&vs.root(), &saved.model, tokens.len() as i64, saved.aux);
         let wpath = dir.join(WEIGHTS_FILE);
