@@ -74,23 +74,32 @@ def main():
     in_lens = [t_out] * a.batch
     tgt_lens = [n_tgt] * a.batch
     times = []
+    phases = [[], [], []]  # forward (network + CTC loss), backward, optimizer (clip + AdamW)
     for step in range(a.warmup + a.steps):
         t0 = time.perf_counter()
         opt.zero_grad()
         lp = net(xs)
         loss = nn.functional.ctc_loss(lp.transpose(0, 1), targets, in_lens, tgt_lens, blank=0, reduction="mean", zero_infinity=True)
+        t1 = time.perf_counter()
         loss.backward()
+        t2 = time.perf_counter()
         nn.utils.clip_grad_norm_(net.parameters(), 5.0)
         opt.step()
         loss.item()
         if step >= a.warmup:
-            times.append(time.perf_counter() - t0)
+            t3 = time.perf_counter()
+            times.append(t3 - t0)
+            for ph, t in zip(phases, (t1 - t0, t2 - t1, t3 - t2)):
+                ph.append(t)
     med = statistics.median(times)
     audio = a.batch * a.frames / 100.0
     print(json.dumps({
         "impl": "pytorch", "torch": torch.__version__, "threads": a.threads, "batch": a.batch, "frames": a.frames,
         "encoder": a.encoder, "hidden": a.hidden, "layers": a.layers, "parameters": params, "steps": a.steps,
         "median_step_s": round(med, 4), "audio_s_per_s": round(audio / med, 1),
+        "median_forward_s": round(statistics.median(phases[0]), 4),
+        "median_backward_s": round(statistics.median(phases[1]), 4),
+        "median_optimizer_s": round(statistics.median(phases[2]), 4),
         "step_times": [round(t, 4) for t in times],
     }))
 

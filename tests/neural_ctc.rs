@@ -460,3 +460,52 @@ fn fine_tuning_copies_the_encoder_freezes_and_reinitialises_a_new_head() {
         "{e}"
     );
 }
+
+/// `crossover bench ctc` (the tch side of `scripts/bench_ctc_grid.sh`): its
+/// JSON carries the throughput and a phase split that adds up to the step.
+#[test]
+fn bench_ctc_reports_throughput_and_a_phase_split_that_adds_up() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossover"))
+        .args([
+            "bench",
+            "ctc",
+            "--threads",
+            "1",
+            "--batch",
+            "2",
+            "--frames",
+            "200",
+            "--steps",
+            "3",
+            "--warmup",
+            "1",
+            "--hidden",
+            "16",
+            "--layers",
+            "1",
+            "--encoder",
+            "lstm",
+        ])
+        .output()
+        .expect("run crossover bench ctc");
+    assert!(
+        out.status.success(),
+        "bench ctc failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bench prints JSON");
+    let f = |k: &str| {
+        v[k].as_f64()
+            .unwrap_or_else(|| panic!("no number {k} in {v}"))
+    };
+    assert_eq!(v["step_times"].as_array().map(|a| a.len()), Some(3));
+    let step = f("median_step_s");
+    assert!(step > 0.0 && f("audio_s_per_s") > 0.0, "{v}");
+    // Medians of the phases need not sum exactly to the median step; within
+    // a factor they must, or a phase is mis-timed.
+    let phases = f("median_forward_s") + f("median_backward_s") + f("median_optimizer_s");
+    assert!(
+        phases > 0.5 * step && phases < 2.0 * step,
+        "phases {phases} s against step {step} s: {v}"
+    );
+}

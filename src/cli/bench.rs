@@ -96,34 +96,49 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         "--frames too small for the targets"
     );
     let mut times = Vec::new();
+    // Per step: forward (network + CTC loss), backward, optimizer (clip + AdamW).
+    let mut phases: [Vec<f64>; 3] = Default::default();
     for step in 0..a.warmup + a.steps {
         let t0 = Instant::now();
         opt.zero_grad();
         let loss = ctc_loss(&net, &batch, true);
+        let t1 = Instant::now();
         loss.backward();
+        let t2 = Instant::now();
         opt.clip_grad_norm(tc.grad_clip);
         opt.step(tc.lr);
         let _ = loss.double_value(&[]);
         if step >= a.warmup {
-            times.push(t0.elapsed().as_secs_f64());
+            let t3 = Instant::now();
+            times.push((t3 - t0).as_secs_f64());
+            phases[0].push((t1 - t0).as_secs_f64());
+            phases[1].push((t2 - t1).as_secs_f64());
+            phases[2].push((t3 - t2).as_secs_f64());
         }
     }
-    let mut sorted = times.clone();
-    sorted.sort_by(f64::total_cmp);
-    let n = sorted.len();
-    let med = if n % 2 == 1 {
-        sorted[n / 2]
-    } else {
-        0.5 * (sorted[n / 2 - 1] + sorted[n / 2])
-    };
+    let med = median(&times);
+    let round4 = |t: f64| (t * 1e4).round() / 1e4;
     let audio = (a.batch * a.frames) as f64 / 100.0;
     let out = serde_json::json!({
         "impl": "tch", "threads": a.threads, "batch": a.batch, "frames": a.frames, "encoder": a.encoder,
         "hidden": a.hidden, "layers": a.layers, "parameters": parameter_count(&vs), "steps": a.steps,
         "device": format!("{device:?}"),
-        "median_step_s": (med * 1e4).round() / 1e4, "audio_s_per_s": (audio / med * 10.0).round() / 10.0,
-        "step_times": times.iter().map(|t| (t * 1e4).round() / 1e4).collect::<Vec<_>>(),
+        "median_step_s": round4(med), "audio_s_per_s": (audio / med * 10.0).round() / 10.0,
+        "median_forward_s": round4(median(&phases[0])), "median_backward_s": round4(median(&phases[1])),
+        "median_optimizer_s": round4(median(&phases[2])),
+        "step_times": times.iter().map(|&t| round4(t)).collect::<Vec<_>>(),
     });
     println!("{out}");
     Ok(())
+}
+
+fn median(xs: &[f64]) -> f64 {
+    let mut sorted = xs.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        0.5 * (sorted[n / 2 - 1] + sorted[n / 2])
+    }
 }

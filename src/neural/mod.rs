@@ -148,7 +148,10 @@ impl SavedModel {
     ) -> Result<(TokenSet, Option<TokenSet>)> {
         let tokens = TokenSet::load(&dir.join(TOKENS_FILE), kind)?;
         let aux_tokens = match self.aux {
-            Some(_) => Some(TokenSet::load(&dir.join(AUX_TOKENS_FILE), TokenKind::Phones)?),
+            Some(_) => Some(TokenSet::load(
+                &dir.join(AUX_TOKENS_FILE),
+                TokenKind::Phones,
+            )?),
             None => None,
         };
         Ok((tokens, aux_tokens))
