@@ -824,7 +824,7 @@ pub fn transfer_statement(t: &str, s: &str, what: &str, x: &TransferShift) -> St
             100.0 * (1.0 - x.beyond - x.below)
         ),
         Level::BeyondGrid => format!(
-            "{s} does not reach that WER anywhere in the grid (up to {} h), so {what} is worth more than {} of target data here (so in {:.0}% of bootstrap replicates)",
+            "{s} does not reach that WER anywhere in the grid (up to {} h), so {what} is worth more than {} of target data here (the case in {:.0}% of bootstrap replicates)",
             fmt_h(x.grid_max),
             if x.grid_max > x.hours {
                 format!("{} h", fmt_h(x.grid_max - x.hours))
@@ -834,7 +834,7 @@ pub fn transfer_statement(t: &str, s: &str, what: &str, x: &TransferShift) -> St
             100.0 * x.beyond
         ),
         Level::BelowGrid => format!(
-            "that is worse than {s} at its smallest size, so {what} is worth nothing measurable here (so in {:.0}% of replicates)",
+            "that is worse than {s} at its smallest size, so {what} is worth nothing measurable here (the case in {:.0}% of bootstrap replicates)",
             100.0 * x.below
         ),
     };

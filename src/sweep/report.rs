@@ -529,15 +529,22 @@ fn transfer_section(
                 .map(|(c, _)| (m, c))
         })
         .collect();
+    // Say what the draws resample: the seeds only when there are several.
+    let seeds: std::collections::BTreeSet<u64> = rows.iter().map(|r| r.seed).collect();
+    let resampled = if seeds.len() > 1 {
+        format!("test utterances (paired) and the {} seeds", seeds.len())
+    } else {
+        "test utterances (paired) only; one seed per cell, so not the training run".to_string()
+    };
     let sections = [
         (
-            "## What the pre-training is worth\n\nEach transferred pipeline against the from-scratch pipeline of the same kind on the same cells. The matching hours interpolate the from-scratch curve (seed means) in log-hours; intervals come from the crossover bootstrap's draws (test utterances, paired, and seeds).\n",
+            format!("## What the pre-training is worth\n\nEach transferred pipeline against the from-scratch pipeline of the same kind on the same cells. The matching hours interpolate the from-scratch curve (seed means) in log-hours; intervals come from the crossover bootstrap's draws over {resampled}.\n"),
             "the pre-training",
             &transfer_pairs,
             true,
         ),
         (
-            "## What the phone head is worth (multi-task CTC)\n\nEach mtl-ctc pipeline against the char-ctc pipeline with the same initialisation; both decode characters only. Paired bootstrap over test utterances and seeds.\n",
+            format!("## What the phone head is worth (multi-task CTC)\n\nEach mtl-ctc pipeline against the char-ctc pipeline with the same initialisation; both decode characters only. Bootstrap over {resampled}.\n"),
             "the phone head",
             &mtl_pairs,
             false,
