@@ -282,17 +282,29 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
         .find(|r| r.ok())
         .map(|r| (r.test_utterances, r.ref_words));
     let seeds = spec.seeds.len();
+    // What every paired draw below resamples: the crossings' and the transfer sections'.
+    let resampled = if seeds > 1 {
+        "the test utterances (paired across cells) and the seeds of every cell"
+    } else {
+        "the test utterances (paired across cells) only, not the training run (one seed per cell)"
+    };
     let _ = writeln!(
         md,
-        "What the intervals cover: each cell's WER interval resamples its {} test utterances ({} words); a crossing's interval resamples the test utterances (paired across cells){}. {} seed(s) per cell{}.\n",
+        "What the intervals cover: each cell's WER interval resamples its {} test utterances ({} words); a crossing's interval resamples {resampled}. {} seed(s) per cell{}.\n",
         n_test.map_or(0, |n| n.0),
         n_test.map_or(0, |n| n.1),
-        if seeds > 1 { " and the seeds of every cell" } else { " only, not the training run (one seed per cell)" },
         seeds,
         if seeds > 1 { "; the curves are seed means" } else { "" }
     );
     // After the crossing statements and what their intervals cover.
-    let transfer_md = transfer_section(out, &title, &rows, &kinds, spec.bootstrap.max(100))?;
+    let transfer_md = transfer_section(
+        out,
+        &title,
+        &rows,
+        &kinds,
+        spec.bootstrap.max(100),
+        resampled,
+    )?;
     md.push_str(&transfer_md);
     let _ = writeln!(md, "## What was run\n");
     let _ = writeln!(md, "- Corpus: `{}` ({corpus})", spec.corpus.display());
@@ -503,6 +515,7 @@ fn transfer_section(
     rows: &[CellResult],
     kinds: &BTreeMap<String, PipelineKind>,
     replicates: usize,
+    resampled: &str,
 ) -> Result<String> {
     let mut md = String::new();
     let curves = curves(out, rows);
@@ -529,13 +542,6 @@ fn transfer_section(
                 .map(|(c, _)| (m, c))
         })
         .collect();
-    // Say what the draws resample: the seeds only when there are several.
-    let seeds: std::collections::BTreeSet<u64> = rows.iter().map(|r| r.seed).collect();
-    let resampled = if seeds.len() > 1 {
-        format!("test utterances (paired) and the {} seeds", seeds.len())
-    } else {
-        "test utterances (paired) only; one seed per cell, so not the training run".to_string()
-    };
     let sections = [
         (
             format!("## What the pre-training is worth\n\nEach transferred pipeline against the from-scratch pipeline of the same kind on the same cells. The matching hours interpolate the from-scratch curve (seed means) in log-hours; intervals come from the crossover bootstrap's draws over {resampled}.\n"),
