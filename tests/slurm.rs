@@ -90,8 +90,10 @@ fn import_fsdd(dir: &Path) -> PathBuf {
 fn pipelines(dir: &Path) -> String {
     let classical = dir.join("tiny.toml");
     std::fs::write(&classical, "kind = \"classical\"\n[mono]\niters = 8\ntotal_gaussians = 150\nmax_iter_inc = 6\nrealign_iters = [1, 2, 4, 6]\n").unwrap();
+    // 300 updates: a few seconds a cell, so that the cancel below lands
+    // while the victim cell is still running.
     let chars = dir.join("tinychar.toml");
-    std::fs::write(&chars, "kind = \"char-ctc\"\npresets = []\n[model]\nhidden = 32\nlayers = 1\nconv_channels = 8\n[train]\nmax_epochs = 3\nbatch_seconds = 10.0\nwarmup_steps = 2\n").unwrap();
+    std::fs::write(&chars, "kind = \"char-ctc\"\npresets = []\n[model]\nhidden = 32\nlayers = 1\nconv_channels = 8\n[train]\nmax_epochs = 3\nmin_updates_per_epoch = 100\nbatch_seconds = 10.0\nwarmup_steps = 2\n").unwrap();
     format!("{},{}", classical.display(), chars.display())
 }
 
@@ -219,13 +221,18 @@ fn slurm_sweeps_match_local_ones_and_a_cancelled_task_is_the_only_cell_redone() 
                 .output()
                 .unwrap();
             let q = String::from_utf8_lossy(&q.stdout).into_owned();
-            if q.lines().any(|l| l == format!("{id}_{victim} RUNNING")) {
-                // Let it get into training before it is cancelled.
-                std::thread::sleep(Duration::from_secs(2));
+            // The task's log exists once its signal trap is in place (the
+            // array script sets the trap first): cancel at once, while
+            // crossover is still loading or training the cell. Waiting any
+            // longer races the cell, which takes a few seconds in all.
+            let log = out
+                .join("cells/tinychar_h0.01_s1")
+                .join(format!("slurm-{id}_{victim}.out"));
+            if q.lines().any(|l| l == format!("{id}_{victim} RUNNING")) && log.exists() {
                 break id;
             }
         }
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(50));
     };
     let s = slurm
         .command("scancel")
@@ -237,8 +244,16 @@ fn slurm_sweeps_match_local_ones_and_a_cancelled_task_is_the_only_cell_redone() 
     let first_log = String::from_utf8_lossy(&first.stderr).into_owned();
     assert!(first.status.success(), "{first_log}");
     let victim_dir = out.join("cells/tinychar_h0.01_s1");
-    let err = std::fs::read_to_string(victim_dir.join("error.txt"))
-        .unwrap_or_else(|_| panic!("error.txt of the cancelled cell\n{first_log}"));
+    let err = std::fs::read_to_string(victim_dir.join("error.txt")).unwrap_or_else(|_| {
+        let task_log =
+            std::fs::read_to_string(victim_dir.join(format!("slurm-{job_id}_{victim}.out")))
+                .unwrap_or_default();
+        panic!(
+            "no error.txt in the cancelled cell {} (did the task finish before scancel?)\n\
+             task log:\n{task_log}\nsweep log:\n{first_log}",
+            victim_dir.display()
+        )
+    });
     assert!(err.contains("CANCELLED"), "{err}");
     let mtime = |p: &Path| -> SystemTime { std::fs::metadata(p).unwrap().modified().unwrap() };
     let others: Vec<(PathBuf, SystemTime)> =

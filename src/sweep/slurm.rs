@@ -284,14 +284,22 @@ dir=${CELL_DIR[$K]}
 mkdir -p "$dir"
 rm -f "$dir/slurm_state.txt"
 log="$dir/slurm-${SLURM_ARRAY_JOB_ID}_${K}.out"
+# The trap is in place before the task's log exists and before crossover
+# starts, so a cancellation at any moment of the task leaves its state.
+child=
+on_signal() {
+    echo "$1" > "$dir/slurm_state.txt"
+    if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null; wait "$child"; fi
+    exit 143
+}
+trap 'on_signal CANCELLED' TERM INT
 exec >"$log" 2>&1
 echo "crossover array task ${SLURM_ARRAY_JOB_ID}_$K on $(hostname) at $(date -u +%FT%TZ)"
-on_signal() { echo "$1" > "$dir/slurm_state.txt"; kill -TERM "$child" 2>/dev/null; wait "$child"; exit 143; }
 "#,
     );
     let args: Vec<String> = sweep_args.iter().map(|a| quote(a)).collect();
     s.push_str(&format!(
-        "{} sweep {} --cell \"$K\" --no-progress &\nchild=$!\ntrap 'on_signal CANCELLED' TERM INT\nwait \"$child\"\nrc=$?\necho \"crossover exited with $rc\"\nexit $rc\n",
+        "{} sweep {} --cell \"$K\" --no-progress &\nchild=$!\nwait \"$child\"\nrc=$?\necho \"crossover exited with $rc\"\nexit $rc\n",
         quote(&exe.to_string_lossy()),
         args.join(" ")
     ));
