@@ -205,6 +205,7 @@ fn slurm_sweeps_match_local_ones_and_a_cancelled_task_is_the_only_cell_redone() 
     let waiting = c.spawn().unwrap();
     // Cells run in plan order: 0 tiny 0.01, 1 tinychar 0.01, 2 tiny 0.02, 3 tinychar 0.02.
     let victim = 1;
+    let victim_dir = out.join("cells/tinychar_h0.01_s1");
     let jobs = out.join("slurm/jobs.json");
     let started = Instant::now();
     let job_id = loop {
@@ -225,9 +226,7 @@ fn slurm_sweeps_match_local_ones_and_a_cancelled_task_is_the_only_cell_redone() 
             // array script sets the trap first): cancel at once, while
             // crossover is still loading or training the cell. Waiting any
             // longer races the cell, which takes a few seconds in all.
-            let log = out
-                .join("cells/tinychar_h0.01_s1")
-                .join(format!("slurm-{id}_{victim}.out"));
+            let log = victim_dir.join(format!("slurm-{id}_{victim}.out"));
             if q.lines().any(|l| l == format!("{id}_{victim} RUNNING")) && log.exists() {
                 break id;
             }
@@ -243,7 +242,6 @@ fn slurm_sweeps_match_local_ones_and_a_cancelled_task_is_the_only_cell_redone() 
     let first = waiting.wait_with_output().unwrap();
     let first_log = String::from_utf8_lossy(&first.stderr).into_owned();
     assert!(first.status.success(), "{first_log}");
-    let victim_dir = out.join("cells/tinychar_h0.01_s1");
     let err = std::fs::read_to_string(victim_dir.join("error.txt")).unwrap_or_else(|_| {
         let task_log =
             std::fs::read_to_string(victim_dir.join(format!("slurm-{job_id}_{victim}.out")))
