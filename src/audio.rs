@@ -255,9 +255,50 @@ pub fn resample(input: &[f32], from: u32, to: u32) -> std::result::Result<Vec<f3
     Ok(out[delay..delay + want].to_vec())
 }
 
+/// Speed perturbation as `sox speed FACTOR` (Kaldi's
+/// `perturb_data_dir_speed.sh`, ESPnet's `speed_perturb_factors`): the
+/// signal is resampled from `rate x factor` to `rate` Hz and played at
+/// `rate` (any rate: only the ratio matters), so it lasts `1 / factor` as long and every frequency is scaled
+/// by `factor`. The factor is taken to a thousandth.
+pub fn speed_perturb(input: &[f32], factor: f32) -> std::result::Result<Vec<f32>, String> {
+    if !(factor > 0.0) {
+        return Err(format!("speed factor must be positive, got {factor}"));
+    }
+    let milli = (factor * 1000.0).round() as u64;
+    let g = gcd(milli, 1000);
+    resample(input, (milli / g) as u32, (1000 / g) as u32)
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn speed_perturbation_shortens_and_raises_the_pitch() {
+        // A 200 Hz tone at 16 kHz, 1 s: at speed 1.1 it lasts 1/1.1 s and is a 220 Hz tone.
+        let x: Vec<f32> = (0..16000)
+            .map(|i| (2.0 * std::f32::consts::PI * 200.0 * i as f32 / 16000.0).sin())
+            .collect();
+        let y = speed_perturb(&x, 1.1).unwrap();
+        assert_eq!(y.len(), (16000.0f64 / 1.1).ceil() as usize);
+        // Count rising zero crossings away from the edges: about 220 per second.
+        let mid = &y[1000..y.len() - 1000];
+        let ups = mid.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count() as f64;
+        let hz = ups / (mid.len() as f64 / 16000.0);
+        assert!((hz - 220.0).abs() < 3.0, "{hz} Hz");
+        let z = speed_perturb(&x, 0.9).unwrap();
+        assert_eq!(z.len(), (16000.0f64 / 0.9).ceil() as usize);
+        assert_eq!(speed_perturb(&x, 1.0).unwrap(), x);
+        assert!(speed_perturb(&x, 0.0).is_err());
+    }
 
     #[test]
     fn resample_keeps_length_and_a_low_tone() {

@@ -75,6 +75,9 @@ pub struct FeatureCache {
     /// Held while a speaker's statistics are computed.
     stats_gate: Mutex<()>,
     audio_hashes: Mutex<HashMap<AudioStamp, [u8; 32]>>,
+    /// Babble noise: the corpus's training utterances (sorted by id) the
+    /// babble is drawn from; empty without babble.
+    babble_pool: Vec<Utterance>,
     computed: AtomicUsize,
     read: AtomicUsize,
     recovered: AtomicUsize,
@@ -121,6 +124,11 @@ impl FeatureCache {
                     .push(u.clone());
             }
         }
+        let mut babble_pool: Vec<Utterance> = match cfg.babble {
+            Some(_) => corpus.split(Split::Train).into_iter().cloned().collect(),
+            None => Vec::new(),
+        };
+        babble_pool.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(FeatureCache {
             dir,
             root: corpus.root.clone(),
@@ -132,6 +140,7 @@ impl FeatureCache {
             speaker_stats: Mutex::new(HashMap::new()),
             stats_gate: Mutex::new(()),
             audio_hashes: Mutex::new(HashMap::new()),
+            babble_pool,
             computed: AtomicUsize::new(0),
             read: AtomicUsize::new(0),
             recovered: AtomicUsize::new(0),
@@ -176,8 +185,74 @@ impl FeatureCache {
         }
     }
 
-    /// The cache key of an utterance: hash of (config hash, SHA-256 of the audio file).
+    /// The cache key of an utterance: hash of (config hash, SHA-256 of the
+    /// audio file), and of the babble's audio files when there is babble.
     fn key(&self, u: &Utterance) -> Result<[u8; 32]> {
+        let audio = self.audio_hash(u)?;
+        if self.config.babble.is_none() {
+            return Ok(self.key_from_audio_hash(&audio));
+        }
+        let mut h = Sha256::new();
+        h.update(self.key_from_audio_hash(&audio));
+        for src in self.babble_sources(u) {
+            h.update(self.audio_hash(src)?);
+        }
+        Ok(h.finalize().into())
+    }
+
+    /// The training utterances whose mix is `u`'s babble: drawn from the
+    /// babble seed and the utterance id, never `u` itself.
+    fn babble_sources(&self, u: &Utterance) -> Vec<&Utterance> {
+        use rand::Rng;
+        let (Some(b), n) = (&self.config.babble, self.babble_pool.len()) else {
+            return Vec::new();
+        };
+        let mut rng = babble_rng(b.seed, &u.id, 0);
+        let others = self.babble_pool.iter().filter(|x| x.id != u.id).count();
+        let mut out = Vec::with_capacity(b.talkers);
+        while out.len() < b.talkers.min(others) {
+            let x = &self.babble_pool[rng.gen_range(0..n)];
+            if x.id != u.id {
+                out.push(x);
+            }
+        }
+        out
+    }
+
+    /// `samples` of `u` with its babble mixed in at the drawn SNR.
+    fn add_babble(&self, u: &Utterance, samples: &mut [f32]) -> Result<()> {
+        use rand::Rng;
+        let Some(b) = &self.config.babble else {
+            return Ok(());
+        };
+        let mut rng = babble_rng(b.seed, &u.id, 1);
+        let mut noise = vec![0f32; samples.len()];
+        for src in self.babble_sources(u) {
+            let path = self.audio_path(src);
+            let x = read_samples(&path, self.extractor.config())?;
+            if x.is_empty() {
+                continue;
+            }
+            let offset = rng.gen_range(0..x.len());
+            for (i, v) in noise.iter_mut().enumerate() {
+                *v += x[(offset + i) % x.len()];
+            }
+        }
+        let power =
+            |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / v.len().max(1) as f64;
+        let (ps, pn) = (power(samples), power(&noise));
+        let snr = rng.gen_range(b.snr_db[0] as f64..=b.snr_db[1] as f64);
+        if pn > 0.0 && ps > 0.0 {
+            let scale = (ps / (pn * 10f64.powf(snr / 10.0))).sqrt() as f32;
+            for (s, n) in samples.iter_mut().zip(&noise) {
+                *s += scale * n;
+            }
+        }
+        Ok(())
+    }
+
+    /// SHA-256 of an utterance's audio file, memoised per (path, size, mtime).
+    fn audio_hash(&self, u: &Utterance) -> Result<[u8; 32]> {
         let path = self.audio_path(u);
         let meta = std::fs::metadata(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => {
@@ -192,7 +267,7 @@ impl FeatureCache {
             .expect("hash memo lock")
             .get(&stamp)
         {
-            return Ok(self.key_from_audio_hash(h));
+            return Ok(*h);
         }
         let mut f = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
         let mut hasher = Sha256::new();
@@ -209,7 +284,7 @@ impl FeatureCache {
             .lock()
             .expect("hash memo lock")
             .insert(stamp, h);
-        Ok(self.key_from_audio_hash(&h))
+        Ok(h)
     }
 
     fn key_from_audio_hash(&self, audio: &[u8; 32]) -> [u8; 32] {
@@ -244,7 +319,14 @@ impl FeatureCache {
             }
         }
         let path = self.audio_path(u);
-        let samples = read_samples(&path, self.extractor.config())?;
+        let mut samples = read_samples(&path, self.extractor.config())?;
+        let speed = self.extractor.config().speed;
+        if speed != 1.0 {
+            samples = crate::audio::speed_perturb(&samples, speed).map_err(|e| {
+                Error::audio(&path, format!("utterance {}: speed {speed}: {e}", u.id))
+            })?;
+        }
+        self.add_babble(u, &mut samples)?;
         let m = compute_samples(&self.extractor, &samples)
             .map_err(|e| Error::audio(&path, format!("utterance {}: {e}", u.id)))?;
         if !m.is_finite() {
@@ -351,6 +433,14 @@ impl FeatureCache {
 /// in place over shared recordings) `$CROSSOVER_CACHE/features/<hash of
 /// ROOT>` (default `~/.cache/crossover`), so nothing is ever written beside
 /// read-only audio.
+/// The random stream of one utterance's babble (`stream` 0: which
+/// utterances, 1: offsets and SNR), from the babble seed and the id.
+fn babble_rng(seed: u64, id: &str, stream: u64) -> rand_chacha::ChaCha8Rng {
+    rand_chacha::ChaCha8Rng::seed_from_u64(
+        seed ^ fnv1a(id.as_bytes()) ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    )
+}
+
 pub fn cache_root(corpus_root: &Path) -> PathBuf {
     corpus_cache_dir(corpus_root, "features")
 }

@@ -52,6 +52,11 @@ pub struct TrainContext<'a> {
     pub out_dir: PathBuf,
     /// Show progress bars.
     pub progress: bool,
+    /// Where trained networks are shared between the cells of one sweep,
+    /// keyed by what decides them, so that a decoding variant (the same
+    /// network with an external LM) never trains its network twice. None
+    /// outside a sweep.
+    pub shared_networks: Option<PathBuf>,
 }
 
 /// One utterance's recognition result.
@@ -109,6 +114,11 @@ pub struct TrainingRecord {
     /// Seconds spent in the training loop, summed over resumed runs.
     #[serde(default)]
     pub train_seconds: f64,
+    /// Training seconds of a network this cell reused rather than trained
+    /// (a decoding variant that shares its sweep's network with its base
+    /// pipeline); the sweep adds them to the cell's train_seconds.
+    #[serde(default)]
+    pub reused_network_seconds: f64,
 }
 
 impl TrainingRecord {
@@ -185,6 +195,12 @@ pub trait RecogniserKind {
     fn validate(_cfg: &Self::Config) -> Result<()> {
         Ok(())
     }
+    /// What a pipeline of this kind is, in a phrase for the report: the
+    /// kind's `ABOUT` unless its settings make it something more specific
+    /// (a network decoded with an external LM).
+    fn describe(_cfg: &Self::Config) -> String {
+        Self::ABOUT.to_string()
+    }
     /// What else, beyond the config itself, decides the trained model (an
     /// initial model's fingerprint): appended to the sweep's cache key.
     fn provenance(_cfg: &Self::Config) -> Result<String> {
@@ -248,12 +264,60 @@ pub fn model_config<K: RecogniserKind>(dir: &Path, overlay: &Overlay) -> Result<
     parse_config::<K>(table, &path)
 }
 
-/// Read the `kind` of a pipeline config file (`pipelines/*.toml`).
-pub fn pipeline_kind(path: &Path) -> Result<(String, toml::Table)> {
+/// A pipeline file's table with its `base` resolved: `base = "FILE"` (a
+/// path relative to the file) takes every setting of that pipeline file,
+/// and the file's own settings override it, table by table. So a variant
+/// lists only what differs from its base (`pipelines/char-ctc-lm.toml`
+/// is `pipelines/char-ctc.toml` decoded with an external LM) and follows
+/// any later edit of it.
+pub fn pipeline_table(path: &Path) -> Result<toml::Table> {
+    pipeline_table_within(path, 0)
+}
+
+fn pipeline_table_within(path: &Path, depth: usize) -> Result<toml::Table> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let table: toml::Table = text
+    let mut table: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| Error::parse(path, e.to_string()))?;
+    let Some(base) = table.remove("base") else {
+        return Ok(table);
+    };
+    let base = base
+        .as_str()
+        .ok_or_else(|| Error::parse(path, "`base` must be a pipeline file's path (a string)"))?;
+    if depth >= 8 {
+        return Err(Error::parse(
+            path,
+            "`base` chains more than 8 files deep (a cycle?)",
+        ));
+    }
+    let base_path = path.parent().unwrap_or(Path::new(".")).join(base);
+    let mut merged = pipeline_table_within(&base_path, depth + 1).map_err(|e| {
+        Error::parse(
+            path,
+            format!("base = {base:?} ({}): {e}", base_path.display()),
+        )
+    })?;
+    merge_tables(&mut merged, table);
+    Ok(merged)
+}
+
+/// `over`'s values replace `into`'s; tables present in both merge key by key.
+fn merge_tables(into: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (into.get_mut(&k), v) {
+            (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge_tables(a, b),
+            (_, v) => {
+                into.insert(k, v);
+            }
+        }
+    }
+}
+
+/// Read the `kind` of a pipeline config file (`pipelines/*.toml`), and its
+/// table with any `base` resolved ([`pipeline_table`]).
+pub fn pipeline_kind(path: &Path) -> Result<(String, toml::Table)> {
+    let table = pipeline_table(path)?;
     let kind = table
         .get("kind")
         .and_then(|k| k.as_str())
@@ -288,6 +352,8 @@ pub struct RunSettings {
     /// The model folder being written.
     pub out_dir: PathBuf,
     pub progress: bool,
+    /// See [`TrainContext::shared_networks`].
+    pub shared_networks: Option<PathBuf>,
 }
 
 impl<'a> TrainContext<'a> {
@@ -373,7 +439,47 @@ impl<'a> TrainContext<'a> {
             device: run.device,
             out_dir: run.out_dir,
             progress: run.progress,
+            shared_networks: run.shared_networks,
         };
         Ok((ctx, data))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_base_file_gives_every_setting_the_variant_does_not_override() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("sub")).unwrap();
+        std::fs::write(
+            d.path().join("base.toml"),
+            "kind = \"char-ctc\"\n[train]\nlr = 0.003\npatience = 3\n[decode]\nbeam = 8\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("sub/variant.toml"),
+            "base = \"../base.toml\"\n[train]\npatience = 5\n[decode.external_lm]\nweights = [1.0]\n",
+        )
+        .unwrap();
+        let (kind, t) = pipeline_kind(&d.path().join("sub/variant.toml")).unwrap();
+        assert_eq!(kind, "char-ctc");
+        assert!(t.get("base").is_none());
+        assert_eq!(t["train"]["lr"].as_float(), Some(0.003));
+        assert_eq!(t["train"]["patience"].as_integer(), Some(5));
+        assert_eq!(t["decode"]["beam"].as_integer(), Some(8));
+        assert!(t["decode"]["external_lm"].is_table());
+        // A missing base names both files; a cycle is stopped.
+        std::fs::write(d.path().join("lost.toml"), "base = \"nowhere.toml\"\n").unwrap();
+        let e = pipeline_kind(&d.path().join("lost.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lost.toml") && e.contains("nowhere.toml"), "{e}");
+        std::fs::write(d.path().join("loop.toml"), "base = \"loop.toml\"\n").unwrap();
+        let e = pipeline_kind(&d.path().join("loop.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("8 files deep"), "{e}");
     }
 }

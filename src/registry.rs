@@ -24,6 +24,7 @@ pub struct KindEntry {
     load: fn(&Path, &Overlay) -> Result<Box<dyn Recogniser>>,
     prepare: fn(toml::Table, &Path, &RunSettings) -> Result<Option<String>>,
     features: fn(toml::Table, &Path) -> Result<Vec<crate::features::FeatureConfig>>,
+    describe: fn(toml::Table, &Path) -> Result<String>,
 }
 
 const fn entry<K: RecogniserKind>() -> KindEntry {
@@ -35,7 +36,12 @@ const fn entry<K: RecogniserKind>() -> KindEntry {
         load: K::load,
         prepare: prepare_of::<K>,
         features: features_of::<K>,
+        describe: describe_of::<K>,
     }
+}
+
+fn describe_of<K: RecogniserKind>(table: toml::Table, path: &Path) -> Result<String> {
+    Ok(K::describe(&parse_config::<K>(table, path)?))
 }
 
 fn prepare_of<K: RecogniserKind>(
@@ -127,6 +133,12 @@ pub fn effective_config(pipeline: &Path, overlay: &Overlay) -> Result<String> {
 pub fn prepare(pipeline: &Path, overlay: &Overlay, run: &RunSettings) -> Result<Option<String>> {
     let (entry, table) = read_pipeline(pipeline, overlay)?;
     (entry.prepare)(table, pipeline, run)
+}
+
+/// What a pipeline is, in a phrase (see [`RecogniserKind::describe`]).
+pub fn describe(pipeline: &Path, overlay: &Overlay) -> Result<String> {
+    let (entry, table) = read_pipeline(pipeline, overlay)?;
+    (entry.describe)(table, pipeline)
 }
 
 /// The loader features a pipeline's cells read (see
@@ -296,6 +308,7 @@ mod tests {
             device: Default::default(),
             out_dir: model_dir.clone(),
             progress: false,
+            shared_networks: None,
         };
         let (ctx, data) = TrainContext::for_subset(&loader, None, 1, false, run).unwrap();
         assert_eq!(data.utterances, 3);

@@ -81,6 +81,7 @@ fn trained() -> &'static Trained {
             device: Default::default(),
             out_dir: dir.path().join("model"),
             progress: false,
+            shared_networks: None,
         };
         let model = train_classical(&cfg, &ctx).unwrap();
         Trained {
@@ -295,6 +296,7 @@ fn triphones_train_and_decode() {
         device: Default::default(),
         out_dir: dir.path().join("model"),
         progress: false,
+        shared_networks: None,
     };
     let model = train_classical(&cfg, &ctx).unwrap();
     assert!(model.am.is_triphone());
@@ -460,6 +462,7 @@ fn lda_mllt_and_sat_rungs_train_decode_and_select_on_dev() {
         device: Default::default(),
         out_dir: dir.path().join(sub),
         progress: false,
+        shared_networks: None,
     };
     let test = corpus.split(Split::Test);
     let top: ClassicalConfig =

@@ -81,6 +81,7 @@ fn context<'a>(loader: &'a Loader<'a>, out: &Path, seed: u64) -> TrainContext<'a
         device: DeviceChoice::Cpu,
         out_dir: out.to_path_buf(),
         progress: false,
+        shared_networks: None,
     }
 }
 
@@ -190,6 +191,118 @@ fn interrupted_training_resumes_exactly() {
         .err()
         .expect("fingerprint mismatch");
     assert!(err.to_string().contains("different training job"), "{err}");
+}
+
+/// Speed perturbation, in both modes: the perturbed copies' features come
+/// from caches of their own, training differs from the unperturbed run,
+/// the same seed gives the same network, and a run stopped after 2 epochs
+/// and resumed ends exactly where the uninterrupted one does (the factors
+/// drawn per epoch come from the seed, not from how the run was split).
+#[test]
+fn speed_perturbed_training_is_deterministic_and_resumes_exactly() {
+    use crossover::neural::config::SpeedPerturbMode;
+    let _serial = serial();
+    let corpus = fsdd20();
+    let loader = Loader::new(&corpus);
+    let mut plain = overfit_config();
+    plain.train.max_epochs = 3;
+    plain.train.min_updates_per_epoch = 10;
+    plain.model.hidden = 32;
+    plain.model.layers = 1;
+    let utts: Vec<&Utterance> = corpus.utterances.iter().take(2).collect();
+    let ex = neural::examples(&loader, &utts, None, 80, 2).unwrap();
+    let unperturbed = neural::train_ctc(
+        &plain,
+        &context(&loader, tempfile::tempdir().unwrap().path(), 3),
+    )
+    .unwrap();
+    for mode in [SpeedPerturbMode::Random, SpeedPerturbMode::Copies] {
+        let mut cfg = plain.clone();
+        cfg.train.speed_perturb = vec![0.9, 1.0, 1.1];
+        cfg.train.speed_perturb_mode = mode;
+        let straight = tempfile::tempdir().unwrap();
+        let a = neural::train_ctc(&cfg, &context(&loader, straight.path(), 3)).unwrap();
+        let again = tempfile::tempdir().unwrap();
+        let a2 = neural::train_ctc(&cfg, &context(&loader, again.path(), 3)).unwrap();
+        let split = tempfile::tempdir().unwrap();
+        let mut first = cfg.clone();
+        first.train.stop_after_epochs = 2;
+        neural::train_ctc(&first, &context(&loader, split.path(), 3)).unwrap();
+        let b = neural::train_ctc(&cfg, &context(&loader, split.path(), 3)).unwrap();
+        assert_eq!(b.training_state().unwrap().epochs_done, 3);
+        for e in &ex {
+            let p = a.posteriors(&e.feats);
+            assert_eq!(
+                p,
+                a2.posteriors(&e.feats),
+                "{mode:?}: same seed, same network"
+            );
+            assert_eq!(
+                p,
+                b.posteriors(&e.feats),
+                "{mode:?}: resumed run differs from the uninterrupted one"
+            );
+            assert_ne!(
+                p,
+                unperturbed.posteriors(&e.feats),
+                "{mode:?}: perturbation changed nothing"
+            );
+        }
+    }
+    // The perturbed copies' features: one cache per factor, the audio 1/f as long.
+    let at = |speed: f32| {
+        let cfg = neural::fbank::perturbed_input_features(80, speed);
+        loader.frames(&cfg, &utts).unwrap()
+    };
+    let (slow, base, fast) = (at(0.9), at(1.0), at(1.1));
+    for i in 0..utts.len() {
+        assert!(
+            slow[i] > base[i] && base[i] > fast[i],
+            "{slow:?} {base:?} {fast:?}"
+        );
+        let ratio = base[i] as f64 / fast[i] as f64;
+        assert!((ratio - 1.1).abs() < 0.05, "{ratio}");
+    }
+}
+
+/// Babble noise: the noisy copy has the clean copy's frames, other values,
+/// the same values from a fresh loader (the draws come from the seed and
+/// the utterance id), and a lower SNR gives features farther from clean.
+#[test]
+fn babble_noise_is_deterministic_and_scales_with_the_snr() {
+    use crossover::features::BabbleNoise;
+    let corpus = fsdd20();
+    let utts: Vec<&Utterance> = corpus.utterances.iter().take(3).collect();
+    let clean_cfg = neural::fbank::input_features(80);
+    let noisy = |snr: f32| {
+        let b = BabbleNoise {
+            snr_db: [snr, snr],
+            ..Default::default()
+        };
+        neural::fbank::noisy_input_features(80, &b)
+    };
+    let loader = Loader::new(&corpus);
+    let clean = loader.features(&clean_cfg, &utts).unwrap();
+    let loud = loader.features(&noisy(0.0), &utts).unwrap();
+    let soft = loader.features(&noisy(20.0), &utts).unwrap();
+    let again = Loader::new(&corpus).features(&noisy(0.0), &utts).unwrap();
+    let dist = |a: &crossover::matrix::Matrix, b: &crossover::matrix::Matrix| {
+        a.data
+            .iter()
+            .zip(&b.data)
+            .map(|(x, y)| (x - y).abs() as f64)
+            .sum::<f64>()
+            / a.data.len() as f64
+    };
+    for i in 0..utts.len() {
+        assert_eq!(loud[i].rows, clean[i].rows);
+        assert_eq!(loud[i], again[i], "same seed, same babble");
+        let (d_loud, d_soft) = (dist(&loud[i], &clean[i]), dist(&soft[i], &clean[i]));
+        assert!(
+            d_soft > 0.0 && d_loud > 2.0 * d_soft,
+            "{d_loud} vs {d_soft}"
+        );
+    }
 }
 
 /// A fresh plateau ("newbob") schedule runs at the configured peak rate

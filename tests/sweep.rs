@@ -6,65 +6,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_crossover");
-
-fn run_ok(args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("run crossover");
-    assert!(
-        out.status.success(),
-        "crossover {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
-}
-
-/// FSDD (official split) imported into `dir/fsdd`.
-fn import_fsdd(dir: &Path) -> PathBuf {
-    let shared = crossover::shared::require_corpora();
-    let corpus = dir.join("fsdd");
-    run_ok(&[
-        "corpus",
-        "import",
-        "fsdd",
-        shared.join("fsdd").to_str().unwrap(),
-        "--split",
-        "official",
-        "--out",
-        corpus.to_str().unwrap(),
-        "--no-progress",
-    ]);
-    corpus
-}
+mod common;
+use common::{import_fsdd, read_rows, results, run_ok, stable, sweep_ok, BIN};
 
 /// A tiny classical system (few iterations and Gaussians) so each cell takes seconds.
 fn tiny_pipeline(dir: &Path) -> PathBuf {
     let p = dir.join("tiny.toml");
     std::fs::write(&p, "kind = \"classical\"\n[mono]\niters = 8\ntotal_gaussians = 150\nmax_iter_inc = 6\nrealign_iters = [1, 2, 4, 6]\n").unwrap();
     p
-}
-
-fn read_rows(path: &Path) -> Vec<csv::StringRecord> {
-    let mut r = csv::Reader::from_path(path).unwrap();
-    r.records().map(|x| x.unwrap()).collect()
-}
-
-/// Columns that must be identical across runs (timing columns excluded).
-fn stable(rows: &[csv::StringRecord], header: &csv::StringRecord) -> Vec<Vec<String>> {
-    let skip = ["train_seconds", "decode_rtf"];
-    rows.iter()
-        .map(|r| {
-            header
-                .iter()
-                .zip(r.iter())
-                .filter(|(h, _)| !skip.contains(h))
-                .map(|(_, v)| v.to_string())
-                .collect()
-        })
-        .collect()
 }
 
 #[test]
@@ -270,37 +219,12 @@ fn neural_cells_repeat_exactly_with_an_epoch_limit() {
         "kind = \"char-ctc\"\npresets = []\n[model]\nhidden = 32\nlayers = 1\nconv_channels = 8\n[train]\nmax_epochs = 3\nbatch_seconds = 10.0\nwarmup_steps = 2\n",
     )
     .unwrap();
-    let sweep = |out: &Path| {
-        run_ok(&[
-            "sweep",
-            "--corpus",
-            corpus.to_str().unwrap(),
-            "--pipelines",
-            p.to_str().unwrap(),
-            "--hours",
-            "0.01",
-            "--seeds",
-            "5",
-            "--threads",
-            "2",
-            "--bootstrap",
-            "50",
-            "--no-progress",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-    };
+    let sweep = |out: &Path| sweep_ok(&corpus, p.to_str().unwrap(), "0.01", "5", out);
     let mut tables = Vec::new();
     for name in ["a", "b"] {
         let out = tmp.path().join(name);
         sweep(&out);
-        let path = out.join("results.csv");
-        let header = csv::Reader::from_path(&path)
-            .unwrap()
-            .headers()
-            .unwrap()
-            .clone();
-        let rows = read_rows(&path);
+        let (header, rows) = results(&out);
         assert_eq!(rows.len(), 1);
         let status = header.iter().position(|h| h == "status").unwrap();
         assert_eq!(&rows[0][status], "ok", "{:?}", rows[0]);
@@ -487,4 +411,109 @@ fn tiny_sweep_of_every_kind_repeats_exactly_under_load() {
         tables[0], tables[1],
         "the same sweep must give the same results.csv, with or without a competing process"
     );
+}
+
+/// The end-to-end network + external LM is a decoding variant: in a sweep
+/// its cell reuses the network its base pipeline's cell trained (one
+/// network in the sweep's store, the same checkpoints in both cells, the
+/// variant's train_seconds counting that training), estimates the classical
+/// cell's word LM (the very same `lm.arpa`), chooses its scorer on dev and
+/// says so in `dev_choices`; and the speed-perturbed network trains
+/// deterministically through the sweep.
+#[test]
+fn the_external_lm_variant_reuses_its_base_network_and_the_classical_lm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = import_fsdd(tmp.path());
+    let classical = tiny_pipeline(tmp.path());
+    let chars = tmp.path().join("tinychar.toml");
+    std::fs::write(
+        &chars,
+        "kind = \"char-ctc\"\npresets = []\n[model]\nhidden = 32\nlayers = 1\nconv_channels = 8\n[train]\nmax_epochs = 3\nbatch_seconds = 10.0\nwarmup_steps = 2\nspeed_perturb = [0.9, 1.0, 1.1]\nspeed_perturb_mode = \"random\"\n",
+    )
+    .unwrap();
+    let lm = tmp.path().join("tinychar-lm.toml");
+    std::fs::write(
+        &lm,
+        "base = \"tinychar.toml\"\n[decode]\nmethod = \"beam\"\nbeam = 4\n[decode.external_lm]\nweights = [0.5, 1.0]\nbonuses = [1.0]\nmax_dev_utterances = 40\n",
+    )
+    .unwrap();
+    let pipelines = format!(
+        "{},{},{}",
+        classical.display(),
+        chars.display(),
+        lm.display()
+    );
+    let mut tables = Vec::new();
+    for name in ["a", "b"] {
+        let out = tmp.path().join(name);
+        sweep_ok(&corpus, &pipelines, "0.01", "5", &out);
+        let (header, rows) = results(&out);
+        let col = |n: &str| header.iter().position(|h| h == n).unwrap();
+        assert_eq!(rows.len(), 3);
+        for r in &rows {
+            assert_eq!(&r[col("status")], "ok", "{r:?}");
+        }
+        let lm_row = rows
+            .iter()
+            .find(|r| &r[col("pipeline")] == "tinychar-lm")
+            .unwrap();
+        let char_row = rows
+            .iter()
+            .find(|r| &r[col("pipeline")] == "tinychar")
+            .unwrap();
+        let choices = &lm_row[col("dev_choices")];
+        assert!(
+            choices.contains("external_lm=") && choices.contains("lm_weight="),
+            "{choices}"
+        );
+        assert_eq!(&char_row[col("dev_choices")], "");
+        tables.push(stable(&rows, &header));
+
+        // One network in the store, and both cells hold its checkpoints.
+        let stored: Vec<_> = std::fs::read_dir(out.join("networks"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_dir())
+            .collect();
+        assert_eq!(stored.len(), 1, "{stored:?}");
+        let state = |cell: &str| {
+            std::fs::read_to_string(
+                out.join("cells")
+                    .join(cell)
+                    .join("model/checkpoints/state.json"),
+            )
+            .unwrap()
+        };
+        assert_eq!(state("tinychar_h0.01_s5"), state("tinychar-lm_h0.01_s5"));
+        // Its cost includes the training of the network it reused.
+        let st: serde_json::Value = serde_json::from_str(&state("tinychar_h0.01_s5")).unwrap();
+        let loop_seconds = st["train_seconds"].as_f64().unwrap();
+        let lm_seconds: f64 = lm_row[col("train_seconds")].parse().unwrap();
+        assert!(lm_seconds >= loop_seconds, "{lm_seconds} < {loop_seconds}");
+        // The kept weights: the variant's checkpoint is the store's copy.
+        let weights = |cell: &str| {
+            std::fs::read(
+                out.join("cells")
+                    .join(cell)
+                    .join("model/checkpoints/best.ot"),
+            )
+            .unwrap()
+        };
+        assert!(
+            weights("tinychar_h0.01_s5") == weights("tinychar-lm_h0.01_s5"),
+            "the variant's network differs from its base's"
+        );
+        let notes =
+            std::fs::read_to_string(out.join("cells/tinychar-lm_h0.01_s5/model/model.json"))
+                .unwrap();
+        assert!(notes.contains("network reused"), "{notes}");
+        // The word LM is the classical cell's own: same text, same vocabulary.
+        let arpa = |cell: &str| {
+            std::fs::read_to_string(out.join("cells").join(cell).join("model/lm.arpa")).unwrap()
+        };
+        assert_eq!(arpa("tiny_h0.01_s5"), arpa("tinychar-lm_h0.01_s5"));
+        // The pure network's cell decodes without it.
+        assert!(!out.join("cells/tinychar_h0.01_s5/model/lm.arpa").exists());
+    }
+    assert_eq!(tables[0], tables[1], "same command, same answer");
 }

@@ -4,40 +4,9 @@
 //! another pipeline naming the same pre-training), and redone, with the
 //! cells that use it, when its pipeline changes.
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_crossover");
-
-fn run_ok(args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("run crossover");
-    assert!(
-        out.status.success(),
-        "crossover {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
-}
-
-fn import_fsdd(dir: &Path) -> PathBuf {
-    let shared = crossover::shared::require_corpora();
-    let corpus = dir.join("fsdd");
-    run_ok(&[
-        "corpus",
-        "import",
-        "fsdd",
-        shared.join("fsdd").to_str().unwrap(),
-        "--split",
-        "official",
-        "--out",
-        corpus.to_str().unwrap(),
-        "--no-progress",
-    ]);
-    corpus
-}
+mod common;
+use common::{import_fsdd, run_ok};
 
 const NET: &str = "presets = []\n[model]\nhidden = 32\nlayers = 1\nconv_channels = 8\n[train]\nmax_epochs = 2\nbatch_seconds = 10.0\nwarmup_steps = 2\n";
 

@@ -16,8 +16,10 @@ use crossover::sweep::{self, results::CellResult, Cell, SweepProgress, SweepSpec
 /// The default corpora are recipes (built on first use into corpora/build/<stem>/).
 const DEFAULT_CORPUS: &str = "corpora/synth-default.toml";
 const QUICK_CORPUS: &str = "corpora/synth-quick.toml";
-const DEFAULT_PIPELINES: &str =
-    "pipelines/classical.toml,pipelines/phone-ctc.toml,pipelines/char-ctc.toml";
+/// The hand-designed pipeline, the intermediate, the pure end-to-end
+/// network and the same network with an external LM (a decoding variant:
+/// its cells reuse the char-ctc cells' networks).
+const DEFAULT_PIPELINES: &str = "pipelines/classical.toml,pipelines/phone-ctc.toml,pipelines/char-ctc.toml,pipelines/char-ctc-lm.toml";
 const QUICK_PIPELINES: &str =
     "pipelines/quick/classical.toml,pipelines/quick/phone-ctc.toml,pipelines/quick/char-ctc.toml";
 const DEFAULT_HOURS: &str = "0.1,0.3,1";
@@ -38,7 +40,10 @@ pub struct Args {
     /// corpora/synth-quick.toml].
     #[arg(long)]
     pub corpus: Option<PathBuf>,
-    /// Comma-separated pipeline config files; each file's stem names its curve.
+    /// Comma-separated pipeline config files; each file's stem names its curve
+    /// [default: pipelines/classical.toml, phone-ctc.toml, char-ctc.toml and
+    /// char-ctc-lm.toml (the char-ctc network decoded with an external LM; it
+    /// reuses the char-ctc cells' networks); with --quick pipelines/quick/*].
     #[arg(long, value_delimiter = ',')]
     pub pipelines: Option<Vec<PathBuf>>,
     /// Comma-separated training-set sizes in hours (nested subsets of the train split)
@@ -409,6 +414,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             device: spec.device,
             out_dir: out.clone(),
             progress: !a.no_progress,
+            shared_networks: None,
         };
         match crossover::registry::prepare(p, &overlay, &run) {
             Ok(Some(line)) => eprintln!("crossover: {}: {line}", p.display()),

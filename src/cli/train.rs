@@ -76,6 +76,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         device: a.device,
         out_dir: a.out.clone(),
         progress: !a.quiet,
+        shared_networks: None,
     };
     let (ctx, data) = TrainContext::for_subset(&loader, a.hours, a.seed, a.dev_into_train, run)?;
     if let Some(h) = a.hours {

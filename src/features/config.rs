@@ -121,6 +121,50 @@ pub struct FeatureConfig {
     /// (`apply-cmvn ... | add-deltas`). Default false: normalise all
     /// dimensions after the deltas.
     pub cmvn_before_deltas: bool,
+    /// Speed perturbation (Kaldi's `sox speed`, ESPnet's
+    /// `speed_perturb_factors`): the audio is resampled so that it plays
+    /// `speed` times as fast (shorter, higher-pitched) before anything
+    /// else. Default 1.0 (none); left out of the serialised config then, so
+    /// caches and cache keys of unperturbed features are what they were.
+    /// Network training sets it for its perturbed copies (`[train]
+    /// speed_perturb`).
+    #[serde(skip_serializing_if = "is_unit_speed")]
+    pub speed: f32,
+    /// Additive babble noise (after any speed perturbation): other training
+    /// utterances of the corpus mixed in at a drawn SNR. Default none; left
+    /// out of the serialised config then. Network training sets it for its
+    /// noisy copy (`[train] babble`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub babble: Option<BabbleNoise>,
+}
+
+/// Babble noise as the synthetic generator makes it, from real speech: a
+/// mix of `talkers` other training utterances (drawn per utterance from
+/// `seed` and the utterance id, each from a drawn offset, looped to the
+/// length), scaled to an SNR drawn uniformly from `snr_db`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BabbleNoise {
+    /// Other utterances summed into the babble. Default 3.
+    pub talkers: usize,
+    /// Lowest and highest SNR in dB. Default 10 to 20 dB.
+    pub snr_db: [f32; 2],
+    /// Seed of the draws. Default 0.
+    pub seed: u64,
+}
+
+impl Default for BabbleNoise {
+    fn default() -> Self {
+        BabbleNoise {
+            talkers: 3,
+            snr_db: [10.0, 20.0],
+            seed: 0,
+        }
+    }
+}
+
+fn is_unit_speed(s: &f32) -> bool {
+    *s == 1.0
 }
 
 impl Default for FeatureConfig {
@@ -151,6 +195,8 @@ impl Default for FeatureConfig {
             cmvn: CmvnMode::None,
             norm_vars: false,
             cmvn_before_deltas: false,
+            speed: 1.0,
+            babble: None,
         }
     }
 }
@@ -240,6 +286,20 @@ impl FeatureConfig {
     /// Check the options against each other, as Kaldi does when it builds its computers.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Config(format!("feature config: {m}")));
+        if let Some(b) = &self.babble {
+            if b.talkers == 0 || !(b.snr_db[0] <= b.snr_db[1]) || !b.snr_db[0].is_finite() {
+                return bad(format!(
+                    "babble: talkers must be at least 1 and snr_db a finite [low, high], got {} and {:?}",
+                    b.talkers, b.snr_db
+                ));
+            }
+        }
+        if !(0.5..=2.0).contains(&self.speed) {
+            return bad(format!(
+                "speed must lie between 0.5 and 2.0, got {}",
+                self.speed
+            ));
+        }
         if self.sample_frequency.is_nan() || self.sample_frequency <= 0.0 {
             return bad(format!(
                 "sample_frequency must be positive, got {}",

@@ -10,7 +10,9 @@ mod extractor;
 use std::path::Path;
 
 pub use cmvn::{apply_cmvn, apply_cmvn_pooled, CmvnStats};
-pub use config::{CmvnMode, FeatureConfig, FeatureKind, WindowType, DELTA_ORDER, DELTA_WINDOW};
+pub use config::{
+    BabbleNoise, CmvnMode, FeatureConfig, FeatureKind, WindowType, DELTA_ORDER, DELTA_WINDOW,
+};
 pub use deltas::{add_deltas, delta_scales};
 pub use extractor::{
     dct_matrix, lifter_coeffs, mel_scale, window_function, FeatureExtractor, MelBanks,

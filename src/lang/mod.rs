@@ -66,6 +66,20 @@ impl LexiconConfig {
         }
     }
 
+    /// The task's vocabulary: every word of the transcripts `cover` names
+    /// (the whole corpus, or the training set). The lexicon's words, and
+    /// the vocabulary of every word LM estimated for the task.
+    pub fn task_words(&self, corpus: &Corpus, train: &[&Utterance]) -> BTreeSet<String> {
+        let cover: Vec<&Utterance> = match self.cover {
+            LexiconCover::Corpus => corpus.utterances.iter().collect(),
+            LexiconCover::Train => train.to_vec(),
+        };
+        cover
+            .iter()
+            .flat_map(|u| u.norm_text.split_whitespace().map(String::from))
+            .collect()
+    }
+
     /// The task's lexicon: every word of the covered transcripts (corpus or
     /// training set), from the file where it has them, else per `oov`.
     /// Shared by the classical and phone-ctc recognisers.
@@ -86,14 +100,7 @@ impl LexiconConfig {
             Some(f) => Lexicon::from_cmudict(&f, phones)?,
             None => Lexicon::new(phones),
         };
-        let cover: Vec<&Utterance> = match self.cover {
-            LexiconCover::Corpus => corpus.utterances.iter().collect(),
-            LexiconCover::Train => train.to_vec(),
-        };
-        let words: BTreeSet<String> = cover
-            .iter()
-            .flat_map(|u| u.norm_text.split_whitespace().map(String::from))
-            .collect();
+        let words = self.task_words(corpus, train);
         let g2p = EspeakG2p {
             voice: self.voice.clone(),
             ..EspeakG2p::default()

@@ -180,6 +180,43 @@ pub struct TrainConfig {
     /// schedule still plans for `max_epochs`; a later run with the same
     /// config resumes from the checkpoint. For training in chunks.
     pub stop_after_epochs: usize,
+    /// Speed perturbation factors (Kaldi's nnet3 recipes and ESPnet's
+    /// `speed_perturb_factors 0.9 1.0 1.1`): each training utterance is
+    /// also seen resampled to play this many times as fast. The perturbed
+    /// features go through the loader and its cache like any other
+    /// (computed once per corpus and factor). Default empty: none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub speed_perturb: Vec<f32>,
+    /// How the perturbed versions are used. Default `copies`.
+    #[serde(skip_serializing_if = "SpeedPerturbMode::is_copies")]
+    pub speed_perturb_mode: SpeedPerturbMode,
+    /// Additive babble noise (`[train.babble]`): one more version of the
+    /// training set, each utterance mixed with other training utterances
+    /// at a drawn SNR (as Kaldi's and icefall's recipes add MUSAN babble),
+    /// used like the speed-perturbed ones. Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub babble: Option<crate::features::BabbleNoise>,
+}
+
+/// How `[train] speed_perturb` versions of the training set are used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpeedPerturbMode {
+    /// Every version is a training example: an epoch is one pass over all
+    /// of them (as Kaldi's `perturb_data_dir_speed_3way.sh` and ESPnet's
+    /// recipes triple the data).
+    #[default]
+    Copies,
+    /// Each utterance is seen once per epoch, at a factor drawn per
+    /// utterance and epoch from the seed (lhotse's on-the-fly `PerturbSpeed`):
+    /// an epoch costs what an unperturbed one does.
+    Random,
+}
+
+impl SpeedPerturbMode {
+    fn is_copies(&self) -> bool {
+        *self == SpeedPerturbMode::Copies
+    }
 }
 
 impl Default for TrainConfig {
@@ -208,6 +245,9 @@ impl Default for TrainConfig {
             spec_augment: SpecAugmentConfig::default(),
             max_utterance_seconds: 30.0,
             stop_after_epochs: 0,
+            speed_perturb: Vec::new(),
+            speed_perturb_mode: SpeedPerturbMode::Copies,
+            babble: None,
         }
     }
 }
@@ -252,6 +292,15 @@ pub struct DecodeConfig {
     pub fusion_weight: f32,
     /// Bonus per word with fusion (natural-log units), against short outputs. Default 1.0.
     pub fusion_bonus: f32,
+    /// char-ctc and mtl-ctc: the end-to-end network + external LM variant
+    /// (`[decode.external_lm]`, [`super::lm_decode`]): prefix beam search
+    /// fused with a word n-gram (open or vocabulary-constrained) or a
+    /// character n-gram estimated from the cell's training transcripts,
+    /// chosen with its weight and bonus on dev. The network is the one the
+    /// same pipeline trains without it (a decoding variant: its training
+    /// is shared, see `train_ctc`). Default none: the pure network.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_lm: Option<super::lm_decode::ExternalLmConfig>,
 }
 
 impl Default for DecodeConfig {
@@ -263,6 +312,7 @@ impl Default for DecodeConfig {
             fusion_lm: None,
             fusion_weight: 0.3,
             fusion_bonus: 1.0,
+            external_lm: None,
         }
     }
 }
@@ -428,12 +478,17 @@ pub const KINDS: [&str; 3] = ["char-ctc", "phone-ctc", "mtl-ctc"];
 
 impl CtcConfig {
     /// Parse and validate a pipeline file; errors name the file.
+    /// A file with `base = "..."` takes that file's settings first.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::from_toml(&text).map_err(|e| match e {
+        let table = crate::pipeline::pipeline_table(path)?;
+        let cfg: CtcConfig = table
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::parse(path, e.to_string()))?;
+        cfg.validate().map_err(|e| match e {
             Error::Config(what) => Error::parse(path, what),
             other => other,
-        })
+        })?;
+        Ok(cfg)
     }
 
     pub fn from_toml(text: &str) -> Result<Self> {
@@ -463,6 +518,20 @@ impl CtcConfig {
         }
         if self.decode.beam == 0 {
             return Err(Error::Config("decode.beam must be at least 1".into()));
+        }
+        if let Some(x) = &self.decode.external_lm {
+            if super::token_kind(&self.kind) != super::TokenKind::Chars {
+                return Err(Error::Config(
+                    "decode.external_lm applies to networks that output characters (char-ctc, mtl-ctc); phone-ctc decodes words with the lexicon and LM already".into(),
+                ));
+            }
+            if self.decode.fusion_lm.is_some() {
+                return Err(Error::Config(
+                    "decode.external_lm and decode.fusion_lm: give one external LM, not both"
+                        .into(),
+                ));
+            }
+            x.validate()?;
         }
         self.word_decode.validate()?;
         for p in &self.presets {
@@ -494,8 +563,10 @@ impl CtcConfig {
                 "train: updates_per_hour, max_train_seconds, train_seconds_per_hour and min_improvement must not be negative".into(),
             ));
         }
-        if self.decode.beam == 0 {
-            return Err(Error::Config("decode.beam must be at least 1".into()));
+        if let Some(f) = t.speed_perturb.iter().find(|f| !(0.5..=2.0).contains(*f)) {
+            return Err(Error::Config(format!(
+                "train.speed_perturb: factor {f} must lie between 0.5 and 2.0"
+            )));
         }
         let i = &self.init;
         if i.model.is_some() && i.pretrain.is_some() {
@@ -644,10 +715,40 @@ mod tests {
         for (f, kind) in [
             ("char-ctc.toml", "char-ctc"),
             ("phone-ctc.toml", "phone-ctc"),
+            ("char-ctc-lm.toml", "char-ctc"),
         ] {
             let c = CtcConfig::load(&dir.join(f)).unwrap();
             assert_eq!(c.kind, kind);
         }
+        // The LM variant trains exactly the char-ctc network: only decoding differs.
+        let (plain, lm) = (
+            CtcConfig::load(&dir.join("char-ctc.toml")).unwrap(),
+            CtcConfig::load(&dir.join("char-ctc-lm.toml")).unwrap(),
+        );
+        assert!(plain.decode.external_lm.is_none() && lm.decode.external_lm.is_some());
+        // The transfer pipelines' pre-training is char-ctc without speed
+        // perturbation, serialised as char-ctc was before it had any (so
+        // its cache key, the effective config, is the one measured).
+        let pre = CtcConfig::load(&dir.join("char-ctc-pretrain.toml")).unwrap();
+        let mut unperturbed = plain.clone();
+        unperturbed.train.speed_perturb.clear();
+        assert_eq!(pre, unperturbed);
+        assert!(!serde_json::to_string(&pre)
+            .unwrap()
+            .contains("speed_perturb"));
+        assert!(serde_json::to_string(&plain)
+            .unwrap()
+            .contains("speed_perturb"));
+        assert_eq!(
+            CtcConfig {
+                decode: Default::default(),
+                ..plain
+            },
+            CtcConfig {
+                decode: Default::default(),
+                ..lm
+            }
+        );
         let c = CtcConfig::default();
         assert_eq!(c.model_for_hours(0.1).0.hidden, 128);
         assert_eq!(c.model_for_hours(0.4).0.hidden, 192);

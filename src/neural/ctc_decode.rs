@@ -1,12 +1,14 @@
 //! CTC decoders over a [`Matrix`] of log posteriors (frames x tokens, blank = 0):
 //! - [`greedy`]: best token per frame, repeats merged, blanks dropped;
 //! - [`prefix_beam_search`]: CTC prefix beam search (Hannun et al. 2014) that
-//!   sums over all alignments of a prefix, with optional shallow fusion of a
-//!   word language model ([`WordLm`]) applied each time a word is completed.
+//!   sums over all alignments of a prefix, with optional shallow fusion of an
+//!   external scorer ([`PrefixScorer`]): a word LM applied each time a word
+//!   is completed, a prefix tree that only lets known words through, or a
+//!   character LM applied to every character.
 //!
-//! Shallow fusion: the hook and its search are here and tested with a toy LM;
-//! wiring the classical word n-gram LM into it is not done yet (the LM lives
-//! in the `classical` branch, which had not landed when this was written).
+//! The external scorers of the end-to-end network + external LM variant
+//! (word n-gram, vocabulary-constrained, character n-gram) are in
+//! [`super::lm_decode`]; [`Fusion`] is the `crossover decode --fusion-lm` one.
 use std::collections::HashMap;
 
 use crate::matrix::Matrix;
@@ -40,7 +42,33 @@ pub trait WordLm {
     fn log_prob_end(&self, history: &[String]) -> f32;
 }
 
-/// Shallow fusion settings: score = log P_ctc + weight * log P_lm + bonus * words.
+/// What an external scorer remembers of a prefix: an LM state and a
+/// position in a prefix tree (each scorer uses what it needs). A function
+/// of the prefix alone, so hypotheses are keyed by their prefix.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ScorerState {
+    pub lm: u32,
+    pub node: u32,
+}
+
+/// An external score added to the CTC prefix score during the beam search
+/// (shallow fusion): `extend` scores appending one non-blank token to a
+/// prefix, or forbids it (`None`); `finish` scores ending the sentence after
+/// a prefix, or rejects it as incomplete (`None`).
+pub trait PrefixScorer {
+    fn start(&self) -> ScorerState;
+    fn extend(
+        &self,
+        state: ScorerState,
+        prefix: &[usize],
+        token: usize,
+    ) -> Option<(ScorerState, f32)>;
+    fn finish(&self, state: ScorerState, prefix: &[usize]) -> Option<f32>;
+}
+
+/// Shallow fusion settings of `crossover decode --fusion-lm`: score = log
+/// P_ctc + weight * log P_lm + bonus * words, each word scored by a
+/// [`WordLm`] when a space (or the end) completes it.
 pub struct Fusion<'a> {
     pub lm: &'a dyn WordLm,
     pub weight: f32,
@@ -49,6 +77,55 @@ pub struct Fusion<'a> {
     pub space: usize,
     /// Token id -> character, to spell words for the LM.
     pub symbols: &'a [String],
+}
+
+fn words_of(prefix: &[usize], f: &Fusion) -> Vec<String> {
+    let mut words = vec![String::new()];
+    for &t in prefix {
+        if t == f.space {
+            if !words.last().unwrap().is_empty() {
+                words.push(String::new());
+            }
+        } else {
+            words.last_mut().unwrap().push_str(&f.symbols[t]);
+        }
+    }
+    words
+}
+
+impl PrefixScorer for Fusion<'_> {
+    fn start(&self) -> ScorerState {
+        ScorerState::default()
+    }
+    fn extend(
+        &self,
+        state: ScorerState,
+        prefix: &[usize],
+        token: usize,
+    ) -> Option<(ScorerState, f32)> {
+        if token != self.space {
+            return Some((state, 0.0));
+        }
+        let mut words = words_of(prefix, self);
+        let last = words.pop().unwrap_or_default();
+        if last.is_empty() {
+            return Some((state, 0.0));
+        }
+        Some((
+            state,
+            self.weight * self.lm.log_prob(&words, &last) + self.word_bonus,
+        ))
+    }
+    fn finish(&self, _state: ScorerState, prefix: &[usize]) -> Option<f32> {
+        let mut words = words_of(prefix, self);
+        let last = words.pop().unwrap_or_default();
+        let mut s = 0.0;
+        if !last.is_empty() {
+            s += self.weight * self.lm.log_prob(&words, &last) + self.word_bonus;
+            words.push(last);
+        }
+        Some(s + self.weight * self.lm.log_prob_end(&words))
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -67,40 +144,16 @@ impl Probs {
     }
 }
 
-fn words_of(prefix: &[usize], f: &Fusion) -> Vec<String> {
-    let mut words = vec![String::new()];
-    for &t in prefix {
-        if t == f.space {
-            if !words.last().unwrap().is_empty() {
-                words.push(String::new());
-            }
-        } else {
-            words.last_mut().unwrap().push_str(&f.symbols[t]);
-        }
-    }
-    words
+/// A hypothesis: its CTC probabilities, the scorer's state after it and the
+/// external score summed over its tokens.
+#[derive(Clone, Copy)]
+struct Hyp {
+    probs: Probs,
+    state: ScorerState,
+    ext: f32,
 }
 
-/// LM score of the completed words of a prefix (all words before the last space).
-fn lm_score(prefix: &[usize], f: &Fusion, finished: bool) -> f32 {
-    let mut words = words_of(prefix, f);
-    let last = words.pop().unwrap_or_default();
-    if finished && !last.is_empty() {
-        words.push(last);
-    }
-    let mut s = 0.0;
-    for i in 0..words.len() {
-        s += f.weight * f.lm.log_prob(&words[..i], &words[i]) + f.word_bonus;
-    }
-    if finished {
-        s += f.weight * f.lm.log_prob_end(&words);
-    }
-    s
-}
-
-/// CTC prefix beam search. Tokens with a log posterior below `prune_logp` in a
-/// frame are skipped (the blank never is). Ties break on the token sequence, so
-/// results are deterministic.
+/// CTC prefix beam search without an external scorer.
 pub fn prefix_beam_search(
     logp: &Matrix,
     blank: usize,
@@ -108,80 +161,129 @@ pub fn prefix_beam_search(
     prune_logp: f32,
     fusion: Option<&Fusion>,
 ) -> Vec<usize> {
+    match fusion {
+        Some(f) => prefix_beam_search_with(logp, blank, beam, prune_logp, Some(f)),
+        None => prefix_beam_search_with::<Fusion>(logp, blank, beam, prune_logp, None),
+    }
+}
+
+/// CTC prefix beam search with an optional external scorer (shallow
+/// fusion). Tokens with a log posterior below `prune_logp` in a frame are
+/// skipped (the blank never is). Ties break on the token sequence, so
+/// results are deterministic. When the scorer rejects every final prefix
+/// (a vocabulary-constrained search ending inside a word), the best prefix
+/// is cut back to its last complete word.
+pub fn prefix_beam_search_with<S: PrefixScorer + ?Sized>(
+    logp: &Matrix,
+    blank: usize,
+    beam: usize,
+    prune_logp: f32,
+    scorer: Option<&S>,
+) -> Vec<usize> {
     let beam = beam.max(1);
-    // prefix -> (acoustic probs, LM score of its completed words)
-    let mut hyps: Vec<(Vec<usize>, Probs, f32)> = vec![(
+    let start = scorer.map_or(ScorerState::default(), |s| s.start());
+    let mut hyps: Vec<(Vec<usize>, Hyp)> = vec![(
         Vec::new(),
-        Probs {
-            blank: 0.0,
-            non_blank: f32::NEG_INFINITY,
+        Hyp {
+            probs: Probs {
+                blank: 0.0,
+                non_blank: f32::NEG_INFINITY,
+            },
+            state: start,
+            ext: 0.0,
         },
-        0.0,
     )];
     for row in logp.iter_rows() {
-        let mut next: HashMap<Vec<usize>, (Probs, f32)> = HashMap::with_capacity(beam * 4);
+        let mut next: HashMap<Vec<usize>, Hyp> = HashMap::with_capacity(beam * 4);
         let candidates: Vec<usize> = (0..row.len())
             .filter(|&s| s != blank && row[s] >= prune_logp)
             .collect();
-        for (prefix, p, lm) in &hyps {
+        for (prefix, h) in &hyps {
+            let p = h.probs;
             let total = p.total();
             // Blank: prefix unchanged.
-            let e = next.entry(prefix.clone()).or_insert((Probs::ZERO, *lm));
-            e.0.blank = log_add(e.0.blank, total + row[blank]);
+            let e = next.entry(prefix.clone()).or_insert(Hyp {
+                probs: Probs::ZERO,
+                ..*h
+            });
+            e.probs.blank = log_add(e.probs.blank, total + row[blank]);
             let last = prefix.last().copied();
             for &s in &candidates {
                 let lp = row[s];
-                if Some(s) == last {
-                    // Repeat without a blank in between collapses into the same prefix ...
-                    let e = next.entry(prefix.clone()).or_insert((Probs::ZERO, *lm));
-                    e.0.non_blank = log_add(e.0.non_blank, p.non_blank + lp);
+                // The prefix extended by `s`, reached from `from` (log prob).
+                let from = if Some(s) == last {
+                    // A repeat without a blank in between collapses into the same prefix ...
+                    let e = next.entry(prefix.clone()).or_insert(Hyp {
+                        probs: Probs::ZERO,
+                        ..*h
+                    });
+                    e.probs.non_blank = log_add(e.probs.non_blank, p.non_blank + lp);
                     // ... and only after a blank starts a new token.
-                    let mut ext = prefix.clone();
-                    ext.push(s);
-                    let lm_ext = fusion.map_or(0.0, |f| {
-                        if s == f.space {
-                            lm_score(&ext, f, false)
-                        } else {
-                            *lm
-                        }
-                    });
-                    let e = next.entry(ext).or_insert((Probs::ZERO, lm_ext));
-                    e.0.non_blank = log_add(e.0.non_blank, p.blank + lp);
+                    p.blank
                 } else {
-                    let mut ext = prefix.clone();
-                    ext.push(s);
-                    let lm_ext = fusion.map_or(0.0, |f| {
-                        if s == f.space {
-                            lm_score(&ext, f, false)
-                        } else {
-                            *lm
-                        }
-                    });
-                    let e = next.entry(ext).or_insert((Probs::ZERO, lm_ext));
-                    e.0.non_blank = log_add(e.0.non_blank, total + lp);
-                }
+                    total
+                };
+                let (state, add) = match scorer {
+                    Some(sc) => match sc.extend(h.state, prefix, s) {
+                        Some(x) => x,
+                        None => continue,
+                    },
+                    None => (h.state, 0.0),
+                };
+                let mut ext = prefix.clone();
+                ext.push(s);
+                let e = next.entry(ext).or_insert(Hyp {
+                    probs: Probs::ZERO,
+                    state,
+                    ext: h.ext + add,
+                });
+                e.probs.non_blank = log_add(e.probs.non_blank, from + lp);
             }
         }
-        let mut all: Vec<(Vec<usize>, Probs, f32)> =
-            next.into_iter().map(|(k, (p, lm))| (k, p, lm)).collect();
+        let mut all: Vec<(Vec<usize>, Hyp)> = next.into_iter().collect();
         all.sort_by(|a, b| {
-            (b.1.total() + b.2)
-                .total_cmp(&(a.1.total() + a.2))
+            (b.1.probs.total() + b.1.ext)
+                .total_cmp(&(a.1.probs.total() + a.1.ext))
                 .then_with(|| a.0.cmp(&b.0))
         });
         all.truncate(beam);
         hyps = all;
     }
-    let final_score = |h: &(Vec<usize>, Probs, f32)| match fusion {
-        Some(f) => h.1.total() + lm_score(&h.0, f, true),
-        None => h.1.total(),
+    let final_score = |(prefix, h): &(Vec<usize>, Hyp)| match scorer {
+        Some(sc) => sc
+            .finish(h.state, prefix)
+            .map_or(f32::NEG_INFINITY, |f| h.probs.total() + h.ext + f),
+        None => h.probs.total(),
     };
-    hyps.sort_by(|a, b| {
-        final_score(b)
-            .total_cmp(&final_score(a))
-            .then_with(|| a.0.cmp(&b.0))
-    });
-    hyps.into_iter().next().map(|h| h.0).unwrap_or_default()
+    let mut scored: Vec<(f32, Vec<usize>)> =
+        hyps.into_iter().map(|h| (final_score(&h), h.0)).collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    match scored.into_iter().next() {
+        Some((score, prefix)) if score > f32::NEG_INFINITY => prefix,
+        Some((_, mut prefix)) => {
+            // Every final prefix ends inside a word the scorer does not
+            // know (only a scorer that forbids gets here): keep the longest
+            // part of the best one that the scorer accepts as a sentence.
+            while !prefix.is_empty() && !finishes(scorer, &prefix) {
+                prefix.pop();
+            }
+            prefix
+        }
+        None => Vec::new(),
+    }
+}
+
+/// Whether the scorer accepts `prefix` as a whole sentence.
+fn finishes<S: PrefixScorer + ?Sized>(scorer: Option<&S>, prefix: &[usize]) -> bool {
+    let Some(sc) = scorer else { return true };
+    let mut st = sc.start();
+    for (i, &tok) in prefix.iter().enumerate() {
+        match sc.extend(st, &prefix[..i], tok) {
+            Some((s, _)) => st = s,
+            None => return false,
+        }
+    }
+    sc.finish(st, prefix).is_some()
 }
 
 #[cfg(test)]

@@ -12,3 +12,24 @@ pub fn input_features(num_mel_bins: usize) -> FeatureConfig {
         ..FeatureConfig::fbank(num_mel_bins)
     }
 }
+
+/// The network input of audio played `speed` times as fast (speed
+/// perturbation): a cache of its own, computed once per corpus and factor.
+pub fn perturbed_input_features(num_mel_bins: usize, speed: f32) -> FeatureConfig {
+    FeatureConfig {
+        speed,
+        ..input_features(num_mel_bins)
+    }
+}
+
+/// The network input of audio with babble noise mixed in: a cache of its
+/// own, computed once per corpus and babble setting.
+pub fn noisy_input_features(
+    num_mel_bins: usize,
+    babble: &crate::features::BabbleNoise,
+) -> FeatureConfig {
+    FeatureConfig {
+        babble: Some(babble.clone()),
+        ..input_features(num_mel_bins)
+    }
+}

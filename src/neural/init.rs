@@ -234,6 +234,7 @@ pub fn ensure_pretrained(
         device,
         out_dir: model_dir.clone(),
         progress,
+        shared_networks: None,
     };
     let (ctx, data) =
         crate::pipeline::TrainContext::for_subset(&loader, init.hours, init.seed, false, run)?;

@@ -17,7 +17,9 @@ pub mod ctc_decode;
 pub mod fbank;
 pub mod fusion;
 pub mod init;
+pub mod lm_decode;
 pub mod model;
+pub mod network_store;
 pub mod phone_words;
 pub mod tokens;
 pub mod train;
@@ -68,6 +70,26 @@ fn device_name(d: Device) -> String {
         Device::Cuda(i) => format!("cuda:{i}"),
         other => format!("{other:?}").to_lowercase(),
     }
+}
+
+/// The loader features of the augmented copies `[train]` asks for: each
+/// speed factor but 1.0 (the unperturbed input itself), then the babble copy.
+fn perturbation_configs(
+    train: &config::TrainConfig,
+    num_mel_bins: usize,
+) -> Vec<crate::features::FeatureConfig> {
+    train
+        .speed_perturb
+        .iter()
+        .filter(|&&f| f != 1.0)
+        .map(|&f| fbank::perturbed_input_features(num_mel_bins, f))
+        .chain(
+            train
+                .babble
+                .iter()
+                .map(|b| fbank::noisy_input_features(num_mel_bins, b)),
+        )
+        .collect()
 }
 
 fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
@@ -186,6 +208,8 @@ pub struct CtcModel {
     net: Mutex<(nn::VarStore, CtcNet)>,
     /// char-ctc ablation only: shallow fusion with a word LM in beam search.
     fusion: Option<FusionSettings>,
+    /// The end-to-end network + external LM (`[decode.external_lm]`).
+    external: Option<lm_decode::ExternalLm>,
 }
 
 /// Shallow-fusion settings of a loaded char-ctc model (never saved with it).
@@ -277,6 +301,21 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     let cache = ctx.loader.cache(&fbank::input_features(mel))?;
     let mut train = thread_pool(ctx.threads)?
         .install(|| train::TrainSet::new(train_utts.clone(), train_targets, cache))?;
+    let perturbed = perturbation_configs(&cfg.train, mel);
+    if !perturbed.is_empty() {
+        if ctx.progress {
+            eprintln!(
+                "augmentation: speed perturbation {:?}, babble {:?} ({:?}): features of the augmented copies from the loader's cache (computed once per corpus)",
+                cfg.train.speed_perturb, cfg.train.babble, cfg.train.speed_perturb_mode
+            );
+        }
+        let caches = perturbed
+            .iter()
+            .map(|f| ctx.loader.cache(f))
+            .collect::<Result<Vec<_>>>()?;
+        let mode = cfg.train.speed_perturb_mode;
+        train = thread_pool(ctx.threads)?.install(|| train.with_perturbed(caches, mode))?;
+    }
     if let Some(aux) = aux_targets {
         let phones: Vec<Vec<i64>> = thread_pool(ctx.threads)?
             .install(|| train_utts.par_iter().map(|u| aux(u)).collect::<Result<_>>())?;
@@ -376,6 +415,13 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     if let Some(i) = &initial {
         h.update(&i.fingerprint);
     }
+    let fingerprint = hex::encode(h.finalize());
+    let checkpoint_dir = ctx.out_dir.join("checkpoints");
+    // In a sweep, the same network (a decoding variant's) is trained once.
+    let slot = match &ctx.shared_networks {
+        Some(store) => Some(network_store::adopt(store, &fingerprint, &checkpoint_dir)?),
+        None => None,
+    };
     let job = train::TrainJob {
         cfg: &train_cfg,
         tokens: &tokens,
@@ -383,8 +429,8 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         dev: &dev,
         seed: ctx.seed,
         device,
-        checkpoint_dir: ctx.out_dir.join("checkpoints"),
-        fingerprint: hex::encode(h.finalize()),
+        checkpoint_dir: checkpoint_dir.clone(),
+        fingerprint,
         progress: ctx.progress,
         update_cap,
         time_cap,
@@ -393,6 +439,13 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         freeze_updates: cfg.init.freeze_updates,
     };
     let st = train::train_loop(&job, &mut vs, &net)?;
+    let adopted = slot.as_ref().is_some_and(|(_, adopted)| *adopted);
+    if let Some((slot, _)) = &slot {
+        if st.stop_reason.is_some() {
+            slot.publish(&checkpoint_dir)?;
+        }
+    }
+    drop(slot);
     let speed = if st.train_seconds > 0.0 {
         st.audio_seconds_trained / st.train_seconds
     } else {
@@ -417,6 +470,11 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     );
     let mut cfg = cfg.clone();
     let mut notes = notes + &init_note;
+    if adopted {
+        notes.push_str(
+            "; network reused from the sweep's store (trained once by a pipeline that differs only in decoding)",
+        );
+    }
     let mut choices = String::new();
     if mtl && !dev.is_empty() {
         // The phone head's dev PER at the kept checkpoint (it is never decoded for words).
@@ -442,6 +500,28 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
             cfg.word_decode = dc;
         }
     }
+    let external = match cfg.decode.external_lm.clone() {
+        Some(x) => {
+            let (lm, tuned) = external_lm(&cfg, &x, ctx, &tokens, &net, vs.device(), &dev)?;
+            if let Some(t) = tuned {
+                notes.push_str(&format!("; {}", t.line));
+                if !choices.is_empty() {
+                    choices.push(' ');
+                }
+                choices.push_str(&t.chosen.to_string());
+                if ctx.progress {
+                    eprintln!("{}", t.line);
+                }
+                cfg.decode.external_lm = Some(x.fixed(t.chosen));
+            }
+            Some(lm)
+        }
+        None => None,
+    };
+    let mut record = st.record();
+    if adopted {
+        record.reused_network_seconds = record.train_seconds;
+    }
     let summary = ModelSummary {
         kind: cfg.kind.clone(),
         size: params,
@@ -449,7 +529,7 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         device: device_name(device),
         notes,
         choices,
-        training: Some(st.record()),
+        training: Some(record),
         init: initial
             .as_ref()
             .map(|i| i.description.clone())
@@ -469,7 +549,62 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         words,
         net: Mutex::new((vs, net)),
         fusion: None,
+        external,
     })
+}
+
+/// The end-to-end network + external LM: both LMs estimated from the
+/// training transcripts (the word LM over the vocabulary the classical
+/// lexicon covers, with the same `[lm]` settings) and, with a dev set, the
+/// scorer, weight and bonus chosen on dev posteriors of the trained network.
+fn external_lm(
+    cfg: &CtcConfig,
+    x: &lm_decode::ExternalLmConfig,
+    ctx: &TrainContext,
+    tokens: &TokenSet,
+    net: &CtcNet,
+    device: Device,
+    dev: &[Example],
+) -> Result<(lm_decode::ExternalLm, Option<lm_decode::Tuned>)> {
+    let words: Vec<String> = cfg
+        .lexicon
+        .task_words(ctx.corpus, &ctx.train)
+        .into_iter()
+        .collect();
+    let lm = lm_decode::ExternalLm::estimate(&cfg.lm, &words, &ctx.train, x, tokens)?;
+    if dev.is_empty() {
+        return Ok((lm, None));
+    }
+    let refs: std::collections::BTreeMap<String, String> = ctx
+        .dev
+        .iter()
+        .map(|u| (u.id.clone(), u.norm_text.clone()))
+        .collect();
+    let posts: Vec<(String, Matrix)> = lm_decode::spread(dev.len(), x.max_dev_utterances)
+        .into_iter()
+        .map(|i| {
+            (
+                dev[i].id.clone(),
+                train::posteriors(net, &dev[i].feats, device),
+            )
+        })
+        .collect();
+    let refs = posts
+        .iter()
+        .filter_map(|(id, _)| Some((id.clone(), refs.get(id)?.clone())))
+        .collect();
+    let tuned = thread_pool(ctx.threads)?.install(|| {
+        lm_decode::tune(
+            &lm,
+            x,
+            tokens,
+            &posts,
+            &refs,
+            cfg.decode.beam,
+            cfg.decode.prune_logp,
+        )
+    })?;
+    Ok((lm, Some(tuned)))
 }
 
 /// phone-ctc: the word search's LM weight and penalty from `[word_tune]`,
@@ -534,6 +669,35 @@ fn tune_word_search(
 /// at `final_lr_ratio` of the peak rate instead of the peak.
 pub const TRAINER_REVISION: u32 = 2;
 
+/// A CTC pipeline in a phrase: the kind's own, or the end-to-end network
+/// + external LM's, and the augmentation it trains with.
+fn describe_ctc(cfg: &CtcConfig, about: &str) -> String {
+    let mut d = match &cfg.decode.external_lm {
+        Some(x) => format!(
+            "end-to-end network + external LM: log-mel -> CTC network -> characters, prefix beam search (beam {}) fused with an n-gram LM of the training transcripts ({} tried on dev)",
+            cfg.decode.beam,
+            x.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+        None => about.to_string(),
+    };
+    if !cfg.train.speed_perturb.is_empty() {
+        d.push_str(
+            &format!(
+                "; trained with speed perturbation {:?} ({:?})",
+                cfg.train.speed_perturb, cfg.train.speed_perturb_mode
+            )
+            .to_lowercase(),
+        );
+    }
+    if let Some(b) = &cfg.train.babble {
+        d.push_str(&format!(
+            "; with babble of {} other training utterances at {}-{} dB SNR",
+            b.talkers, b.snr_db[0], b.snr_db[1]
+        ));
+    }
+    d
+}
+
 /// The registry's handles on the two CTC kinds: one config type, one
 /// trainer and loader, two `kind` names.
 macro_rules! ctc_kind {
@@ -547,6 +711,9 @@ macro_rules! ctc_kind {
             type Config = CtcConfig;
             fn validate(cfg: &CtcConfig) -> Result<()> {
                 cfg.validate()
+            }
+            fn describe(cfg: &CtcConfig) -> String {
+                describe_ctc(cfg, $about)
             }
             fn provenance(cfg: &CtcConfig) -> Result<String> {
                 let mut p = format!("ctc-trainer-revision={TRAINER_REVISION}");
@@ -569,7 +736,10 @@ macro_rules! ctc_kind {
             fn feature_configs(cfg: &CtcConfig) -> Vec<crate::features::FeatureConfig> {
                 // An initial model with other mel bins reads its own cache,
                 // which its cells then compute themselves.
-                vec![fbank::input_features(cfg.model.num_mel_bins as usize)]
+                let mel = cfg.model.num_mel_bins as usize;
+                let mut v = vec![fbank::input_features(mel)];
+                v.extend(perturbation_configs(&cfg.train, mel));
+                v
             }
             fn train(cfg: &CtcConfig, ctx: &TrainContext) -> Result<Box<dyn Recogniser>> {
                 Ok(Box::new(train_ctc(cfg, ctx)?))
@@ -633,7 +803,11 @@ impl CtcModel {
             words,
             net: Mutex::new((vs, net)),
             fusion: None,
+            external: None,
         };
+        if let Some(x) = &model.cfg.decode.external_lm {
+            model.external = Some(lm_decode::ExternalLm::load(dir, &model.tokens, x)?);
+        }
         if let Some(p) = model.cfg.decode.fusion_lm.clone() {
             let d = &model.cfg.decode;
             let settings = FusionSettings {
@@ -675,6 +849,10 @@ impl CtcModel {
     /// Decode posteriors into token ids with the configured method.
     pub fn decode_ids(&self, logp: &Matrix) -> Vec<usize> {
         let d = &self.cfg.decode;
+        if let (Some(lm), Some(x)) = (&self.external, &d.external_lm) {
+            // A trained model's grid is the one point chosen on dev.
+            return lm.decode(logp, x.grid()[0], d.beam, d.prune_logp);
+        }
         match d.method {
             DecodeMethod::Greedy => ctc_decode::greedy(logp, tokens::BLANK),
             DecodeMethod::Beam => {
@@ -752,6 +930,9 @@ impl Recogniser for CtcModel {
         }
         if let Some(w) = &self.words {
             w.save(dir)?;
+        }
+        if let Some(x) = &self.external {
+            x.save(dir)?;
         }
         let wpath = dir.join(WEIGHTS_FILE);
         let guard = self.net.lock().expect("model lock");

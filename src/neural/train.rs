@@ -20,7 +20,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
-use super::config::{LrSchedule, SpecAugmentConfig, TrainConfig};
+use super::config::{LrSchedule, SpecAugmentConfig, SpeedPerturbMode, TrainConfig};
 use super::ctc_decode;
 use super::model::CtcNet;
 use super::tokens::{TokenSet, BLANK};
@@ -30,15 +30,32 @@ use crate::matrix::Matrix;
 /// The training utterances as the loop sees them: ids, frame counts and
 /// targets in memory, features read from the loader's cache one batch at a
 /// time, so memory holds one batch of features, not the training set.
+/// With speed perturbation each utterance has several versions (the
+/// unperturbed one first), each with its own cache; an epoch's examples are
+/// (utterance, version) pairs ([`TrainSet::epoch_items`]).
 pub struct TrainSet<'a> {
     pub ids: Vec<String>,
+    /// Frames of each utterance's shortest version (what CTC's length
+    /// check must hold for).
     pub frames: Vec<usize>,
     pub targets: Vec<Vec<i64>>,
     /// mtl-ctc: the auxiliary head's targets (phones); empty otherwise.
     pub aux_targets: Vec<Vec<i64>>,
     utts: Vec<&'a crate::corpus::Utterance>,
-    cache: std::sync::Arc<crate::loader::FeatureCache>,
+    versions: Vec<Version>,
+    mode: SpeedPerturbMode,
 }
+
+/// One version of the training set: a speed factor, the cache of its
+/// features and each utterance's frames in it.
+struct Version {
+    cache: std::sync::Arc<crate::loader::FeatureCache>,
+    frames: Vec<usize>,
+}
+
+/// Mixed into the seed of the per-epoch draw of perturbation factors, so it
+/// is a stream of its own (the shuffle and SpecAugment streams are untouched).
+const SPEED_DRAW_STREAM: u64 = 0x5EED_5BEE_D000_0001;
 
 impl<'a> TrainSet<'a> {
     /// `utts` with their `targets`, features from `cache`.
@@ -50,12 +67,31 @@ impl<'a> TrainSet<'a> {
         let frames = cache.lengths(&utts)?;
         Ok(TrainSet {
             ids: utts.iter().map(|u| u.id.clone()).collect(),
-            frames,
+            frames: frames.clone(),
             targets,
             aux_targets: Vec::new(),
             utts,
-            cache,
+            versions: vec![Version { cache, frames }],
+            mode: SpeedPerturbMode::Copies,
         })
+    }
+
+    /// Add speed-perturbed versions, one per cache (features of the
+    /// perturbed audio), used as `mode` says.
+    pub fn with_perturbed(
+        mut self,
+        caches: Vec<std::sync::Arc<crate::loader::FeatureCache>>,
+        mode: SpeedPerturbMode,
+    ) -> Result<Self> {
+        for cache in caches {
+            let frames = cache.lengths(&self.utts)?;
+            for (f, &n) in self.frames.iter_mut().zip(&frames) {
+                *f = (*f).min(n);
+            }
+            self.versions.push(Version { cache, frames });
+        }
+        self.mode = mode;
+        Ok(self)
     }
 
     /// Give every utterance an auxiliary target (mtl-ctc), in the same order.
@@ -77,19 +113,20 @@ impl<'a> TrainSet<'a> {
                         .is_none_or(|a| keep(self.frames[i], a))
             })
             .collect();
-        if !self.aux_targets.is_empty() {
+        fn keep_marked<T>(v: &mut Vec<T>, k: &[bool]) {
             let mut it = k.iter();
-            self.aux_targets
-                .retain(|_| *it.next().expect("same length"));
+            v.retain(|_| *it.next().expect("same length"));
         }
-        let mut it = k.iter();
-        self.ids.retain(|_| *it.next().expect("same length"));
-        let mut it = k.iter();
-        self.frames.retain(|_| *it.next().expect("same length"));
-        let mut it = k.iter();
-        self.targets.retain(|_| *it.next().expect("same length"));
-        let mut it = k.iter();
-        self.utts.retain(|_| *it.next().expect("same length"));
+        if !self.aux_targets.is_empty() {
+            keep_marked(&mut self.aux_targets, &k);
+        }
+        keep_marked(&mut self.ids, &k);
+        keep_marked(&mut self.frames, &k);
+        keep_marked(&mut self.targets, &k);
+        keep_marked(&mut self.utts, &k);
+        for v in &mut self.versions {
+            keep_marked(&mut v.frames, &k);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -100,14 +137,45 @@ impl<'a> TrainSet<'a> {
         self.ids.is_empty()
     }
 
-    /// The examples at `idx`, features read from the cache.
-    pub fn examples(&self, idx: &[usize]) -> Result<Vec<Example>> {
-        let utts: Vec<&crate::corpus::Utterance> = idx.iter().map(|&i| self.utts[i]).collect();
-        let feats = self.cache.batch(&utts)?;
-        Ok(idx
+    /// The (utterance, version) pairs of one epoch, in utterance order:
+    /// every utterance once, unperturbed, without perturbation; every
+    /// version of every utterance (`copies`); or every utterance once at a
+    /// version drawn from (seed, epoch) (`random`).
+    pub fn epoch_items(&self, seed: u64, epoch: usize) -> Vec<(usize, usize)> {
+        let n = self.len();
+        match (self.versions.len(), self.mode) {
+            (1, _) => (0..n).map(|i| (i, 0)).collect(),
+            (v, SpeedPerturbMode::Copies) => {
+                (0..v).flat_map(|k| (0..n).map(move |i| (i, k))).collect()
+            }
+            (v, SpeedPerturbMode::Random) => {
+                let mut rng = ChaCha8Rng::seed_from_u64(
+                    seed ^ SPEED_DRAW_STREAM ^ (epoch as u64).wrapping_mul(0x9E37_79B9),
+                );
+                (0..n).map(|i| (i, rng.gen_range(0..v))).collect()
+            }
+        }
+    }
+
+    /// Frames of each item.
+    pub fn item_frames(&self, items: &[(usize, usize)]) -> Vec<usize> {
+        items
+            .iter()
+            .map(|&(i, v)| self.versions[v].frames[i])
+            .collect()
+    }
+
+    /// The examples of `items`, features read from their versions' caches.
+    pub fn examples(&self, items: &[(usize, usize)]) -> Result<Vec<Example>> {
+        use rayon::prelude::*;
+        let feats: Vec<Matrix> = items
+            .par_iter()
+            .map(|&(i, v)| self.versions[v].cache.get(self.utts[i]))
+            .collect::<Result<_>>()?;
+        Ok(items
             .iter()
             .zip(feats)
-            .map(|(&i, feats)| Example {
+            .map(|(&(i, _), feats)| Example {
                 id: self.ids[i].clone(),
                 feats,
                 target: self.targets[i].clone(),
@@ -566,6 +634,7 @@ impl TrainState {
                 .map(|e| (e.epoch, e.train_loss, e.dev_error))
                 .collect(),
             train_seconds: self.train_seconds,
+            reused_network_seconds: 0.0,
         }
     }
 
@@ -693,9 +762,16 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
         st = prev;
     }
 
-    let lens: Vec<usize> = job.train.frames.clone();
     let max_frames = (c.batch_seconds * 100.0) as usize;
-    let batches = crate::loader::length_buckets_sorted(&lens, max_frames, usize::MAX);
+    // An epoch's items and their length-bucketed batches (the same every
+    // epoch unless perturbation factors are drawn per epoch).
+    let plan = |epoch: usize| {
+        let items = job.train.epoch_items(job.seed, epoch);
+        let lens = job.train.item_frames(&items);
+        let batches = crate::loader::length_buckets_sorted(&lens, max_frames, usize::MAX);
+        (items, batches)
+    };
+    let (_, batches) = plan(0);
     let passes = c
         .min_updates_per_epoch
         .div_ceil(batches.len().max(1))
@@ -751,6 +827,7 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
         // An epoch is at least `min_updates_per_epoch` updates: whole
         // shuffled passes over the data, as many as that takes, so a tiny
         // subset is not judged (and stopped) after a handful of updates.
+        let (items, batches) = plan(epoch);
         let mut order: Vec<usize> = Vec::with_capacity(passes * batches.len());
         for _ in 0..passes {
             let mut pass: Vec<usize> = (0..batches.len()).collect();
@@ -773,7 +850,8 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
                 break;
             }
             set_frozen(vs, &job.freeze, st.step < job.freeze_updates);
-            let loaded = job.train.examples(&batches[bi])?;
+            let batch_items: Vec<(usize, usize)> = batches[bi].iter().map(|&k| items[k]).collect();
+            let loaded = job.train.examples(&batch_items)?;
             let exs: Vec<&Example> = loaded.iter().collect();
             let batch = make_batch(&exs, Some((&c.spec_augment, &mut rng)), job.device);
             let progress = st.step.saturating_sub(c.warmup_steps) as f64

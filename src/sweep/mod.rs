@@ -157,6 +157,10 @@ pub fn cell_hash(spec: &SweepSpec, cell: &Cell) -> Result<String> {
     Ok(hex::encode(&h.finalize()[..8]))
 }
 
+/// The sweep's store of trained networks (`OUT/networks/`), shared by
+/// cells whose networks are the same (a decoding variant and its base).
+pub const SHARED_NETWORKS_DIR: &str = "networks";
+
 /// Written into a cell folder when its training starts: the config hash of
 /// the job whose model (and checkpoints) the folder holds.
 pub const CELL_HASH_FILE: &str = "config_hash.txt";
@@ -388,6 +392,11 @@ fn train_and_score(
         device: spec.device,
         out_dir: model_dir.clone(),
         progress: false,
+        // OUT/cells/<id> -> OUT/networks: one store per sweep.
+        shared_networks: dir
+            .parent()
+            .and_then(Path::parent)
+            .map(|out| out.join(SHARED_NETWORKS_DIR)),
     };
     // The same context `crossover train --hours H --seed S` builds.
     let (ctx, sub) = TrainContext::for_subset(loader, Some(cell.hours), cell.seed, false, run)?;
@@ -405,7 +414,13 @@ fn train_and_score(
     let t0 = Instant::now();
     let overlay = spec.overlay()?;
     let model = crate::registry::train(&cell.pipeline, &overlay, &ctx)?;
-    let train_seconds = earlier_seconds + t0.elapsed().as_secs_f64();
+    // A cell that reused another cell's network counts that network's
+    // training too: train_seconds is what it costs to make this system.
+    let reused = model
+        .summary()
+        .training
+        .map_or(0.0, |t| t.reused_network_seconds);
+    let train_seconds = earlier_seconds + t0.elapsed().as_secs_f64() + reused;
     model.save(&model_dir)?;
 
     progress.stage("decoding test");

@@ -311,15 +311,18 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
     if !spec.corpus_note.is_empty() {
         let _ = writeln!(md, "- Corpus settings: {}", spec.corpus_note);
     }
-    let _ = writeln!(
-        md,
-        "- Pipelines: {}",
-        spec.pipelines
-            .iter()
-            .map(|p| format!("`{}`", p.display()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let _ = writeln!(md, "- Pipelines:");
+    let overlay = spec.overlay().unwrap_or_default();
+    for p in &spec.pipelines {
+        let what =
+            crate::registry::describe(p, &overlay).unwrap_or_else(|e| format!("(unreadable: {e})"));
+        let _ = writeln!(
+            md,
+            "  - {} (`{}`): {what}",
+            super::pipeline_name(p),
+            p.display()
+        );
+    }
     let _ = writeln!(
         md,
         "- Training hours (targets): {}",
