@@ -332,26 +332,7 @@ fn tiny_sweep_of_every_kind_repeats_exactly_under_load() {
         .map(|p| p.to_str().unwrap().to_string())
         .collect::<Vec<_>>()
         .join(",");
-    let sweep = |out: &Path| {
-        run_ok(&[
-            "sweep",
-            "--corpus",
-            corpus.to_str().unwrap(),
-            "--pipelines",
-            &pipelines,
-            "--hours",
-            "0.01,0.02",
-            "--seeds",
-            "1,2",
-            "--threads",
-            "2",
-            "--bootstrap",
-            "50",
-            "--no-progress",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-    };
+    let sweep = |out: &Path| sweep_ok(&corpus, &pipelines, "0.01,0.02", "1,2", out);
     let mut tables = Vec::new();
     for (name, busy) in [("quiet", false), ("busy", true)] {
         // A competing process spinning on one core for the whole second run.

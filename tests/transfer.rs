@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 mod common;
-use common::{import_fsdd, run_ok};
+use common::{import_fsdd, sweep_ok};
 
 const NET: &str = "presets = []\n[model]\nhidden = 32\nlayers = 1\nconv_channels = 8\n[train]\nmax_epochs = 2\nbatch_seconds = 10.0\nwarmup_steps = 2\n";
 
@@ -43,26 +43,7 @@ fn a_pretrained_model_is_trained_once_reused_and_redone_when_its_pipeline_change
         .collect::<Vec<_>>()
         .join(",");
     let out = tmp.path().join("out");
-    let sweep = || {
-        run_ok(&[
-            "sweep",
-            "--corpus",
-            corpus.to_str().unwrap(),
-            "--pipelines",
-            &pipelines,
-            "--hours",
-            "0.01,0.02",
-            "--seeds",
-            "1",
-            "--threads",
-            "2",
-            "--bootstrap",
-            "50",
-            "--no-progress",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-    };
+    let sweep = || sweep_ok(&corpus, &pipelines, "0.01,0.02", "1", &out);
     let log = sweep();
     assert_eq!(
         log.matches("crossover: pre-training").count(),
