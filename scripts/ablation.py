@@ -20,7 +20,8 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "debug", "crossover")
+# CROSSOVER_BIN: another build of the tool (e.g. a copy a long run uses).
+BIN = os.environ.get("CROSSOVER_BIN", os.path.join(ROOT, "target", "debug", "crossover"))
 
 
 def refs(corpus, split):

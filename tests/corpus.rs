@@ -372,7 +372,7 @@ fn kaldi_round_trip() {
         assert!((x.duration - y.duration).abs() < 1e-3);
     }
     // A single data dir imports into the split asked for.
-    let rows = kaldi_dir::rows(&kdir.join("dev"), Split::Test).unwrap();
+    let rows = kaldi_dir::rows(&kdir.join("dev"), Split::Test, None).unwrap();
     assert!(rows
         .iter()
         .all(|r| r.as_ref().unwrap().split == Split::Test));
@@ -426,7 +426,7 @@ fn kaldi_round_trip() {
     let u2s = std::fs::read_to_string(t.path().join("k3").join(sp).join("utt2spk")).unwrap();
     assert!(u2s.lines().any(|l| l == format!("{solo} {solo}")), "{u2s}");
     // ... and the flac pipe our export writes imports again.
-    let rows = kaldi_dir::rows(&t.path().join("k3"), Split::Train).unwrap();
+    let rows = kaldi_dir::rows(&t.path().join("k3"), Split::Train, None).unwrap();
     assert_eq!(rows.len(), 12);
 }
 
@@ -440,13 +440,18 @@ fn kaldi_import_rejects_pipes_and_segments_and_checks_utt2dur() {
     std::fs::write(d.join("wav.scp"), "s1-u1 sox /x.wav -t wav - |\n").unwrap();
     std::fs::write(d.join("text"), "s1-u1 HELLO WORLD\n").unwrap();
     std::fs::write(d.join("utt2spk"), "s1-u1 s1\n").unwrap();
-    let e = kaldi_dir::rows(&d, Split::Train).unwrap_err().to_string();
+    let e = kaldi_dir::rows(&d, Split::Train, None)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("wav.scp") && e.contains("piped command"), "{e}");
     std::fs::write(d.join("wav.scp"), format!("s1-u1 {}\n", wav.display())).unwrap();
     std::fs::write(d.join("utt2dur"), "s1-u1 9.5\n").unwrap();
-    let e = validate(kaldi_dir::rows(&d, Split::Train).unwrap(), &opts(false))
-        .unwrap_err()
-        .to_string();
+    let e = validate(
+        kaldi_dir::rows(&d, Split::Train, None).unwrap(),
+        &opts(false),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         e.contains("a.wav")
             && e.contains("declared duration 9.500")
@@ -454,22 +459,31 @@ fn kaldi_import_rejects_pipes_and_segments_and_checks_utt2dur() {
         "{e}"
     );
     std::fs::write(d.join("utt2dur"), "s1-u1 1.0\n").unwrap();
-    let (u, _) = validate(kaldi_dir::rows(&d, Split::Train).unwrap(), &opts(false)).unwrap();
+    let (u, _) = validate(
+        kaldi_dir::rows(&d, Split::Train, None).unwrap(),
+        &opts(false),
+    )
+    .unwrap();
     assert_eq!(
         (u[0].text.as_str(), u[0].norm_text.as_str()),
         ("HELLO WORLD", "hello world")
     );
     // An utt2spk entry without audio is a bad row, not silently ignored.
     std::fs::write(d.join("utt2spk"), "s1-u1 s1\ns1-u2 s1\n").unwrap();
-    let e = validate(kaldi_dir::rows(&d, Split::Train).unwrap(), &opts(false))
-        .unwrap_err()
-        .to_string();
+    let e = validate(
+        kaldi_dir::rows(&d, Split::Train, None).unwrap(),
+        &opts(false),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         e.contains("utt2spk") && e.contains("s1-u2") && e.contains("not in wav.scp"),
         "{e}"
     );
     std::fs::write(d.join("segments"), "s1-u1 rec 0 1\n").unwrap();
-    let e = kaldi_dir::rows(&d, Split::Train).unwrap_err().to_string();
+    let e = kaldi_dir::rows(&d, Split::Train, None)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("segments"), "{e}");
 }
 

@@ -498,3 +498,42 @@ fn the_external_lm_variant_reuses_its_base_network_and_the_classical_lm() {
     }
     assert_eq!(tables[0], tables[1], "same command, same answer");
 }
+
+#[test]
+fn report_fit_upto_checks_the_projection_against_the_larger_sizes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = import_fsdd(tmp.path());
+    let tiny = tiny_pipeline(tmp.path());
+    let out = tmp.path().join("out");
+    sweep_ok(
+        &corpus,
+        tiny.to_str().unwrap(),
+        "0.005,0.01,0.02,0.04",
+        "1",
+        &out,
+    );
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        !md.contains("How well the projection predicted"),
+        "no cut-off yet"
+    );
+    run_ok(&["report", out.to_str().unwrap(), "--fit-upto", "0.02"]);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let section = md
+        .split("## How well the projection predicted")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no section:\n{md}"));
+    // Fitted on 0.005-0.02 h, projected to the one larger size, in both forms.
+    assert!(
+        section.contains("| tiny | power law + floor | 0.040 |")
+            && section.contains("| tiny | log-log | 0.040 |")
+            && section.contains("held-out error"),
+        "{section}"
+    );
+    // Recorded in sweep.json: a plain re-render keeps the section.
+    let spec = std::fs::read_to_string(out.join("sweep.json")).unwrap();
+    assert!(spec.contains("\"fit_upto\": 0.02"), "{spec}");
+    run_ok(&["report", out.to_str().unwrap()]);
+    let again = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(again.contains("How well the projection predicted"));
+}

@@ -247,6 +247,8 @@ fn stage_lexicon(
         lex.len(),
         variants,
         match &cfg.lexicon.file {
+            _ if cfg.lexicon.corpus_lexicon =>
+                " (the corpus's lexicon.txt, words it lacks by espeak-ng)".into(),
             Some(f) => format!(
                 " (from {}{})",
                 f.display(),

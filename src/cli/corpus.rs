@@ -161,6 +161,19 @@ pub struct KaldiImportArgs {
     /// Split for the rows when SRC is a single data dir.
     #[arg(long, value_enum, default_value = "train")]
     pub split: Split,
+    /// The folder relative wav.scp paths are taken against (default: SRC;
+    /// Kaldi itself uses the current directory, so a data dir made for a
+    /// Kaldi recipe may need its s5/ folder here).
+    #[arg(long)]
+    pub wav_root: Option<PathBuf>,
+    /// Carve a dev split from this many whole training speakers (seeded by
+    /// --dev-seed), for data with train and test only; dev speakers are then
+    /// unseen in training, as test speakers are.
+    #[arg(long)]
+    pub dev_speakers: Option<usize>,
+    /// Seed of the --dev-speakers draw.
+    #[arg(long, default_value_t = 1)]
+    pub dev_seed: u64,
     #[command(flatten)]
     pub common: CommonImport,
 }
@@ -374,6 +387,8 @@ fn options(c: &CommonImport) -> ImportOptions {
 }
 
 fn run_import(kind: ImportKind) -> anyhow::Result<()> {
+    // Speaker attributes the source records (Kaldi spk2gender/spk2age).
+    let mut speakers = Default::default();
     let (rows, common, warnings) = match kind {
         ImportKind::Fsdd(a) => (corpus::fsdd::rows(&a.src, a.split)?, a.common, vec![]),
         ImportKind::Textdir(a) => {
@@ -412,7 +427,20 @@ fn run_import(kind: ImportKind) -> anyhow::Result<()> {
             a.common,
             vec![],
         ),
-        ImportKind::Kaldi(a) => (kaldi_dir::rows(&a.src, a.split)?, a.common, vec![]),
+        ImportKind::Kaldi(a) => {
+            let mut rows = kaldi_dir::rows(&a.src, a.split, a.wav_root.as_deref())?;
+            if let Some(n) = a.dev_speakers {
+                let chosen = import::carve_dev_by_speaker(&mut rows, n, a.dev_seed)?;
+                println!(
+                    "dev: {} training speakers (seed {}): {}",
+                    chosen.len(),
+                    a.dev_seed,
+                    chosen.join(" ")
+                );
+            }
+            speakers = kaldi_dir::speaker_attributes(&a.src, a.split)?;
+            (rows, a.common, vec![])
+        }
     };
     for w in &warnings {
         eprintln!("warning: {w}");
@@ -427,6 +455,7 @@ fn run_import(kind: ImportKind) -> anyhow::Result<()> {
     let (utts, report) = import::validate(rows, &opts)?;
     print!("{report}");
     let c = import::save_new(&common.out, utts, common.force)?;
+    corpus::speakers::write(&common.out, &speakers)?;
     print_splits(&c);
     println!("wrote {}", m.display());
     Ok(())

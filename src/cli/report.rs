@@ -6,9 +6,24 @@ use std::path::PathBuf;
 pub struct Args {
     /// Sweep output folder (holds sweep.json and cells/).
     pub dir: PathBuf,
+    /// Check the projections: fit each curve on the sizes at or below this
+    /// many hours, project to the larger sizes the sweep measured and
+    /// compare (section "How well the projection predicted"). Recorded in
+    /// sweep.json, so later renders keep the section.
+    #[arg(long)]
+    pub fit_upto: Option<f64>,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
+    if let Some(h) = a.fit_upto {
+        anyhow::ensure!(
+            h.is_finite() && h > 0.0,
+            "--fit-upto must be positive hours, got {h}"
+        );
+        let mut spec = crossover::sweep::SweepSpec::load(&a.dir)?;
+        spec.fit_upto = Some(h);
+        spec.save(&a.dir)?;
+    }
     let report = crossover::sweep::report::render(&a.dir, None)?;
     println!("report: {}", report.display());
     Ok(())

@@ -72,6 +72,11 @@ pub struct Args {
     /// Bootstrap replicates for the WER and crossover confidence intervals.
     #[arg(long, default_value_t = 1000)]
     pub bootstrap: usize,
+    /// Check the report's projections: fit each curve on the sizes at or
+    /// below this many hours and compare its projections with the larger
+    /// sizes measured (report section "How well the projection predicted").
+    #[arg(long)]
+    pub fit_upto: Option<f64>,
     /// Print the cells as a job list (index, cell id, command) and exit.
     #[arg(long, conflicts_with_all = ["cell", "collect"])]
     pub plan: bool,
@@ -242,6 +247,7 @@ fn spec_from_args(a: &Args) -> anyhow::Result<(SweepSpec, PathBuf)> {
         command,
         corpus_note: String::new(),
         set: a.set.clone(),
+        fit_upto: a.fit_upto,
     };
     Ok((spec, out))
 }
@@ -378,6 +384,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         if let Ok(prior) = SweepSpec::load(&out) {
             spec.command = prior.command;
         }
+    }
+    if spec.fit_upto.is_none() {
+        // A cut-off recorded by `report --fit-upto` survives re-running the sweep.
+        spec.fit_upto = SweepSpec::load(&out).ok().and_then(|p| p.fit_upto);
     }
     spec.save(&out)?;
 

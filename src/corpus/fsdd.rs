@@ -110,6 +110,7 @@ pub fn rows(src: &Path, split: FsddSplit) -> Result<Vec<std::result::Result<Cand
                 group: String::new(),
                 expected_duration: None,
                 text_source: p,
+                audio_origin: None,
             })
         })
         .collect())

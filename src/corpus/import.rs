@@ -35,6 +35,9 @@ pub struct Candidate {
     pub expected_duration: Option<f64>,
     /// The file the transcript came from, named in transcript errors.
     pub text_source: PathBuf,
+    /// How `audio` was found, added to a missing-audio error (e.g. which
+    /// folder a relative `wav.scp` path was taken against, and how to change it).
+    pub audio_origin: Option<String>,
 }
 
 /// Why a row is bad. The order is the order of the printed summary.
@@ -365,7 +368,12 @@ pub fn check_audio(path: &Path, opts: &ImportOptions) -> std::result::Result<f64
 }
 
 fn check_one(c: Candidate, opts: &ImportOptions) -> std::result::Result<Utterance, BadRow> {
-    let duration = check_audio(&c.audio, opts)?;
+    let duration = check_audio(&c.audio, opts).map_err(|mut bad| {
+        if let (BadReason::MissingAudio, Some(origin)) = (bad.reason, &c.audio_origin) {
+            bad.what = format!("{}: {origin}", bad.what);
+        }
+        bad
+    })?;
     let norm_text = c.norm_text.expect("normalised before checking");
     if let Some(exp) = c.expected_duration {
         if (exp - duration).abs() > opts.max_duration_diff {
@@ -480,4 +488,48 @@ pub fn save_new(
     };
     c.save()?;
     Ok(c)
+}
+
+/// Make a dev split from whole training speakers: every utterance of
+/// `speakers` speakers drawn from the training rows (seeded, from the sorted
+/// speaker list) moves to dev, so dev speakers are unseen in training as a
+/// speaker-disjoint test set's are. For sources that ship train and test but
+/// no dev (speechocean762). Returns the chosen speakers, sorted. An error if
+/// the rows have a dev split already or too few training speakers.
+pub fn carve_dev_by_speaker(
+    rows: &mut [std::result::Result<Candidate, BadRow>],
+    speakers: usize,
+    seed: u64,
+) -> Result<Vec<String>> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    if rows.iter().flatten().any(|c| c.split == Split::Dev) {
+        return Err(Error::Config(
+            "the source has a dev split already; dev speakers are carved from train only when it has none".into(),
+        ));
+    }
+    let mut train: Vec<&str> = rows
+        .iter()
+        .flatten()
+        .filter(|c| c.split == Split::Train)
+        .map(|c| c.speaker.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if speakers == 0 || speakers >= train.len() {
+        return Err(Error::Config(format!(
+            "cannot carve {speakers} dev speakers from {} training speakers (need at least 1 and fewer than all)",
+            train.len()
+        )));
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    train.shuffle(&mut rng);
+    let mut chosen: Vec<String> = train[..speakers].iter().map(|s| s.to_string()).collect();
+    chosen.sort();
+    for c in rows.iter_mut().flatten() {
+        if c.split == Split::Train && chosen.binary_search(&c.speaker).is_ok() {
+            c.split = Split::Dev;
+        }
+    }
+    Ok(chosen)
 }

@@ -19,8 +19,14 @@
 //! trip: phonemes, groups and augmentation have no Kaldi file.
 //!
 //! Import reads a data dir (its rows go to one split) or a parent folder with
-//! `train`/`dev`/`test` data dirs. `wav.scp` entries must be file paths
-//! (relative ones are taken against the current directory, as Kaldi does);
+//! `train`/`dev`/`test` data dirs. `wav.scp` entries must be file paths.
+//! Relative ones are taken against a *wav root*: the folder given to the
+//! importer unless `wav_root` says otherwise (`[kaldi] wav_root` in a recipe,
+//! `--wav-root` on the command line). Kaldi itself takes them against the
+//! current directory (the recipe's `s5/`), which makes an import depend on
+//! where it is run; corpora that ship data dirs (speechocean762:
+//! `WAVE/SPEAKER0001/...` beside `train/` and `test/`) write them against
+//! their own root. A missing file's error says which root was used;
 //! piped commands are rejected, except `flac -c -d -s PATH |` (and `-d -c`),
 //! whose file we decode ourselves. A `segments` file is rejected (not supported).
 //! If `utt2dur` is present, each declared duration is checked against the audio.
@@ -219,7 +225,17 @@ pub fn wav_path(value: &str) -> std::result::Result<PathBuf, String> {
     Ok(PathBuf::from(v))
 }
 
-pub fn rows(src: &Path, single: Split) -> Result<Vec<std::result::Result<Candidate, BadRow>>> {
+/// The rows of the data dirs under `src` (see [`data_dirs`]). Relative
+/// `wav.scp` paths are taken against `wav_root`, or `src` when it is `None`.
+pub fn rows(
+    src: &Path,
+    single: Split,
+    wav_root: Option<&Path>,
+) -> Result<Vec<std::result::Result<Candidate, BadRow>>> {
+    let (root, root_is) = match wav_root {
+        Some(r) => (absolute(r)?, "the wav root given"),
+        None => (absolute(src)?, "the folder given to the importer"),
+    };
     let mut rows = Vec::new();
     for (dir, split) in data_dirs(src, single)? {
         if dir.join("segments").exists() {
@@ -253,8 +269,19 @@ pub fn rows(src: &Path, single: Split) -> Result<Vec<std::result::Result<Candida
         let mut in_wav = std::collections::HashSet::new();
         for (id, value, ln) in wavs {
             in_wav.insert(id.clone());
-            let path = match wav_path(&value) {
-                Ok(p) => absolute(&p)?,
+            let (path, audio_origin) = match wav_path(&value) {
+                Ok(p) if p.is_relative() => (
+                    absolute(&root.join(&p))?,
+                    Some(format!(
+                        "{} line {ln} gives the relative path {}, taken against {} ({root_is}); \
+                         if the paths start elsewhere, set the wav root (`[kaldi] wav_root` in a recipe, \
+                         --wav-root for `corpus import kaldi`) to the folder they start from",
+                        wav_scp.display(),
+                        p.display(),
+                        root.display()
+                    )),
+                ),
+                Ok(p) => (absolute(&p)?, None),
                 Err(what) => return Err(Error::parse(&wav_scp, format!("line {ln}: {what}"))),
             };
             let Some(text) = texts.get(&id) else {
@@ -283,6 +310,7 @@ pub fn rows(src: &Path, single: Split) -> Result<Vec<std::result::Result<Candida
                 group: String::new(),
                 expected_duration: u2d.get(&id).copied(),
                 text_source: text_p.clone(),
+                audio_origin,
             }));
         }
         for (table, path) in [(&texts, &text_p), (&u2s, &u2s_p)] {
@@ -299,6 +327,43 @@ pub fn rows(src: &Path, single: Split) -> Result<Vec<std::result::Result<Candida
         }
     }
     Ok(rows)
+}
+
+/// Speaker attributes from the data dirs' `spk2gender` and `spk2age` (those
+/// present; empty when neither is), for [`crate::corpus::speakers`].
+pub fn speaker_attributes(
+    src: &Path,
+    single: Split,
+) -> Result<BTreeMap<String, crate::corpus::speakers::SpeakerInfo>> {
+    let mut out: BTreeMap<String, crate::corpus::speakers::SpeakerInfo> = BTreeMap::new();
+    for (dir, _) in data_dirs(src, single)? {
+        let g = dir.join("spk2gender");
+        if g.is_file() {
+            for (spk, v, ln) in read_table(&g, true)? {
+                if !matches!(v.as_str(), "f" | "m") {
+                    return Err(Error::parse(
+                        &g,
+                        format!("line {ln}: gender {v:?} is not f or m"),
+                    ));
+                }
+                let e = out.entry(spk.clone()).or_default();
+                e.speaker = spk;
+                e.gender = Some(v);
+            }
+        }
+        let a = dir.join("spk2age");
+        if a.is_file() {
+            for (spk, v, ln) in read_table(&a, true)? {
+                let age = v.parse::<u32>().map_err(|_| {
+                    Error::parse(&a, format!("line {ln}: age {v:?} is not a whole number"))
+                })?;
+                let e = out.entry(spk.clone()).or_default();
+                e.speaker = spk;
+                e.age = Some(age);
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -115,6 +115,7 @@ pub fn rows(src: &Path, single: Split) -> Result<Vec<std::result::Result<Candida
                         group: String::new(),
                         expected_duration: None,
                         text_source: trans.clone(),
+                        audio_origin: None,
                     }));
                 }
                 for p in flacs.into_values() {

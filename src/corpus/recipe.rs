@@ -12,7 +12,8 @@
 //! ```
 //!
 //! Paths: relative ones are taken against the recipe file's folder (not the
-//! current directory); a leading `$CROSSOVER_SHARED` is the shared corpora
+//! current directory), except those naming files inside the source (`lexicon`,
+//! `[kaldi] wav_root`), which are taken against `path`; a leading `$CROSSOVER_SHARED` is the shared corpora
 //! folder ([`crate::shared::corpora_dir`]: the variable if set, else
 //! `../shared/corpora` beside the project root). No other `$` is expanded.
 //!
@@ -161,6 +162,46 @@ impl Default for SplitSettings {
     }
 }
 
+/// `[kaldi]`: as [`SplitSettings`], plus where relative `wav.scp` paths start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KaldiSettings {
+    pub split: Split,
+    /// The folder relative `wav.scp` paths are taken against (itself
+    /// relative to `path`); default: `path`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wav_root: Option<PathBuf>,
+}
+
+impl Default for KaldiSettings {
+    fn default() -> Self {
+        KaldiSettings {
+            split: Split::Train,
+            wav_root: None,
+        }
+    }
+}
+
+/// `[dev_from_train]`: a dev split carved from whole training speakers
+/// ([`import::carve_dev_by_speaker`]), for sources with train and test only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DevFromTrain {
+    /// How many training speakers become dev speakers.
+    pub speakers: usize,
+    /// Seed of the speaker draw.
+    pub seed: u64,
+}
+
+impl Default for DevFromTrain {
+    fn default() -> Self {
+        DevFromTrain {
+            speakers: 15,
+            seed: 1,
+        }
+    }
+}
+
 /// A parsed corpus recipe, its paths resolved (absolute).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -181,7 +222,14 @@ pub struct CorpusRecipe {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub librispeech: Option<SplitSettings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kaldi: Option<SplitSettings>,
+    pub kaldi: Option<KaldiSettings>,
+    /// A CMUdict-format pronunciation lexicon inside the source (relative to
+    /// `path`), copied into the corpus folder as
+    /// [`crate::corpus::CORPUS_LEXICON_FILE`] for `[lexicon] corpus_lexicon`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lexicon: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev_from_train: Option<DevFromTrain>,
     /// `SynthConfig` fields; those left out take `SynthConfig::default()`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synth: Option<SynthConfig>,
@@ -194,6 +242,8 @@ pub struct CorpusRecipe {
 pub const HASH_FILE: &str = "recipe.sha256";
 /// The file in a built folder holding the resolved recipe it was built from.
 pub const RESOLVED_FILE: &str = "recipe.toml";
+/// The training speakers `[dev_from_train]` moved to dev, one a line.
+pub const DEV_SPEAKERS_FILE: &str = "dev_speakers.txt";
 /// Present while a build is under way (holds the hash being built).
 const BUILDING_FILE: &str = ".recipe-building";
 const SHARED_VAR: &str = "$CROSSOVER_SHARED";
@@ -249,6 +299,12 @@ impl CorpusRecipe {
             ),
             ("kaldi", r.kaldi.is_some(), r.source == Source::Kaldi),
             ("synth", r.synth.is_some(), r.source == Source::Synth),
+            (
+                "dev_from_train",
+                r.dev_from_train.is_some(),
+                r.source != Source::Synth,
+            ),
+            ("lexicon", r.lexicon.is_some(), r.source != Source::Synth),
         ];
         for (name, present, allowed) in tables {
             if present && !allowed {
@@ -272,6 +328,16 @@ impl CorpusRecipe {
         }
         if let Some(p) = &r.path {
             r.path = Some(resolve(p, &base, path)?);
+        }
+        // Files inside the source are named relative to it.
+        let source_dir = r.path.clone().unwrap_or_else(|| base.clone());
+        if let Some(l) = &r.lexicon {
+            r.lexicon = Some(resolve(l, &source_dir, path)?);
+        }
+        if let Some(d) = &r.dev_from_train {
+            if d.speakers == 0 {
+                return bad("[dev_from_train] speakers must be at least 1".into());
+            }
         }
         // Fill in every default, so the hash covers the effective settings.
         match r.source {
@@ -313,7 +379,13 @@ impl CorpusRecipe {
                 r.textdir = Some(t);
             }
             Source::Librispeech => r.librispeech = Some(r.librispeech.take().unwrap_or_default()),
-            Source::Kaldi => r.kaldi = Some(r.kaldi.take().unwrap_or_default()),
+            Source::Kaldi => {
+                let mut k = r.kaldi.take().unwrap_or_default();
+                if let Some(w) = &k.wav_root {
+                    k.wav_root = Some(resolve(w, &source_dir, path)?);
+                }
+                r.kaldi = Some(k);
+            }
         }
         if r.source != Source::Synth {
             r.import = Some(r.import.take().unwrap_or_default());
@@ -363,6 +435,7 @@ impl CorpusRecipe {
         if let Some(s) = &self.synth {
             v.extend(s.text.iter().cloned());
         }
+        v.extend(self.lexicon.iter().cloned());
         v
     }
 }
@@ -617,9 +690,15 @@ fn make(
             crate::corpus::librispeech::rows(src, r.librispeech.clone().unwrap_or_default().split)?
         }
         Source::Kaldi => {
-            crate::corpus::kaldi_dir::rows(src, r.kaldi.clone().unwrap_or_default().split)?
+            let k = r.kaldi.clone().unwrap_or_default();
+            crate::corpus::kaldi_dir::rows(src, k.split, k.wav_root.as_deref())?
         }
         Source::Synth => unreachable!(),
+    };
+    let mut rows = rows;
+    let dev_speakers = match &r.dev_from_train {
+        Some(d) => Some(import::carve_dev_by_speaker(&mut rows, d.speakers, d.seed)?),
+        None => None,
     };
     let i = r.import.clone().unwrap_or_default();
     let opts = ImportOptions {
@@ -631,6 +710,22 @@ fn make(
     };
     let (utts, report) = import::validate(rows, &opts)?;
     import::save_new(dir, utts, true)?;
+    if let Some(l) = &r.lexicon {
+        let to = dir.join(crate::corpus::CORPUS_LEXICON_FILE);
+        std::fs::copy(l, &to).map_err(|e| Error::io(l, e))?;
+    }
+    if r.source == Source::Kaldi {
+        let k = r.kaldi.clone().unwrap_or_default();
+        crate::corpus::speakers::write(
+            dir,
+            &crate::corpus::kaldi_dir::speaker_attributes(src, k.split)?,
+        )?;
+    }
+    if let Some(spk) = dev_speakers {
+        // Which speakers dev holds, for the user (the manifest says it too).
+        let p = dir.join(DEV_SPEAKERS_FILE);
+        std::fs::write(&p, spk.join("\n") + "\n").map_err(|e| Error::io(&p, e))?;
+    }
     Ok((Some(report), warnings))
 }
 

@@ -172,6 +172,7 @@ pub fn rows(src: &Path, opts: &TextdirOptions) -> Result<TextdirRows> {
                     group,
                     expected_duration: None,
                     text_source: t.clone(),
+                    audio_origin: None,
                 })
             }),
             (None, None) => unreachable!("every key comes from an audio or a transcript file"),

@@ -44,6 +44,13 @@ pub struct LexiconConfig {
     /// are kept: the file supplies pronunciations, not the vocabulary.
     /// `scripts/setup.sh` fetches CMUdict to [`CMUDICT_PATH`].
     pub file: Option<PathBuf>,
+    /// Read the lexicon the corpus ships instead of `file`
+    /// ([`crate::corpus::CORPUS_LEXICON_FILE`] in the corpus folder, copied
+    /// there by the recipe's `lexicon`, e.g. speechocean762's
+    /// `resource/lexicon.txt`). Not serialised when off, so the cache keys
+    /// of pipelines without it are unchanged.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub corpus_lexicon: bool,
     pub oov: OovPolicy,
     pub cover: LexiconCover,
     /// espeak-ng voice used as G2P.
@@ -85,7 +92,25 @@ impl LexiconConfig {
     /// Shared by the classical and phone-ctc recognisers.
     pub fn build(&self, corpus: &Corpus, train: &[&Utterance]) -> Result<Lexicon> {
         let phones = PhoneSet::standard();
-        let mut lex = match self.file_path() {
+        let file = if self.corpus_lexicon {
+            if self.file.is_some() {
+                return Err(Error::Config(
+                    "[lexicon]: set either file or corpus_lexicon, not both".into(),
+                ));
+            }
+            let f = corpus.root.join(crate::corpus::CORPUS_LEXICON_FILE);
+            if !f.is_file() {
+                return Err(Error::Config(format!(
+                    "[lexicon] corpus_lexicon: the corpus {} ships no lexicon ({} is absent; a corpus recipe's `lexicon` puts it there)",
+                    corpus.root.display(),
+                    f.display()
+                )));
+            }
+            Some(f)
+        } else {
+            self.file_path()
+        };
+        let mut lex = match file {
             Some(f) if !f.exists() => {
                 let hint = if self.file.as_deref() == Some(Path::new(CMUDICT_PATH)) {
                     " (scripts/setup.sh downloads CMUdict there)"
@@ -115,6 +140,7 @@ impl Default for LexiconConfig {
     fn default() -> Self {
         LexiconConfig {
             file: None,
+            corpus_lexicon: false,
             oov: OovPolicy::G2p,
             cover: LexiconCover::Corpus,
             voice: "en-us".into(),

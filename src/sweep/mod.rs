@@ -6,9 +6,11 @@
 //! the plots and `report.md` are rewritten, so nothing finished is lost.
 pub mod crossover;
 pub mod plots;
+pub mod projection_check;
 pub mod report;
 pub mod results;
 pub mod slurm;
+pub mod speaker_groups;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -44,6 +46,10 @@ pub struct SweepSpec {
     /// `--set KEY=VALUE` overrides applied to every pipeline (part of each cell's cache key).
     #[serde(default)]
     pub set: Vec<String>,
+    /// `--fit-upto H`: the report checks power-law fits on the sizes at or
+    /// below H against the larger sizes measured ([`projection_check`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit_upto: Option<f64>,
 }
 
 /// One (pipeline, hours, seed) job.
@@ -148,6 +154,12 @@ pub fn cell_hash(spec: &SweepSpec, cell: &Cell) -> Result<String> {
         Err(_) => h.update(file_hash(&cell.pipeline)?),
     }
     h.update(file_hash(&spec.corpus.join(crate::corpus::MANIFEST_FILE))?);
+    // A lexicon the corpus ships is data the cells read (corpora without one
+    // keep their keys).
+    let lexicon = spec.corpus.join(crate::corpus::CORPUS_LEXICON_FILE);
+    if lexicon.is_file() {
+        h.update(file_hash(&lexicon)?);
+    }
     h.update(format!(
         "{}|{}|{}",
         cell.hours,

@@ -277,6 +277,22 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
         }
         let _ = writeln!(md, "\nThe fits are drawn dashed beyond the grid on the WER plot. A power law fitted to {} sizes says what the curves would do if they kept their shape; it is no substitute for training on more data.\n", spec.hours.len());
     }
+    if let Some(h) = spec.fit_upto {
+        let pairs: Vec<(String, String)> = stmts
+            .iter()
+            .map(|s| (s.challenger.clone(), s.incumbent.clone()))
+            .collect();
+        let check = super::projection_check::section(
+            &curves(out, &rows),
+            &pairs,
+            h,
+            spec.bootstrap.max(100),
+        );
+        md.push_str(&check.unwrap_or_else(|| format!(
+            "## How well the projection predicted\n\nNo curve has three sizes at or below {} h and one above it: nothing to check.\n\n",
+            super::crossover::fmt_h(h)
+        )));
+    }
     let n_test = rows
         .iter()
         .find(|r| r.ok())
@@ -306,6 +322,9 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
         resampled,
     )?;
     md.push_str(&transfer_md);
+    if let Some(groups) = super::speaker_groups::section(&spec, out, &rows) {
+        md.push_str(&groups);
+    }
     let _ = writeln!(md, "## What was run\n");
     let _ = writeln!(md, "- Corpus: `{}` ({corpus})", spec.corpus.display());
     if !spec.corpus_note.is_empty() {
