@@ -168,7 +168,7 @@ pub fn replicate_curves(
 }
 
 /// The `p` quantile (nearest rank) of sorted bootstrap values; None when empty.
-fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     (!sorted.is_empty()).then(|| sorted[((sorted.len() - 1) as f64 * p).round() as usize])
 }
 

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::crossover::{
-    fit_crossing, fit_power_law, fmt_h, mean_curves, replicate_curves, Curve, PowerLaw,
+    fit_crossing, fit_power_law, fmt_h, mean_curves, percentile, replicate_curves, Curve, PowerLaw,
     PROJECTION_FACTOR,
 };
 
@@ -142,11 +142,8 @@ pub fn check_curve(
                 let h = hours[i];
                 let mut proj: Vec<f64> = rep_fits.iter().map(|f| f.at(h)).collect();
                 proj.sort_by(|x, y| x.total_cmp(y));
-                let q = |p: f64| {
-                    proj.get(((proj.len().max(1) - 1) as f64 * p).round() as usize)
-                        .copied()
-                        .unwrap_or(f64::NAN)
-                };
+                // The crossing intervals' definition (nearest rank).
+                let q = |p: f64| percentile(&proj, p).unwrap_or(f64::NAN);
                 SizeCheck {
                     hours: h,
                     measured: wer[i],
