@@ -17,8 +17,11 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use crossover::features::{add_deltas, FeatureConfig, FeatureExtractor};
 use rayon::prelude::*;
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 fn kathleen(n: usize) -> Vec<Vec<f32>> {
-    let dir = crossover::shared::require_corpora().join("kathleen");
+    let dir = common::require_corpora().join("kathleen");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -1,3 +1,4 @@
+pub mod atomic_file;
 pub mod audio;
 pub mod classical;
 pub mod corpus;
@@ -16,4 +17,5 @@ pub mod score;
 pub mod shared;
 pub mod sweep;
 pub mod text;
+pub mod threads;
 pub use error::{Error, Result};

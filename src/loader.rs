@@ -33,7 +33,7 @@
 //! decodes or reads one utterance at a time, and [`FeatureCache::frames`]
 //! reads only a header, so batches can be planned without loading features.
 use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -668,17 +668,7 @@ fn write_feat(path: &Path, key: &[u8; 32], m: &Matrix) -> Result<()> {
     write_atomic(path, &out)
 }
 
-static TMP_COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-    }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-}
+use crate::atomic_file::write as write_atomic;
 
 /// Length-bucketed batches, shortest first: indices into `lengths`, sorted
 /// by length and cut into batches whose padded size (count x longest) stays

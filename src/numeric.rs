@@ -34,3 +34,46 @@ pub fn ratio(num: u64, den: u64) -> f64 {
         num as f64 / den as f64
     }
 }
+
+/// The `q` quantile (`q` in [0, 1]) of sorted values, interpolating linearly
+/// between the two nearest order statistics; None when there are none.
+///
+/// This is the one percentile of the tool (every bootstrap interval: WER,
+/// paired differences, crossings, projections). Linear interpolation is
+/// numpy's and R's default (Hyndman & Fan type 7), so an interval a user
+/// recomputes from the replicates with `numpy.percentile` matches; it also
+/// moves smoothly with `q` where nearest rank jumps between replicates.
+pub fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    let frac = pos - lo as f64;
+    Some(if lo == hi || sorted[lo] == sorted[hi] {
+        sorted[lo]
+    } else {
+        sorted[lo] + frac * (sorted[hi] - sorted[lo])
+    })
+}
+
+#[cfg(test)]
+mod percentile_tests {
+    use super::percentile;
+
+    #[test]
+    fn percentile_interpolates_between_order_statistics_as_numpy_does() {
+        let v = [1.0, 2.0, 4.0, 8.0];
+        // numpy.percentile([1, 2, 4, 8], [0, 25, 50, 97.5, 100])
+        assert_eq!(percentile(&v, 0.0), Some(1.0));
+        assert_eq!(percentile(&v, 0.25), Some(1.75));
+        assert_eq!(percentile(&v, 0.5), Some(3.0));
+        assert!((percentile(&v, 0.975).unwrap() - 7.7).abs() < 1e-12);
+        assert_eq!(percentile(&v, 1.0), Some(8.0));
+        assert_eq!(percentile(&[], 0.5), None);
+        assert_eq!(
+            percentile(&[f64::INFINITY, f64::INFINITY], 0.5),
+            Some(f64::INFINITY)
+        );
+    }
+}

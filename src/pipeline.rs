@@ -114,6 +114,11 @@ pub struct TrainingRecord {
     /// Seconds spent in the training loop, summed over resumed runs.
     #[serde(default)]
     pub train_seconds: f64,
+    /// Seconds of the earlier, interrupted runs this training resumed from
+    /// (included in `train_seconds`; the sweep adds them to the cell's
+    /// clock, which sees only the last run).
+    #[serde(default)]
+    pub resumed_seconds: f64,
     /// Training seconds of a network this cell reused rather than trained
     /// (a decoding variant that shares its sweep's network with its base
     /// pipeline); the sweep adds them to the cell's train_seconds.
@@ -180,6 +185,58 @@ pub trait Recogniser: Send + Sync {
         utts: &[&Utterance],
         threads: usize,
     ) -> Result<Vec<Transcript>>;
+    /// Forced alignment of `utts` to their own transcripts (`crossover
+    /// align`), in the given order: each utterance's word and phone
+    /// segments, or why it could not be aligned. None for recognisers with
+    /// no frame-level model of phones to align with (the CTC networks).
+    fn force_align(
+        &self,
+        _loader: &Loader,
+        _utts: &[&Utterance],
+        _threads: usize,
+    ) -> Result<Option<Vec<std::result::Result<ForcedAlignment, String>>>> {
+        Ok(None)
+    }
+}
+
+/// One utterance's forced alignment: word and phone segments in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForcedAlignment {
+    pub words: Vec<Segment>,
+    pub phones: Vec<Segment>,
+}
+
+/// A token's time span, in seconds from the start of the utterance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub start: f64,
+    pub duration: f64,
+    pub token: String,
+}
+
+/// What the sweep, the report and the Slurm executor need to know about a
+/// kind, declared by the kind itself (never inferred from its name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindTraits {
+    /// Trained by gradient descent: its cells have training curves and an
+    /// initialisation (from scratch or transferred), and the Slurm executor
+    /// asks a GPU for them (`--neural-gres`). False for the hand-designed
+    /// pipeline, which the report sets every network against first.
+    pub network: bool,
+    /// For a multi-task kind, the single-task kind whose network it extends
+    /// with a second task: the report compares the two on the same cells.
+    pub multitask_of: Option<&'static str>,
+}
+
+impl KindTraits {
+    pub const HAND_DESIGNED: KindTraits = KindTraits {
+        network: false,
+        multitask_of: None,
+    };
+    pub const NETWORK: KindTraits = KindTraits {
+        network: true,
+        multitask_of: None,
+    };
 }
 
 /// How a recogniser module plugs into [`crate::registry`]: the factory
@@ -189,6 +246,8 @@ pub trait RecogniserKind {
     const NAME: &'static str;
     /// One line for `--help` and error messages.
     const ABOUT: &'static str;
+    /// How the sweep and report treat it; see [`KindTraits`].
+    const TRAITS: KindTraits;
     /// A pipeline file's contents; `Default` states every default.
     type Config: serde::Serialize + serde::de::DeserializeOwned;
     /// Checks serde cannot express (ranges, combinations).
@@ -200,6 +259,11 @@ pub trait RecogniserKind {
     /// (a network decoded with an external LM).
     fn describe(_cfg: &Self::Config) -> String {
         Self::ABOUT.to_string()
+    }
+    /// Where training starts from, when not from scratch (a pre-training
+    /// pipeline or a given model folder), in a phrase; None from scratch.
+    fn initial_model(_cfg: &Self::Config) -> Option<String> {
+        None
     }
     /// What else, beyond the config itself, decides the trained model (an
     /// initial model's fingerprint): appended to the sweep's cache key.

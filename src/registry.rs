@@ -12,13 +12,15 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::overlay::Overlay;
 use crate::pipeline::{
-    parse_config, pipeline_kind, Recogniser, RecogniserKind, RunSettings, TrainContext,
+    parse_config, pipeline_kind, KindTraits, Recogniser, RecogniserKind, RunSettings, TrainContext,
 };
 
 /// One row of the table: a kind's entry points, type-erased.
 pub struct KindEntry {
     pub name: &'static str,
     pub about: &'static str,
+    pub traits: KindTraits,
+    initial_model: fn(toml::Table, &Path) -> Result<Option<String>>,
     effective: fn(toml::Table, &Path) -> Result<String>,
     train: fn(toml::Table, &Path, &TrainContext) -> Result<Box<dyn Recogniser>>,
     load: fn(&Path, &Overlay) -> Result<Box<dyn Recogniser>>,
@@ -31,6 +33,8 @@ const fn entry<K: RecogniserKind>() -> KindEntry {
     KindEntry {
         name: K::NAME,
         about: K::ABOUT,
+        traits: K::TRAITS,
+        initial_model: initial_model_of::<K>,
         effective: effective_of::<K>,
         train: train_of::<K>,
         load: K::load,
@@ -38,6 +42,10 @@ const fn entry<K: RecogniserKind>() -> KindEntry {
         features: features_of::<K>,
         describe: describe_of::<K>,
     }
+}
+
+fn initial_model_of<K: RecogniserKind>(table: toml::Table, path: &Path) -> Result<Option<String>> {
+    Ok(K::initial_model(&parse_config::<K>(table, path)?))
 }
 
 fn describe_of<K: RecogniserKind>(table: toml::Table, path: &Path) -> Result<String> {
@@ -139,6 +147,31 @@ pub fn prepare(pipeline: &Path, overlay: &Overlay, run: &RunSettings) -> Result<
 pub fn describe(pipeline: &Path, overlay: &Overlay) -> Result<String> {
     let (entry, table) = read_pipeline(pipeline, overlay)?;
     (entry.describe)(table, pipeline)
+}
+
+/// A pipeline file read once into what the sweep, the report and the
+/// executors need to know about it, all from its kind: nothing outside the
+/// registry and the kind's own module tells kinds apart by name.
+#[derive(Debug, Clone)]
+pub struct PipelineInfo {
+    /// The `kind = "..."` it names.
+    pub kind: &'static str,
+    pub traits: KindTraits,
+    /// What it is, in a phrase ([`RecogniserKind::describe`]).
+    pub description: String,
+    /// Where its training starts when not from scratch
+    /// ([`RecogniserKind::initial_model`]).
+    pub initial_model: Option<String>,
+}
+
+pub fn info(pipeline: &Path, overlay: &Overlay) -> Result<PipelineInfo> {
+    let (entry, table) = read_pipeline(pipeline, overlay)?;
+    Ok(PipelineInfo {
+        kind: entry.name,
+        traits: entry.traits,
+        description: (entry.describe)(table.clone(), pipeline)?,
+        initial_model: (entry.initial_model)(table, pipeline)?,
+    })
 }
 
 /// The loader features a pipeline's cells read (see
@@ -248,6 +281,7 @@ mod tests {
     impl RecogniserKind for EchoKind {
         const NAME: &'static str = "test-echo";
         const ABOUT: &'static str = "test only: the most frequent training transcript";
+        const TRAITS: KindTraits = KindTraits::HAND_DESIGNED;
         type Config = EchoConfig;
         fn train(cfg: &EchoConfig, ctx: &TrainContext) -> Result<Box<dyn Recogniser>> {
             let mut counts = std::collections::BTreeMap::new();

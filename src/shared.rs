@@ -11,15 +11,3 @@ pub fn corpora_dir() -> PathBuf {
         .join("shared")
         .join("corpora")
 }
-
-/// The shared corpora folder, or a panic message (for tests) naming where it looked.
-pub fn require_corpora() -> PathBuf {
-    let d = corpora_dir();
-    if !d.join("fsdd").is_dir() || !d.join("kathleen").is_dir() {
-        panic!(
-            "shared corpora not found: looked for fsdd/ and kathleen/ in {} (set CROSSOVER_SHARED to override)",
-            d.display()
-        );
-    }
-    d
-}

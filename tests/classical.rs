@@ -11,14 +11,14 @@ use crossover::lang::topology::PhoneTopology;
 use crossover::loader::Loader;
 use crossover::pipeline::{Recogniser, TrainContext};
 
+mod common;
+
 const DIGITS: [&str; 10] = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
 ];
 
 fn fsdd() -> PathBuf {
-    crossover::shared::require_corpora()
-        .join("fsdd")
-        .join("recordings")
+    common::require_corpora().join("fsdd").join("recordings")
 }
 
 /// jackson's takes `train` as training and takes 0-4 as test.
@@ -211,7 +211,7 @@ fn cli_train_decode_and_align() {
     corpus(&cdir, 5..10);
     let pipe = dir.path().join("p.toml");
     std::fs::write(&pipe, "kind = \"classical\"\n[mono]\niters = 4\ntotal_gaussians = 130\nmax_iter_inc = 3\nrealign_iters = [1, 2]\n").unwrap();
-    let bin = env!("CARGO_BIN_EXE_crossover");
+    let bin = common::BIN;
     let model = dir.path().join("model");
     let st = std::process::Command::new(bin)
         .args(["train", "--quiet", "--pipeline"])
@@ -366,7 +366,7 @@ fn decodes_with_another_language_folder_and_overrides() {
     // The same through the binary, with a decode-time override.
     let hyp = model_dir.path().join("hyp.txt");
     let decode = |extra: &[&std::ffi::OsStr]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_crossover"))
+        common::bin()
             .args(["decode", "--model"])
             .arg(model_dir.path())
             .arg("--corpus")

@@ -3,7 +3,6 @@
 //! shared corpora (read in place).
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crossover::corpus::fsdd::{self, FsddSplit};
 use crossover::corpus::import::{validate, BadReason, ImportOptions};
@@ -12,40 +11,9 @@ use crossover::corpus::textdir::{self, GroupSplit, TextdirOptions};
 use crossover::corpus::{librispeech, stats, Corpus, Split, Utterance};
 use crossover::features::{compute_file, CmvnMode, FeatureConfig};
 use crossover::loader::FeatureCache;
-use crossover::shared::require_corpora;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_crossover"))
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "command failed: {cmd:?}\nstdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-/// A 16-bit mono WAV of `secs` seconds: a tone of amplitude `amp` (0 = digital silence).
-fn write_wav(path: &Path, secs: f32, amp: f32) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 16000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    let n = (secs * 16000.0) as usize;
-    for i in 0..n {
-        let x = amp * (2.0 * std::f32::consts::PI * 300.0 * i as f32 / 16000.0).sin()
-            + amp * 0.3 * ((i * 7919 % 101) as f32 / 50.0 - 1.0);
-        w.write_sample(x as i16).unwrap();
-    }
-    w.finalize().unwrap();
-}
+mod common;
+use common::{bin, require_corpora, stdout_ok, write_wav};
 
 fn kathleen_files(n: usize) -> Vec<PathBuf> {
     let k = require_corpora().join("kathleen");
@@ -155,7 +123,7 @@ fn kathleen_canonical_split_cli_has_no_leakage() {
     let k = require_corpora().join("kathleen");
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("kathleen");
-    let stdout = run_ok(
+    let stdout = stdout_ok(
         bin()
             .args(["corpus", "import", "textdir"])
             .arg(&k)
@@ -184,7 +152,7 @@ fn kathleen_canonical_split_cli_has_no_leakage() {
     let u = &c.utterances[0];
     assert_eq!(u.group, "a0001");
     assert_eq!(u.norm_text, "author of the danger trail philip steels etc");
-    let json = run_ok(bin().args(["corpus", "stats", "--json"]).arg(&out));
+    let json = stdout_ok(bin().args(["corpus", "stats", "--json"]).arg(&out));
     let st: serde_json::Value = serde_json::from_str(&json).unwrap();
     for o in st["overlaps"].as_array().unwrap() {
         assert_eq!(o["groups"]["count"], 0, "{o}");
@@ -192,7 +160,7 @@ fn kathleen_canonical_split_cli_has_no_leakage() {
     }
     let oov = st["splits"][2]["oov_token_rate"].as_f64().unwrap();
     assert!(oov > 0.05 && oov < 0.5, "test OOV rate {oov}");
-    let table = run_ok(bin().args(["corpus", "stats"]).arg(&out));
+    let table = stdout_ok(bin().args(["corpus", "stats"]).arg(&out));
     assert!(
         table.contains("train-test groups") && table.contains("OOV tok %"),
         "{table}"
@@ -207,7 +175,7 @@ fn kathleen_canonical_split_cli_has_no_leakage() {
         .unwrap();
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--force"));
     // Subset listing, including a target beyond the training set.
-    let sub = run_ok(bin().args(["corpus", "subset"]).arg(&out).args([
+    let sub = stdout_ok(bin().args(["corpus", "subset"]).arg(&out).args([
         "--hours",
         "0.1,0.5,5",
         "--seed",
@@ -298,7 +266,7 @@ fn kaldi_round_trip() {
     };
     c.save().unwrap();
     let kdir = t.path().join("kaldi");
-    run_ok(
+    stdout_ok(
         bin()
             .args(["corpus", "export", "kaldi"])
             .arg(&c.root)
@@ -348,7 +316,7 @@ fn kaldi_round_trip() {
     );
     // Back in.
     let back = t.path().join("back");
-    run_ok(
+    stdout_ok(
         bin()
             .args(["corpus", "import", "kaldi"])
             .arg(&kdir)
@@ -694,7 +662,7 @@ fn bad_input_cases() {
     }
     // The CLI prints the per-reason summary with --skip-bad, and fails naming a file without it.
     let out = t.path().join("out");
-    let stdout = run_ok(
+    let stdout = stdout_ok(
         bin()
             .args(["corpus", "import", "textdir"])
             .arg(&all)
@@ -788,7 +756,7 @@ fn feature_cache_hits_recovers_and_normalises_per_speaker() {
     assert_eq!(again.computed(), 0);
     // The CLI finds the same cache from another process.
     c.save().unwrap();
-    let out = run_ok(
+    let out = stdout_ok(
         bin()
             .args(["corpus", "cache", "--no-progress"])
             .arg(&c.root),

@@ -3,50 +3,16 @@
 //! a tiny synthetic corpus (a handful of utterances).
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use crossover::corpus::recipe::{CorpusRecipe, Source, HASH_FILE};
 use crossover::corpus::synth::SynthConfig;
 use crossover::corpus::{Corpus, Split};
-use crossover::shared::require_corpora;
+
+mod common;
+use common::{bin_in, require_corpora, stderr_err, stdout_ok};
 
 fn project() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The binary, run in `dir`.
-fn bin(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_crossover"));
-    c.current_dir(dir);
-    c
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let o = run(cmd);
-    assert!(o.status.success(), "command failed: {cmd:?}\n{}", text(&o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn run_err(cmd: &mut Command) -> String {
-    let o = run(cmd);
-    assert!(
-        !o.status.success(),
-        "command should fail: {cmd:?}\n{}",
-        text(&o)
-    );
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// (inode, mtime in ns) of a file: a rewrite (temp file + rename) changes both.
@@ -133,12 +99,12 @@ fn fsdd_recipe_builds_once_is_reused_untouched_and_rebuilt_when_changed() {
         "source = \"fsdd\"\npath = \"$CROSSOVER_SHARED/fsdd\"\n[fsdd]\nsplit = \"official\"\n";
     std::fs::write(&recipe, official).unwrap();
     let build = || {
-        let mut c = bin(t.path());
+        let mut c = bin_in(t.path());
         c.args(["corpus", "build", "corpora/fsdd.toml", "--no-progress"])
             .env("CROSSOVER_SHARED", &shared);
         c
     };
-    let out = run_ok(&mut build());
+    let out = stdout_ok(&mut build());
     let built = t.path().join("corpora/build/fsdd");
     assert!(out.contains("corpora/build/fsdd: built"), "{out}");
     let c = Corpus::load(&built).unwrap();
@@ -160,7 +126,7 @@ fn fsdd_recipe_builds_once_is_reused_untouched_and_rebuilt_when_changed() {
 
     // Unchanged recipe (a comment added does not change it): reused, nothing rewritten.
     std::fs::write(&recipe, format!("# FSDD, official split\n{official}")).unwrap();
-    let out = run_ok(&mut build());
+    let out = stdout_ok(&mut build());
     assert!(out.contains("reused"), "{out}");
     assert_eq!((stamp(&manifest), stamp(&built.join(HASH_FILE))), before);
     // The library call reuses it too (and names the same folder).
@@ -172,8 +138,8 @@ fn fsdd_recipe_builds_once_is_reused_untouched_and_rebuilt_when_changed() {
     // The sweep takes the recipe and uses the built folder (`--cell 99` stops it
     // after the corpus step and before any training).
     let out_dir = t.path().join("sweep");
-    let err = run_err(
-        bin(t.path())
+    let err = stderr_err(
+        bin_in(t.path())
             .args([
                 "sweep",
                 "--corpus",
@@ -210,7 +176,7 @@ fn fsdd_recipe_builds_once_is_reused_untouched_and_rebuilt_when_changed() {
 
     // A changed recipe is rebuilt.
     std::fs::write(&recipe, official.replace("official", "speakers")).unwrap();
-    let out = run_ok(&mut build());
+    let out = stdout_ok(&mut build());
     assert!(out.contains("rebuilt"), "{out}");
     let c = Corpus::load(&built).unwrap();
     let test_speakers: std::collections::BTreeSet<&str> = c
@@ -228,9 +194,9 @@ fn fsdd_recipe_builds_once_is_reused_untouched_and_rebuilt_when_changed() {
     );
 
     // --rebuild forces it; --out builds elsewhere.
-    let out = run_ok(build().arg("--rebuild"));
+    let out = stdout_ok(build().arg("--rebuild"));
     assert!(out.contains("rebuilt"), "{out}");
-    let out = run_ok(build().args(["--out", "elsewhere"]));
+    let out = stdout_ok(build().args(["--out", "elsewhere"]));
     assert!(out.contains("elsewhere: built"), "{out}");
     assert!(t.path().join("elsewhere/manifest.tsv").is_file());
 }
@@ -240,7 +206,7 @@ fn bad_recipes_fail_with_errors_naming_the_recipe() {
     let t = tempfile::tempdir().unwrap();
     let build = |name: &str, body: &str| {
         std::fs::write(t.path().join(name), body).unwrap();
-        run_err(bin(t.path()).args(["corpus", "build", name, "--no-progress"]))
+        stderr_err(bin_in(t.path()).args(["corpus", "build", name, "--no-progress"]))
     };
     let e = build("typo.toml", "source = \"fsdd\"\npaht = \"x\"\n");
     assert!(e.contains("typo.toml") && e.contains("paht"), "{e}");
@@ -275,8 +241,8 @@ fn bad_recipes_fail_with_errors_naming_the_recipe() {
         "source = \"fsdd\"\npath = \"$CROSSOVER_SHARED/fsdd\"\n",
     )
     .unwrap();
-    let e = run_err(
-        bin(t.path())
+    let e = stderr_err(
+        bin_in(t.path())
             .args(["corpus", "build", "shared.toml", "--no-progress"])
             .env("CROSSOVER_SHARED", t.path().join("nowhere")),
     );
@@ -285,10 +251,10 @@ fn bad_recipes_fail_with_errors_naming_the_recipe() {
         "{e}"
     );
     // A file that does not exist at all.
-    let e = run_err(bin(t.path()).args(["corpus", "build", "absent.toml"]));
+    let e = stderr_err(bin_in(t.path()).args(["corpus", "build", "absent.toml"]));
     assert!(e.contains("absent.toml"), "{e}");
-    let e = run_err(
-        bin(t.path())
+    let e = stderr_err(
+        bin_in(t.path())
             .args([
                 "sweep",
                 "--corpus",
@@ -327,11 +293,11 @@ fn tiny_synth_recipe_builds_reuses_and_resizes_in_place() {
     let recipe = t.path().join("tiny.toml");
     std::fs::write(&recipe, body(0.002)).unwrap();
     let build = || {
-        let mut c = bin(t.path());
+        let mut c = bin_in(t.path());
         c.args(["corpus", "build", "tiny.toml", "--no-progress"]);
         c
     };
-    let out = run_ok(&mut build());
+    let out = stdout_ok(&mut build());
     assert!(out.contains("build/tiny: built"), "{out}");
     let dir = t.path().join("build/tiny");
     let small = Corpus::load(&dir).unwrap();
@@ -342,13 +308,13 @@ fn tiny_synth_recipe_builds_reuses_and_resizes_in_place() {
         .collect();
     assert!(!train_small.is_empty());
     let before = stamp(&dir.join("manifest.tsv"));
-    let out = run_ok(&mut build());
+    let out = stdout_ok(&mut build());
     assert!(out.contains("reused"), "{out}");
     assert_eq!(stamp(&dir.join("manifest.tsv")), before);
 
     // Only the hours changed: the corpus grows in place, the old train set a prefix of the new.
     std::fs::write(&recipe, body(0.004)).unwrap();
-    let out = run_ok(&mut build());
+    let out = stdout_ok(&mut build());
     assert!(out.contains("resized in place"), "{out}");
     let big = Corpus::load(&dir).unwrap();
     let train_big: Vec<String> = big
@@ -379,7 +345,7 @@ fn tiny_synth_recipe_builds_reuses_and_resizes_in_place() {
     std::fs::write(dir.join(".recipe-building"), format!("{hash}\n")).unwrap();
     let first_wav = big.audio_path(&big.utterances[0]);
     let wav_before = stamp(&first_wav);
-    let out = run_ok(&mut build());
+    let out = stdout_ok(&mut build());
     assert!(out.contains("build/tiny: built"), "{out}");
     assert_eq!(
         stamp(&first_wav),
@@ -402,15 +368,15 @@ fn kathleen_recipe_is_the_documented_import() {
         t.path().join("corpora/kathleen.toml"),
     )
     .unwrap();
-    let out = run_ok(
-        bin(t.path())
+    let out = stdout_ok(
+        bin_in(t.path())
             .args(["corpus", "build", "corpora/kathleen.toml", "--no-progress"])
             .env("CROSSOVER_SHARED", &shared),
     );
     assert!(out.contains("train   1320 utterances    1.119 h"), "{out}");
     let k = shared.join("kathleen");
-    run_ok(
-        bin(t.path())
+    stdout_ok(
+        bin_in(t.path())
             .args(["corpus", "import", "textdir"])
             .arg(&k)
             .args(["--group-by", "arctic_([ab][0-9]{4})_", "--test-groups"])
@@ -471,8 +437,12 @@ fn librispeech_example_recipe_with_a_path_relative_to_the_recipe() {
     // Run from a subfolder: the path still resolves against corpora/.
     let elsewhere = t.path().join("somewhere/else");
     std::fs::create_dir_all(&elsewhere).unwrap();
-    let out =
-        run_ok(bin(&elsewhere).args(["corpus", "build", "../../corpora/ls.toml", "--no-progress"]));
+    let out = stdout_ok(bin_in(&elsewhere).args([
+        "corpus",
+        "build",
+        "../../corpora/ls.toml",
+        "--no-progress",
+    ]));
     assert!(out.contains("corpora/build/ls: built"), "{out}");
     let c = Corpus::load(&t.path().join("corpora/build/ls")).unwrap();
     let ids: Vec<(&str, Split)> = c

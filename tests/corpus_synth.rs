@@ -7,6 +7,8 @@ use crossover::audio::{read, ChannelMode};
 use crossover::corpus::synth::{self, voices, SynthConfig};
 use crossover::corpus::{Corpus, Split};
 
+mod common;
+
 /// The subcommand words (the lead maps this to `corpus synth` at merge).
 const SUBCOMMAND: &[&str] = &["corpus", "synth"];
 
@@ -264,7 +266,7 @@ fn cli_errors_name_the_missing_program_and_bad_settings() {
     let dir = tempfile::tempdir().unwrap();
     let empty_path = dir.path().join("bin");
     std::fs::create_dir(&empty_path).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossover"))
+    let out = common::bin()
         .args(SUBCOMMAND)
         .args(["--hours", "0.001", "--quiet", "--out"])
         .arg(dir.path().join("c"))
@@ -278,7 +280,7 @@ fn cli_errors_name_the_missing_program_and_bad_settings() {
         "{err}"
     );
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossover"))
+    let out = common::bin()
         .args(SUBCOMMAND)
         .args(["--hours", "0.001", "--snr", "30,5", "--out"])
         .arg(dir.path().join("c"))
@@ -339,7 +341,7 @@ fn manifest_ids_are_the_kaldi_export_ids_and_score_against_it() {
         assert_eq!(u.audio, Path::new("wav").join(format!("{}.wav", u.id)));
     }
     let k = t.path().join("k");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossover"))
+    let out = common::bin()
         .args(["corpus", "export", "kaldi"])
         .arg(&dir)
         .arg("--out")
@@ -379,7 +381,7 @@ fn manifest_ids_are_the_kaldi_export_ids_and_score_against_it() {
         .collect();
     std::fs::write(&hyp, lines.join("\n") + "\n").unwrap();
     let score = |hyp: &Path| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossover"))
+        let out = common::bin()
             .arg("score")
             .arg("--ref")
             .arg(k.join("test/text"))

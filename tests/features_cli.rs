@@ -1,14 +1,16 @@
 //! `crossover features` run as a user would: real files from
 //! ../shared/corpora, archive parsed back, errors checked on stderr.
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crossover::features::{compute_file, FeatureConfig};
 use crossover::kaldi_io::read_text_archive;
 use crossover::matrix::Matrix;
 
+mod common;
+
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_crossover"))
+    common::bin()
         .arg("features")
         .args(args)
         .output()
@@ -26,7 +28,7 @@ fn ok_archive(args: &[&str]) -> Vec<(String, Matrix)> {
 }
 
 fn files() -> (PathBuf, PathBuf) {
-    let d = crossover::shared::require_corpora();
+    let d = common::require_corpora();
     (
         d.join("kathleen/arctic_a0207_1592712443.flac"),
         d.join("fsdd/recordings/3_theo_5.wav"),

@@ -21,6 +21,8 @@ use crossover::features::{
 use crossover::kaldi_io::read_text_archive_file;
 use crossover::matrix::Matrix;
 
+mod common;
+
 const STRICT: f32 = 0.01;
 const LOOSE: f32 = 0.5;
 const NOISE_GAP: f32 = 20.0;
@@ -52,7 +54,7 @@ fn golden(name: &str) -> Vec<(String, Matrix)> {
 }
 
 fn source(key: &str) -> PathBuf {
-    let dir = crossover::shared::require_corpora();
+    let dir = common::require_corpora();
     let rel = SOURCES
         .iter()
         .find(|(k, _)| *k == key)

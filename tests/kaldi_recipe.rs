@@ -9,24 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
-use common::BIN;
+use common::{write_wav, BIN};
 use crossover::corpus::{Corpus, Split};
-
-fn write_wav(path: &Path, secs: f32) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 16000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for i in 0..(secs * 16000.0) as usize {
-        let x = 3000.0 * (2.0 * std::f32::consts::PI * 300.0 * i as f32 / 16000.0).sin();
-        w.write_sample(x as i16).unwrap();
-    }
-    w.finalize().unwrap();
-}
 
 /// `root/{train,test}` data dirs over `root/WAVE/SPEAKERnnnn/*.WAV`, with
 /// paths relative to `root` as speechocean762 writes them; 6 training
@@ -43,7 +27,7 @@ fn make_data(root: &Path) {
             for u in 0..3 {
                 let id = format!("{s:04}{u:04}");
                 let rel = format!("WAVE/SPEAKER{s:04}/{id}.WAV");
-                write_wav(&root.join(&rel), 1.0);
+                write_wav(&root.join(&rel), 1.0, 3000.0);
                 wav += &format!("{id}\t{rel}\n");
                 text += &format!("{id}\tWE CALL IT BEAR\n");
                 u2s += &format!("{id}\t{s:04}\n");

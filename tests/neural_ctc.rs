@@ -7,6 +7,8 @@ use crossover::loader::Loader;
 use crossover::neural::{self, CtcConfig, CtcModel, EncoderKind};
 use crossover::pipeline::{DeviceChoice, Recogniser, TrainContext};
 
+mod common;
+
 const DIGITS: [&str; 10] = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
 ];
@@ -21,9 +23,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn fsdd20() -> Corpus {
-    let root = crossover::shared::require_corpora()
-        .join("fsdd")
-        .join("recordings");
+    let root = common::require_corpora().join("fsdd").join("recordings");
     let mut utterances = Vec::new();
     for speaker in ["jackson", "george"] {
         for (d, word) in DIGITS.iter().enumerate() {
@@ -93,7 +93,7 @@ fn cer(model: &CtcModel, corpus: &Corpus) -> f64 {
         assert_eq!(h.id, u.id);
         let r: Vec<char> = u.norm_text.chars().collect();
         let hc: Vec<char> = h.words.chars().collect();
-        e += neural::train::edit_distance(&hc, &r);
+        e += crossover::score::edit_distance(&hc, &r);
         n += r.len();
     }
     e as f64 / n as f64
@@ -578,7 +578,7 @@ fn fine_tuning_copies_the_encoder_freezes_and_reinitialises_a_new_head() {
 /// JSON carries the throughput and a phase split that adds up to the step.
 #[test]
 fn bench_ctc_reports_throughput_and_a_phase_split_that_adds_up() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossover"))
+    let out = common::bin()
         .args([
             "bench",
             "ctc",

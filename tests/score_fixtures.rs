@@ -4,9 +4,10 @@
 //! NIST sclite for the sclite-weighted alignment. Then the real binary.
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crossover::score::{self, AlignMode, EditOp, Level, ScoreReport};
+
+mod common;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -206,10 +207,7 @@ fn sclite_mode_alignments_equal_sclite_pra() {
 }
 
 fn crossover(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_crossover"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out = common::bin().args(args).output().unwrap();
     (
         out.status.success(),
         String::from_utf8(out.stdout).unwrap(),

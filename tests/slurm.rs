@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-const BIN: &str = env!("CARGO_BIN_EXE_crossover");
+mod common;
+use common::{import_fsdd, stable_csv, text_ok, BIN};
 
 /// A running single-node Slurm; stopped when dropped.
 struct LocalSlurm {
@@ -63,30 +64,6 @@ impl Drop for LocalSlurm {
     }
 }
 
-fn run_ok(mut c: Command) -> String {
-    let out = c.output().expect("run crossover");
-    assert!(
-        out.status.success(),
-        "{c:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
-}
-
-fn import_fsdd(dir: &Path) -> PathBuf {
-    let shared = crossover::shared::require_corpora();
-    let corpus = dir.join("fsdd");
-    let mut c = Command::new(BIN);
-    c.args(["corpus", "import", "fsdd"])
-        .arg(shared.join("fsdd"))
-        .args(["--split", "official", "--out"])
-        .arg(&corpus)
-        .arg("--no-progress");
-    run_ok(c);
-    corpus
-}
-
 fn pipelines(dir: &Path) -> String {
     let classical = dir.join("tiny.toml");
     std::fs::write(&classical, "kind = \"classical\"\n[mono]\niters = 8\ntotal_gaussians = 150\nmax_iter_inc = 6\nrealign_iters = [1, 2, 4, 6]\n").unwrap();
@@ -121,24 +98,6 @@ fn sweep_args(corpus: &Path, pipelines: &str, out: &Path) -> Vec<String> {
     .collect()
 }
 
-/// results.csv rows without the columns that say when and where, not what.
-fn stable(path: &Path) -> Vec<Vec<String>> {
-    let mut r = csv::Reader::from_path(path).unwrap();
-    let header = r.headers().unwrap().clone();
-    let skip = ["train_seconds", "decode_rtf", "node"];
-    r.records()
-        .map(|row| {
-            let row = row.unwrap();
-            header
-                .iter()
-                .zip(row.iter())
-                .filter(|(h, _)| !skip.contains(h))
-                .map(|(_, v)| v.to_string())
-                .collect()
-        })
-        .collect()
-}
-
 #[test]
 fn slurm_sweeps_match_local_ones_and_a_cancelled_task_is_the_only_cell_redone() {
     let slurm = LocalSlurm::start();
@@ -150,7 +109,7 @@ fn slurm_sweeps_match_local_ones_and_a_cancelled_task_is_the_only_cell_redone() 
     let local = tmp.path().join("local");
     let mut c = Command::new(BIN);
     c.args(sweep_args(&corpus, &pipes, &local));
-    run_ok(c);
+    text_ok(&mut c);
     let on_slurm = tmp.path().join("slurm");
     let mut c = slurm.command(BIN);
     c.args(sweep_args(&corpus, &pipes, &on_slurm)).args([
@@ -159,11 +118,11 @@ fn slurm_sweeps_match_local_ones_and_a_cancelled_task_is_the_only_cell_redone() 
         "--poll-seconds",
         "1",
     ]);
-    let log = run_ok(c);
+    let log = text_ok(&mut c);
     assert!(log.contains("submitted Slurm array job"), "{log}");
     assert_eq!(
-        stable(&local.join("results.csv")),
-        stable(&on_slurm.join("results.csv")),
+        stable_csv(&local.join("results.csv")),
+        stable_csv(&on_slurm.join("results.csv")),
         "--executor slurm must give the local executor's results\n{log}"
     );
     let mut r = csv::Reader::from_path(on_slurm.join("results.csv")).unwrap();
@@ -266,7 +225,7 @@ fn slurm_sweeps_match_local_ones_and_a_cancelled_task_is_the_only_cell_redone() 
     let mut c = slurm.command(BIN);
     c.args(sweep_args(&corpus, &pipes, &out))
         .args(["--executor", "slurm", "--poll-seconds", "1"]);
-    let rerun = run_ok(c);
+    let rerun = text_ok(&mut c);
     assert!(
         rerun.contains("with 1 task(s)"),
         "only the cancelled cell is submitted:\n{rerun}"
@@ -275,8 +234,8 @@ fn slurm_sweeps_match_local_ones_and_a_cancelled_task_is_the_only_cell_redone() 
         assert_eq!(mtime(p), *t, "{} was redone", p.display());
     }
     assert_eq!(
-        stable(&out.join("results.csv")),
-        stable(&local.join("results.csv"))
+        stable_csv(&out.join("results.csv")),
+        stable_csv(&local.join("results.csv"))
     );
     drop(slurm);
 }

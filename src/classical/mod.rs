@@ -9,6 +9,7 @@
 //! word decoder are the shared language layer ([`crate::lang`]).
 pub mod align;
 pub mod config;
+pub mod get_train_ctm;
 pub mod gmm;
 pub mod hmm;
 pub mod lda_sat;
@@ -24,7 +25,7 @@ use std::path::Path;
 
 use crate::error::Result;
 use crate::overlay::Overlay;
-use crate::pipeline::RecogniserKind;
+use crate::pipeline::{KindTraits, RecogniserKind};
 use crate::pipeline::{Recogniser, TrainContext};
 
 pub use config::{
@@ -42,6 +43,7 @@ impl RecogniserKind for Classical {
     const NAME: &'static str = KIND;
     const ABOUT: &'static str =
         "MFCC + deltas -> GMM-HMM phones (mono, tri) -> lexicon + n-gram LM -> words";
+    const TRAITS: KindTraits = KindTraits::HAND_DESIGNED;
     type Config = ClassicalConfig;
     fn train(cfg: &ClassicalConfig, ctx: &TrainContext) -> Result<Box<dyn Recogniser>> {
         Ok(Box::new(train_classical(cfg, ctx)?))

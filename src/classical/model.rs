@@ -315,6 +315,23 @@ impl Recogniser for ClassicalModel {
     fn set_language(&mut self, lang_dir: &Path) -> Result<()> {
         self.use_language(lang_dir)
     }
+    fn force_align(
+        &self,
+        loader: &Loader,
+        utts: &[&Utterance],
+        threads: usize,
+    ) -> Result<Option<Vec<std::result::Result<crate::pipeline::ForcedAlignment, String>>>> {
+        on_threads(threads, || {
+            let feats = self.features(loader, utts)?;
+            Ok(Some(super::get_train_ctm::force_align(
+                &self.am,
+                &self.lexicon,
+                self.config.mono.beam,
+                utts,
+                &feats,
+            )))
+        })
+    }
     fn summary(&self) -> ModelSummary {
         ModelSummary {
             kind: KIND.into(),
@@ -442,11 +459,7 @@ fn write_json<T: serde::Serialize>(p: &Path, v: &T) -> Result<()> {
     std::fs::write(p, text).map_err(|e| Error::io(p, e))
 }
 
-/// Run `f` on a rayon pool of `threads` threads (decoding's `--threads`).
+/// Run `f` on the pool of `threads` threads (decoding's `--threads`).
 fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.max(1))
-        .build()
-        .map_err(|e| Error::Config(e.to_string()))?
-        .install(f)
+    crate::threads::install(threads, f)?
 }

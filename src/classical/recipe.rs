@@ -56,11 +56,7 @@ impl StageLog {
 
 /// Train the classical recogniser on `ctx.train`, tune on `ctx.dev`.
 pub fn train_classical(cfg: &ClassicalConfig, ctx: &TrainContext) -> Result<ClassicalModel> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(ctx.threads.max(1))
-        .build()
-        .map_err(|e| Error::Config(e.to_string()))?;
-    pool.install(|| run(cfg, ctx))
+    crate::threads::install(ctx.threads, || run(cfg, ctx))?
 }
 
 /// The stages in order.

@@ -5,17 +5,14 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use crossover::classical::align::{align, transcript_units};
-use crossover::classical::hmm::GmmScorer;
-use crossover::classical::ClassicalModel;
 use crossover::corpus::{Corpus, Split};
-use crossover::lang::topology::PhoneTopology;
 use crossover::loader::Loader;
-use rayon::prelude::*;
+use crossover::overlay::Overlay;
+use crossover::pipeline::Segment;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Classical model folder.
+    /// Model folder (a classical model: the kinds that can force-align).
     #[arg(long)]
     pub model: PathBuf,
     /// Corpus folder (with manifest.tsv).
@@ -40,9 +37,9 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let mut model = ClassicalModel::load(&a.model)?;
+    let mut model = crossover::registry::load(&a.model, &Overlay::default())?;
     if let Some(lang) = &a.lang {
-        model.use_language(lang)?;
+        model.set_language(lang)?;
     }
     let corpus = Corpus::load(&a.corpus)?;
     let loader = Loader::new(&corpus);
@@ -50,54 +47,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if utts.is_empty() {
         bail!("{}: no utterances in split {}", a.corpus.display(), a.split);
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.threads.max(1))
-        .build()?;
-    let all_feats = pool.install(|| model.features(&loader, &utts))?;
-    let results: Vec<anyhow::Result<(String, String)>> = pool.install(|| {
-        utts.par_iter()
-            .zip(all_feats.par_iter())
-            .map(|(u, feats)| {
-                let words: Vec<&str> = u.norm_text.split_whitespace().collect();
-                let mut prons = Vec::new();
-                for w in &words {
-                    prons.push(model.lexicon.prons(w).with_context(|| {
-                        format!(
-                            "utterance {}: word {w:?} is not in the model's lexicon",
-                            u.id
-                        )
-                    })?);
-                }
-                // All pronunciations are branches: the alignment picks one.
-                let units = transcript_units(&model.am as &dyn PhoneTopology, &prons, true);
-                let mut sc = GmmScorer::new(&model.am, feats);
-                let ali = align(&units, &mut sc, model.config.mono.beam).with_context(|| {
-                    format!("utterance {}: no alignment ({} frames)", u.id, feats.rows)
-                })?;
-                let (mut wc, mut pc) = (String::new(), String::new());
-                for s in ali.unit_segments() {
-                    let name = model.am.phones.name(units[s.index].phone);
-                    pc.push_str(&format!(
-                        "{} 1 {:.2} {:.2} {}\n",
-                        u.id,
-                        s.start as f64 * 0.01,
-                        (s.end - s.start) as f64 * 0.01,
-                        name
-                    ));
-                }
-                for s in ali.word_segments(&units) {
-                    wc.push_str(&format!(
-                        "{} 1 {:.2} {:.2} {}\n",
-                        u.id,
-                        s.start as f64 * 0.01,
-                        (s.end - s.start) as f64 * 0.01,
-                        words[s.index]
-                    ));
-                }
-                Ok((wc, pc))
-            })
-            .collect()
-    });
+    let Some(results) = model.force_align(&loader, &utts, a.threads)? else {
+        bail!(
+            "{}: a {} model has no frame-level phone model to align with; use a classical model",
+            a.model.display(),
+            model.summary().kind
+        );
+    };
     let phone_out = a.phone_out.clone().unwrap_or_else(|| {
         let mut p = a.out.clone().into_os_string();
         p.push(".phones");
@@ -111,15 +67,15 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             .with_context(|| format!("creating {}", phone_out.display()))?,
     );
     let mut failed = 0;
-    for r in results {
+    for (u, r) in utts.iter().zip(results) {
         match r {
-            Ok((w, p)) => {
-                wf.write_all(w.as_bytes())?;
-                pf.write_all(p.as_bytes())?;
+            Ok(ali) => {
+                write_ctm(&mut wf, &u.id, &ali.words)?;
+                write_ctm(&mut pf, &u.id, &ali.phones)?;
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("crossover align: {e:#}");
+                eprintln!("crossover align: {e}");
             }
         }
     }
@@ -130,5 +86,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         a.out.display(),
         phone_out.display()
     );
+    Ok(())
+}
+
+/// CTM lines: `utt-id 1 start duration token`, times in seconds.
+fn write_ctm(w: &mut impl Write, id: &str, segments: &[Segment]) -> std::io::Result<()> {
+    for s in segments {
+        writeln!(w, "{id} 1 {:.2} {:.2} {}", s.start, s.duration, s.token)?;
+    }
     Ok(())
 }

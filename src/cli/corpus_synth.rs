@@ -107,13 +107,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(v) = args.reverb_prob {
         cfg.augment.reverb_prob = v;
     }
-    let mut pool = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = args.threads {
-        pool = pool.num_threads(n);
-    }
-    let pool = pool.build()?;
+    let threads = args.threads.unwrap_or_else(crossover::threads::available);
     let t0 = Instant::now();
-    let report = pool.install(|| synth::generate(&cfg, &args.out, !args.quiet))?;
+    let report =
+        crossover::threads::install(threads, || synth::generate(&cfg, &args.out, !args.quiet))??;
     let wall = t0.elapsed().as_secs_f64();
     let hours: f64 = report.splits.iter().map(|s| s.2).sum();
     for (split, n, h) in &report.splits {

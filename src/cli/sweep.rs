@@ -227,7 +227,7 @@ fn spec_from_args(a: &Args) -> anyhow::Result<(SweepSpec, PathBuf)> {
         })
     });
     let command = std::env::args()
-        .map(|s| if s.contains(' ') { format!("'{s}'") } else { s })
+        .map(|s| crossover::sweep::shell_quote(&s))
         .collect::<Vec<_>>()
         .join(" ");
     let spec = SweepSpec {
@@ -248,6 +248,7 @@ fn spec_from_args(a: &Args) -> anyhow::Result<(SweepSpec, PathBuf)> {
         corpus_note: String::new(),
         set: a.set.clone(),
         fit_upto: a.fit_upto,
+        keys: Default::default(),
     };
     Ok((spec, out))
 }
@@ -258,6 +259,8 @@ fn spec_from_args(a: &Args) -> anyhow::Result<(SweepSpec, PathBuf)> {
 /// on first use and reused while unchanged; `spec.corpus` becomes the built
 /// folder. A folder is used as it is.
 fn ensure_corpus(spec: &mut SweepSpec, progress: bool) -> anyhow::Result<()> {
+    // Keys made before the corpus was resolved would name the wrong data.
+    spec.keys = Default::default();
     let mut note = String::new();
     if spec.corpus.extension().is_some_and(|e| e == "toml") {
         let file = spec.corpus.clone();
@@ -416,42 +419,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
 
     let t0 = Instant::now();
     // Shared work first (pre-trained initial models), once, before any cell.
-    let overlay = spec.overlay()?;
-    for p in &spec.pipelines {
-        bars.stage(&format!("preparing {}", p.display()));
-        let run = crossover::pipeline::RunSettings {
-            threads: spec.threads,
-            device: spec.device,
-            out_dir: out.clone(),
-            progress: !a.no_progress,
-            shared_networks: None,
-        };
-        match crossover::registry::prepare(p, &overlay, &run) {
-            Ok(Some(line)) => eprintln!("crossover: {}: {line}", p.display()),
-            Ok(None) => {}
-            // Its cells fail with the same error, recorded like any failure.
-            Err(e) => eprintln!("crossover: {}: preparing failed: {e}", p.display()),
-        }
-    }
+    sweep::prepare::prepare_pipelines(&spec, &out, !a.no_progress, &bars)?;
     if a.executor == Executor::Slurm && a.cell.is_none() {
         // Every feature set the cells read, computed here once: array tasks
-        // then only read the cache (its writes are atomic renames anyway).
-        let utts: Vec<&crossover::corpus::Utterance> = corpus.utterances.iter().collect();
-        for p in &spec.pipelines {
-            let configs = match crossover::registry::feature_configs(p, &overlay) {
-                Ok(c) => c,
-                Err(_) => continue, // its cells record the error
-            };
-            for fc in configs {
-                bars.stage(&format!("features for {}", p.display()));
-                loader
-                    .cache(&fc)
-                    .and_then(|c| c.precompute(&utts, !a.no_progress))
-                    .with_context(|| {
-                        format!("features of {} for {}", spec.corpus.display(), p.display())
-                    })?;
-            }
-        }
+        // then only read the cache.
+        sweep::prepare::precompute_features(&spec, &corpus, &loader, !a.no_progress, &bars)?;
         bars.stage.finish_and_clear();
         bars.overall.finish_and_clear();
         return run_on_slurm(&a, &spec, &out, &cells, t0);
@@ -466,21 +438,15 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         })?],
         None => cells.iter().collect(),
     };
-    let mut failures = 0;
-    let mut reused = 0;
-    for c in todo {
-        bars.cell_started(c, cells.len());
-        let (r, cached) = sweep::run_cell(&spec, &loader, &out, c, &bars)?;
-        reused += usize::from(cached);
-        if !r.ok() {
-            failures += 1;
-        }
-        bars.cell_finished(c, &r, cached);
-        if a.cell.is_none() {
-            // Keep results.csv and the report current so an interrupted sweep loses nothing.
-            sweep::report::render(&out, None)?;
-        }
-    }
+    let sweep::local::LocalRun { failures, reused } = sweep::local::run_cells(
+        &spec,
+        &loader,
+        &out,
+        &todo,
+        cells.len(),
+        &bars,
+        a.cell.is_none(),
+    )?;
     bars.stage.finish_and_clear();
     bars.overall.finish();
     eprintln!("crossover: {} (this run)", loader.counts());
@@ -541,8 +507,8 @@ fn task_args(a: &Args, spec: &SweepSpec, out: &Path, corpus_arg: &Path) -> Vec<S
     args
 }
 
-/// `--executor slurm`: submit the unfinished cells as array tasks (or
-/// re-attach to those already queued), follow them, then render the report.
+/// `--executor slurm`: the options and the task command from the flags;
+/// the library drives the array jobs ([`sweep::slurm::drive`]).
 fn run_on_slurm(
     a: &Args,
     spec: &SweepSpec,
@@ -550,7 +516,7 @@ fn run_on_slurm(
     cells: &[Cell],
     t0: Instant,
 ) -> anyhow::Result<()> {
-    use crossover::sweep::slurm::{SlurmOptions, SlurmRun};
+    use crossover::sweep::slurm::{SlurmOptions, TaskCommand};
     let opts = SlurmOptions {
         partition: a.partition.clone(),
         time: a.time.clone(),
@@ -562,8 +528,6 @@ fn run_on_slurm(
         config: a.slurm_config.clone(),
         poll_seconds: a.poll_seconds.max(0.5),
     };
-    let exe = std::env::current_exe().context("the crossover executable")?;
-    let cwd = std::env::current_dir().context("the working directory")?;
     // The tasks read the same corpus the recipe built here (shared filesystem).
     let corpus_arg = a.corpus.clone().unwrap_or_else(|| spec.corpus.clone());
     let corpus_arg = if corpus_arg.extension().is_some_and(|e| e == "toml") {
@@ -571,75 +535,15 @@ fn run_on_slurm(
     } else {
         corpus_arg
     };
-    let args = task_args(a, spec, out, &corpus_arg);
-    let mut run = SlurmRun::new(spec, out, cells)?;
-    let queued = run.queued()?;
-    if !queued.is_empty() {
-        eprintln!(
-            "crossover: re-attaching to {} task(s) still queued (job ids in {})",
-            queued.len(),
-            crossover::sweep::slurm::slurm_dir(out)
-                .join("jobs.json")
-                .display()
-        );
-    }
-    let is_neural = |c: &Cell| {
-        crossover::pipeline::pipeline_kind(&c.pipeline).is_ok_and(|(k, _)| k != "classical")
+    let task = TaskCommand {
+        exe: std::env::current_exe().context("the crossover executable")?,
+        cwd: std::env::current_dir().context("the working directory")?,
+        args: task_args(a, spec, out, &corpus_arg),
     };
-    let submitted = run.submit_unfinished(&opts, &exe, &cwd, &args, &is_neural)?;
-    for (id, idx) in &submitted {
-        eprintln!(
-            "crossover: submitted Slurm array job {id} with {} task(s)",
-            idx.len()
-        );
-    }
-    let bar = if a.no_progress {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(cells.len() as u64)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("slurm [{elapsed_precise}] [{bar:30}] {pos}/{len} {msg}")
-            .unwrap()
-            .progress_chars("=> "),
-    );
-    let mut last = None;
-    loop {
-        let (c, active) = run.poll()?;
-        bar.set_position(c.finished as u64);
-        bar.set_message(format!(
-            "finished {}, running {}, pending {}, failed {}",
-            c.finished, c.running, c.pending, c.failed
-        ));
-        if a.no_progress && last != Some(c) {
-            eprintln!(
-                "crossover: slurm: finished {}, running {}, pending {}, failed {} of {}",
-                c.finished,
-                c.running,
-                c.pending,
-                c.failed,
-                cells.len()
-            );
-        }
-        last = Some(c);
-        if !active {
-            break;
-        }
-        std::thread::sleep(Duration::from_secs_f64(opts.poll_seconds));
-    }
-    bar.finish_and_clear();
-    let c = last.unwrap_or_default();
-    let report = sweep::report::render(
-        out,
-        Some(sweep::report::RunTiming {
-            seconds: t0.elapsed().as_secs_f64(),
-            ran: submitted.iter().map(|s| s.1.len()).sum::<usize>() + queued.len(),
-            reused: cells.len() - submitted.iter().map(|s| s.1.len()).sum::<usize>() - queued.len(),
-        }),
-    )?;
-    println!("report: {}", report.display());
-    if c.failed > 0 {
-        eprintln!("crossover: {} cell(s) failed; see OUT/cells/*/error.txt (rerun the same command to retry only those)", c.failed);
+    let outcome = sweep::slurm::drive(spec, out, cells, &opts, &task, !a.no_progress, t0)?;
+    println!("report: {}", outcome.report.display());
+    if outcome.failed > 0 {
+        eprintln!("crossover: {} cell(s) failed; see OUT/cells/*/error.txt (rerun the same command to retry only those)", outcome.failed);
     }
     Ok(())
 }

@@ -133,13 +133,11 @@ impl Corpus {
     pub fn save(&self) -> Result<()> {
         std::fs::create_dir_all(&self.root).map_err(|e| Error::io(&self.root, e))?;
         let path = self.root.join(MANIFEST_FILE);
-        let tmp = self.root.join(format!("{MANIFEST_FILE}.tmp"));
-        {
+        crate::atomic_file::write_with(&path, |f| {
             let mut w = csv::WriterBuilder::new()
                 .delimiter(b'\t')
                 .quote_style(csv::QuoteStyle::Never)
-                .from_path(&tmp)
-                .map_err(|e| Error::parse(&tmp, e.to_string()))?;
+                .from_writer(f);
             for u in &self.utterances {
                 for field in [
                     &u.id,
@@ -158,12 +156,10 @@ impl Corpus {
                     }
                 }
                 w.serialize(u)
-                    .map_err(|e| Error::parse(&tmp, e.to_string()))?;
+                    .map_err(|e| Error::parse(&path, e.to_string()))?;
             }
-            w.flush().map_err(|e| Error::io(&tmp, e))?;
-        }
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-        Ok(())
+            w.flush().map_err(|e| Error::io(&path, e))
+        })
     }
 
     /// Absolute path of an utterance's audio.

@@ -152,6 +152,21 @@ impl Drop for DepthGuard {
 /// What names the initial model in a cell's cache key: the weights, model
 /// description and tokens of `model = DIR`, or the [`pretrain_key`];
 /// `None` without `[init]`.
+/// Where `[init]` starts training from, in a phrase; None from scratch.
+pub fn describe(init: &InitConfig) -> Option<String> {
+    if let Some(dir) = &init.model {
+        return Some(format!("the model in {}", dir.display()));
+    }
+    let pretrain = init.pretrain.as_ref()?;
+    Some(format!(
+        "pre-trained with {} on {}",
+        pretrain.display(),
+        init.corpus
+            .as_ref()
+            .map_or_else(|| "(no corpus)".into(), |c| c.display().to_string())
+    ))
+}
+
 pub fn fingerprint(init: &InitConfig) -> Result<Option<String>> {
     if let Some(dir) = &init.model {
         let mut h = Sha256::new();

@@ -41,8 +41,8 @@ use crate::error::{Error, Result};
 use crate::loader::Loader;
 use crate::matrix::Matrix;
 use crate::overlay::Overlay;
-use crate::pipeline::RecogniserKind;
 use crate::pipeline::{DeviceChoice, ModelSummary, Recogniser, TrainContext, Transcript};
+use crate::pipeline::{KindTraits, RecogniserKind};
 use train::Example;
 
 const WEIGHTS_FILE: &str = "model.ot";
@@ -92,11 +92,8 @@ fn perturbation_configs(
         .collect()
 }
 
-fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.max(1))
-        .build()
-        .map_err(|e| Error::Invalid(format!("thread pool: {e}")))
+fn thread_pool(threads: usize) -> Result<std::sync::Arc<rayon::ThreadPool>> {
+    crate::threads::pool(threads)
 }
 
 /// How an utterance becomes token ids for training.
@@ -520,7 +517,10 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     };
     let mut record = st.record();
     if adopted {
+        // Another cell's network: all its training counts as reused, none
+        // as this cell's own earlier runs.
         record.reused_network_seconds = record.train_seconds;
+        record.resumed_seconds = 0.0;
     }
     let summary = ModelSummary {
         kind: cfg.kind.clone(),
@@ -701,14 +701,18 @@ fn describe_ctc(cfg: &CtcConfig, about: &str) -> String {
 /// The registry's handles on the two CTC kinds: one config type, one
 /// trainer and loader, two `kind` names.
 macro_rules! ctc_kind {
-    ($(#[$doc:meta])* $handle:ident, $name:literal, $about:literal) => {
+    ($(#[$doc:meta])* $handle:ident, $name:literal, $traits:expr, $about:literal) => {
         $(#[$doc])*
         pub struct $handle;
 
         impl RecogniserKind for $handle {
             const NAME: &'static str = $name;
             const ABOUT: &'static str = $about;
+            const TRAITS: KindTraits = $traits;
             type Config = CtcConfig;
+            fn initial_model(cfg: &CtcConfig) -> Option<String> {
+                init::describe(&cfg.init)
+            }
             fn validate(cfg: &CtcConfig) -> Result<()> {
                 cfg.validate()
             }
@@ -755,18 +759,24 @@ ctc_kind!(
     /// `kind = "char-ctc"`.
     CharCtc,
     "char-ctc",
+    KindTraits::NETWORK,
     "log-mel -> CTC network -> characters (end to end, no lexicon, no LM)"
 );
 ctc_kind!(
     /// `kind = "phone-ctc"`.
     PhoneCtc,
     "phone-ctc",
+    KindTraits::NETWORK,
     "log-mel -> CTC network -> phones -> lexicon + n-gram LM -> words"
 );
 ctc_kind!(
     /// `kind = "mtl-ctc"`.
     MtlCtc,
     "mtl-ctc",
+    KindTraits {
+        network: true,
+        multitask_of: Some(CharCtc::NAME),
+    },
     "log-mel -> CTC network with character and phone heads -> characters (end to end; the phone head only trains)"
 );
 

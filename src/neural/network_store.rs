@@ -56,15 +56,13 @@ impl Slot {
         if self.dir.exists() {
             return Ok(());
         }
-        let tmp = self
-            .dir
-            .with_extension(format!("tmp{}", std::process::id()));
-        std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        for f in CHECKPOINT_FILES {
-            let from = checkpoints.join(f);
-            std::fs::copy(&from, tmp.join(f)).map_err(|e| Error::io(&from, e))?;
-        }
-        std::fs::rename(&tmp, &self.dir).map_err(|e| Error::io(&self.dir, e))
+        crate::atomic_file::create_dir_with(&self.dir, |tmp| {
+            for f in CHECKPOINT_FILES {
+                let from = checkpoints.join(f);
+                std::fs::copy(&from, tmp.join(f)).map_err(|e| Error::io(&from, e))?;
+            }
+            Ok(())
+        })
     }
 }
 

@@ -26,6 +26,7 @@ use super::model::CtcNet;
 use super::tokens::{TokenSet, BLANK};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
+use crate::score::edit_distance;
 
 /// The training utterances as the loop sees them: ids, frame counts and
 /// targets in memory, features read from the loader's cache one batch at a
@@ -454,22 +455,6 @@ pub fn learning_rate(c: &TrainConfig, step: usize, progress: f64, lr_scale: f64)
     }
 }
 
-/// Levenshtein distance between token sequences.
-pub fn edit_distance<T: PartialEq>(a: &[T], b: &[T]) -> usize {
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, x) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, y) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(x != y))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
-}
-
 /// Log posteriors of one utterance (no padding, eval mode) as a frames x tokens matrix.
 pub fn posteriors(net: &CtcNet, feats: &Matrix, device: Device) -> Matrix {
     tch::no_grad(|| {
@@ -602,6 +587,10 @@ pub struct TrainState {
     pub lr_scale: f64,
     #[serde(default)]
     pub epochs_since_cut: usize,
+    /// `train_seconds` when this run picked the checkpoint up (not saved:
+    /// it is what the earlier runs spent, as seen by this one).
+    #[serde(skip)]
+    pub resumed_seconds: f64,
 }
 
 impl TrainState {
@@ -634,6 +623,7 @@ impl TrainState {
                 .map(|e| (e.epoch, e.train_loss, e.dev_error))
                 .collect(),
             train_seconds: self.train_seconds,
+            resumed_seconds: self.resumed_seconds,
             reused_network_seconds: 0.0,
         }
     }
@@ -679,17 +669,14 @@ pub struct TrainJob<'a> {
 }
 
 fn write_json(path: &Path, v: &impl Serialize) -> Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(v).expect("serialisable"))
-        .map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    crate::atomic_file::write(path, serde_json::to_string_pretty(v).expect("serialisable"))
 }
 
 fn save_vs(vs: &nn::VarStore, path: &Path) -> Result<()> {
-    let tmp = path.with_extension("ot.tmp");
-    vs.save(&tmp)
-        .map_err(torch_err(format!("saving {}", tmp.display())))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    crate::atomic_file::write_via_path(path, |tmp| {
+        vs.save(tmp)
+            .map_err(torch_err(format!("saving {}", path.display())))
+    })
 }
 
 fn describe_stop(r: StopReason, c: &TrainConfig, job: &TrainJob) -> String {
@@ -760,6 +747,7 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
         )))?;
         opt.load(&opt_path)?;
         st = prev;
+        st.resumed_seconds = st.train_seconds;
     }
 
     let max_frames = (c.batch_seconds * 100.0) as usize;
@@ -1022,11 +1010,5 @@ mod tests {
         );
         assert!((learning_rate(&p, 50, 0.9, 0.5) - 0.5e-3).abs() < 1e-12);
         assert!((learning_rate(&p, 50, 0.9, 0.01) - 1e-4).abs() < 1e-12);
-    }
-
-    #[test]
-    fn edit_distance_counts() {
-        assert_eq!(edit_distance(b"kitten", b"sitting"), 3);
-        assert_eq!(edit_distance::<u8>(b"", b"abc"), 3);
     }
 }

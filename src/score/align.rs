@@ -57,6 +57,24 @@ pub struct Alignment {
     pub counts: ErrorCounts,
 }
 
+/// Unit-cost Levenshtein distance between token sequences (the error count
+/// of a `Levenshtein` alignment, without the alignment): the one edit
+/// distance of the tool, also the networks' dev token error during training.
+pub fn edit_distance<T: PartialEq>(a: &[T], b: &[T]) -> usize {
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, x) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, y) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(x != y))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
 /// Align `hypothesis` to `reference` under `mode`.
 pub fn align(reference: &[&str], hypothesis: &[&str], mode: AlignMode) -> Alignment {
     let ops = match mode {
@@ -222,19 +240,10 @@ mod tests {
         (a.counts.correct, a.counts.sub, a.counts.del, a.counts.ins)
     }
 
-    /// Slow reference: plain unit-cost edit distance.
-    fn edit_distance(r: &[&str], h: &[&str]) -> u64 {
-        let mut prev: Vec<u64> = (0..=h.len() as u64).collect();
-        for (i, a) in r.iter().enumerate() {
-            let mut cur = vec![i as u64 + 1; h.len() + 1];
-            for (j, b) in h.iter().enumerate() {
-                cur[j + 1] = (prev[j] + (a != b) as u64)
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1);
-            }
-            prev = cur;
-        }
-        prev[h.len()]
+    #[test]
+    fn edit_distance_counts() {
+        assert_eq!(edit_distance(b"kitten", b"sitting"), 3);
+        assert_eq!(edit_distance::<u8>(b"", b"abc"), 3);
     }
 
     #[test]
@@ -292,7 +301,11 @@ mod tests {
                 .map(|_| vocab[rng.gen_range(0..3)])
                 .collect();
             let a = align(&r, &h, AlignMode::Levenshtein);
-            assert_eq!(a.counts.errors(), edit_distance(&r, &h), "{r:?} {h:?}");
+            assert_eq!(
+                a.counts.errors(),
+                edit_distance(&r, &h) as u64,
+                "{r:?} {h:?}"
+            );
             let s = align(&r, &h, AlignMode::Sclite);
             // sclite weights never find fewer errors than unit cost.
             assert!(s.counts.errors() >= a.counts.errors());

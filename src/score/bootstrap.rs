@@ -20,17 +20,9 @@ fn pooled(per_utt: &[(u64, u64)], idx: &[usize]) -> f64 {
     crate::numeric::ratio(e, n)
 }
 
-/// Percentile `q` in [0, 1] of sorted values, interpolating linearly.
+/// Percentile `q` in [0, 1] of sorted values ([`crate::numeric::percentile`]).
 fn percentile(sorted: &[f64], q: f64) -> f64 {
-    let pos = q * (sorted.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    let frac = pos - lo as f64;
-    if lo == hi || sorted[lo] == sorted[hi] {
-        sorted[lo]
-    } else {
-        sorted[lo] + frac * (sorted[hi] - sorted[lo])
-    }
+    crate::numeric::percentile(sorted, q).unwrap_or(f64::NAN)
 }
 
 fn draw(rng: &mut ChaCha8Rng, n: usize, idx: &mut [usize]) {

@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 
 use crate::error::{Error, Result};
 
-pub use align::{align, AlignMode, AlignedToken, Alignment, EditOp};
+pub use align::{align, edit_distance, AlignMode, AlignedToken, Alignment, EditOp};
 pub use bootstrap::{bootstrap_ci, paired_bootstrap, paired_bootstrap_ci, PairedComparison};
 pub use kaldi_text::{parse_kaldi_text, read_kaldi_text};
 

@@ -167,10 +167,7 @@ pub fn replicate_curves(
     out
 }
 
-/// The `p` quantile (nearest rank) of sorted bootstrap values; None when empty.
-pub(crate) fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
-    (!sorted.is_empty()).then(|| sorted[((sorted.len() - 1) as f64 * p).round() as usize])
-}
+pub(crate) use crate::numeric::percentile;
 
 /// Estimate where `a` (e.g. the end-to-end system) overtakes `b`, with a
 /// `replicates`-draw bootstrap over test utterances and seeds.

@@ -4,8 +4,11 @@
 //! whose `result.json` says `ok` with the same config hash is never redone,
 //! so a killed sweep resumes where it stopped. After every cell `results.csv`,
 //! the plots and `report.md` are rewritten, so nothing finished is lost.
+pub mod cell_files;
 pub mod crossover;
+pub mod local;
 pub mod plots;
+pub mod prepare;
 pub mod projection_check;
 pub mod report;
 pub mod results;
@@ -50,7 +53,14 @@ pub struct SweepSpec {
     /// below H against the larger sizes measured ([`projection_check`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fit_upto: Option<f64>,
+    /// The cells' keys, made on first use (not saved).
+    #[serde(skip)]
+    pub keys: KeysOnce,
 }
+
+/// [`CellKeys`] made once per [`SweepSpec`] value, on first use.
+#[derive(Debug, Clone, Default)]
+pub struct KeysOnce(std::sync::OnceLock<std::sync::Arc<CellKeys>>);
 
 /// One (pipeline, hours, seed) job.
 #[derive(Debug, Clone)]
@@ -146,27 +156,75 @@ fn file_hash(p: &Path) -> Result<String> {
 /// The cache key of a cell: the pipeline's effective config (defaults
 /// included), manifest, hours, seed, tool version.
 pub fn cell_hash(spec: &SweepSpec, cell: &Cell) -> Result<String> {
-    let mut h = Sha256::new();
-    match crate::registry::effective_config(&cell.pipeline, &spec.overlay()?) {
-        Ok(json) => h.update(json),
-        // A config that does not parse is keyed by its bytes; training the
-        // cell then fails with the parse error, recorded like any failure.
-        Err(_) => h.update(file_hash(&cell.pipeline)?),
+    spec.cell_keys()?.of(cell)
+}
+
+impl SweepSpec {
+    /// The cells' keys (see [`CellKeys`]), made once for this spec.
+    pub fn cell_keys(&self) -> Result<std::sync::Arc<CellKeys>> {
+        if let Some(k) = self.keys.0.get() {
+            return Ok(k.clone());
+        }
+        let k = std::sync::Arc::new(CellKeys::new(self)?);
+        Ok(self.keys.0.get_or_init(|| k).clone())
     }
-    h.update(file_hash(&spec.corpus.join(crate::corpus::MANIFEST_FILE))?);
-    // A lexicon the corpus ships is data the cells read (corpora without one
-    // keep their keys).
-    let lexicon = spec.corpus.join(crate::corpus::CORPUS_LEXICON_FILE);
-    if lexicon.is_file() {
-        h.update(file_hash(&lexicon)?);
+}
+
+/// What every cell key of a sweep is made of, read and hashed once: each
+/// pipeline's effective config and the corpus's data files. A sweep (and
+/// each re-rendering of its report) then keys all its cells without
+/// re-reading pipelines or re-hashing the manifest cell by cell.
+#[derive(Debug)]
+pub struct CellKeys {
+    pipelines: std::collections::HashMap<PathBuf, String>,
+    corpus: Vec<String>,
+}
+
+impl CellKeys {
+    pub fn new(spec: &SweepSpec) -> Result<Self> {
+        let overlay = spec.overlay()?;
+        let mut pipelines = std::collections::HashMap::new();
+        for p in &spec.pipelines {
+            let key = match crate::registry::effective_config(p, &overlay) {
+                Ok(json) => json,
+                // A config that does not parse is keyed by its bytes; training
+                // the cell then fails with the parse error, recorded like any
+                // failure. (An unreadable file fails the cells that use it.)
+                Err(_) => match file_hash(p) {
+                    Ok(h) => h,
+                    Err(_) => continue,
+                },
+            };
+            pipelines.insert(p.clone(), key);
+        }
+        let mut corpus = vec![file_hash(&spec.corpus.join(crate::corpus::MANIFEST_FILE))?];
+        // A lexicon the corpus ships is data the cells read (corpora without
+        // one keep their keys).
+        let lexicon = spec.corpus.join(crate::corpus::CORPUS_LEXICON_FILE);
+        if lexicon.is_file() {
+            corpus.push(file_hash(&lexicon)?);
+        }
+        Ok(CellKeys { pipelines, corpus })
     }
-    h.update(format!(
-        "{}|{}|{}",
-        cell.hours,
-        cell.seed,
-        env!("CARGO_PKG_VERSION")
-    ));
-    Ok(hex::encode(&h.finalize()[..8]))
+
+    /// The key of `cell`, a cell of the sweep these keys were made for.
+    pub fn of(&self, cell: &Cell) -> Result<String> {
+        let mut h = Sha256::new();
+        match self.pipelines.get(&cell.pipeline) {
+            Some(k) => h.update(k),
+            None => h.update(file_hash(&cell.pipeline)?),
+        }
+        for c in &self.corpus {
+            h.update(c);
+        }
+        h.update(format!(
+            "{}|{}|{}",
+            cell.hours,
+            cell.seed,
+            env!("CARGO_PKG_VERSION")
+        ));
+        Ok(hex::encode(&h.finalize()[..8]))
+    }
 }
 
 /// The sweep's store of trained networks (`OUT/networks/`), shared by
@@ -186,10 +244,15 @@ fn read_result(dir: &Path) -> Option<CellResult> {
     serde_json::from_str(&s).ok()
 }
 
-fn write_atomic(path: &Path, contents: &str) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, contents).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+use crate::atomic_file::write as write_atomic;
+
+/// `word` as the shell reads it back (quoted only where needed; shlex's
+/// rules), for the command lines written to sweep.json and Slurm scripts.
+pub fn shell_quote(word: &str) -> String {
+    // Only a NUL byte cannot be quoted, and no command-line argument holds one.
+    shlex::try_quote(word)
+        .map(|q| q.into_owned())
+        .unwrap_or_else(|_| word.replace('\0', ""))
 }
 
 fn write_text_file(path: &Path, rows: &[(String, String)]) -> Result<()> {
@@ -416,23 +479,17 @@ fn train_and_score(
         "training on {:.3} h ({} utterances)",
         sub.hours, sub.utterances
     ));
-    // A network cell resumed from its checkpoints: count the training time
-    // of the earlier, interrupted runs too (this run's clock sees only itself).
-    let earlier_seconds = std::fs::read_to_string(model_dir.join("checkpoints/state.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["train_seconds"].as_f64())
-        .unwrap_or(0.0);
     let t0 = Instant::now();
     let overlay = spec.overlay()?;
     let model = crate::registry::train(&cell.pipeline, &overlay, &ctx)?;
-    // A cell that reused another cell's network counts that network's
-    // training too: train_seconds is what it costs to make this system.
-    let reused = model
-        .summary()
-        .training
-        .map_or(0.0, |t| t.reused_network_seconds);
-    let train_seconds = earlier_seconds + t0.elapsed().as_secs_f64() + reused;
+    // This run's clock sees only itself: a network resumed from its
+    // checkpoints adds its earlier, interrupted runs, and a cell that reused
+    // another cell's network adds that network's training (train_seconds is
+    // what it costs to make this system).
+    let (resumed, reused) = model.summary().training.map_or((0.0, 0.0), |t| {
+        (t.resumed_seconds, t.reused_network_seconds)
+    });
+    let train_seconds = resumed + t0.elapsed().as_secs_f64() + reused;
     model.save(&model_dir)?;
 
     progress.stage("decoding test");
@@ -482,11 +539,17 @@ fn train_and_score(
     progress.stage("scoring");
     let (w, c) = score_split(&test, &hyp_test)?;
     let per_utt = w.per_utt_errors();
-    let mut tsv = String::from("id\terrors\tref_words\n");
-    for (u, (e, n)) in w.utterances.iter().zip(&per_utt) {
-        tsv.push_str(&format!("{}\t{}\t{}\n", u.id, e, n));
-    }
-    write_atomic(&dir.join("per_utt.tsv"), &tsv)?;
+    let rows: Vec<cell_files::UttErrors> = w
+        .utterances
+        .iter()
+        .zip(&per_utt)
+        .map(|(u, &(errors, ref_words))| cell_files::UttErrors {
+            id: u.id.clone(),
+            errors: errors as u32,
+            ref_words: ref_words as u32,
+        })
+        .collect();
+    cell_files::write_per_utt(dir, &rows)?;
     let (lo, hi) = score::bootstrap_ci(&per_utt, spec.bootstrap, cell.seed, 0.95);
     let dev_wer = if dev.is_empty() {
         f64::NAN
@@ -545,26 +608,21 @@ fn train_and_score(
 /// A cell whose result was made by another configuration (an edited
 /// pipeline, a changed default) is stale and left out, as if not run.
 pub fn collect_results(spec: &SweepSpec, out: &Path) -> Vec<CellResult> {
+    let Ok(keys) = spec.cell_keys() else {
+        return Vec::new();
+    };
     spec.cells()
         .iter()
         .filter_map(|c| {
             let r = read_result(&cell_dir(out, c))?;
-            let current = cell_hash(spec, c).ok()?;
+            let current = keys.of(c).ok()?;
             (r.config_hash == current).then_some(r)
         })
         .collect()
 }
 
 /// Per-utterance test errors of a finished cell, for the crossover bootstrap.
-pub fn read_per_utt(out: &Path, cell_id: &str) -> Option<crossover::UttErrors> {
-    let s = std::fs::read_to_string(out.join("cells").join(cell_id).join("per_utt.tsv")).ok()?;
-    let mut v = Vec::new();
-    for line in s.lines().skip(1) {
-        let f: Vec<&str> = line.split('\t').collect();
-        if f.len() != 3 {
-            return None;
-        }
-        v.push((f[1].parse().ok()?, f[2].parse().ok()?));
-    }
-    Some(v)
+pub fn read_per_utt(out: &Path, r: &CellResult) -> Option<crossover::UttErrors> {
+    let rows = cell_files::read_per_utt(&cell_files::dir_of(out, r)).ok()?;
+    Some(rows.into_iter().map(|u| (u.errors, u.ref_words)).collect())
 }

@@ -612,15 +612,7 @@ fn draw_training_curve<DB: DrawingBackend>(
 /// error) and `training_curve.png`/`.svg` (loss on the left axis, dev error
 /// on the right, the kept epoch dashed) in the cell folder `dir`.
 pub fn training_curve(dir: &Path, cell: &str, tr: &crate::pipeline::TrainingRecord) -> Result<()> {
-    let mut tsv = String::from("epoch\ttrain_loss\tdev_error\n");
-    for (e, l, d) in &tr.curve {
-        tsv.push_str(&format!(
-            "{e}\t{l:.5}\t{}\n",
-            d.map_or(String::new(), |d| format!("{d:.5}"))
-        ));
-    }
-    let t = dir.join("curve.tsv");
-    std::fs::write(&t, tsv).map_err(|e| Error::io(&t, e))?;
+    super::cell_files::write_curve(dir, &tr.curve)?;
     let title = format!(
         "{cell}: {} epochs, {} (kept epoch {})",
         tr.epochs, tr.stop_reason, tr.best_epoch

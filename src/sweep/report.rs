@@ -9,6 +9,7 @@ use super::plots::{self, Marker};
 use super::results::{self, CellResult};
 use super::{collect_results, read_per_utt, SweepSpec};
 use crate::error::{Error, Result};
+use crate::registry::PipelineInfo;
 
 /// A crossover statement for one pair of pipelines.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -26,8 +27,7 @@ pub struct PairStatement {
 fn curves(out: &Path, rows: &[CellResult]) -> BTreeMap<String, Curve> {
     let mut curves: BTreeMap<String, Curve> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.ok()) {
-        let id = format!("{}_h{}_s{}", r.pipeline, r.target_hours, r.seed);
-        if let Some(pu) = read_per_utt(out, &id) {
+        if let Some(pu) = read_per_utt(out, r) {
             curves
                 .entry(r.pipeline.clone())
                 .or_default()
@@ -124,19 +124,10 @@ pub fn cell_converged(out: &Path, r: &CellResult) -> bool {
 
 /// The training record (stop reason and curve) of a network cell, from its folder.
 fn read_curve(out: &Path, r: &CellResult) -> Option<crate::pipeline::TrainingRecord> {
-    let id = format!("{}_h{}_s{}", r.pipeline, r.target_hours, r.seed);
-    let text = std::fs::read_to_string(out.join("cells").join(&id).join("curve.tsv")).ok()?;
-    let curve = text
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            Some((
-                f.first()?.parse().ok()?,
-                f.get(1)?.parse().ok()?,
-                f.get(2).and_then(|d| d.parse().ok()),
-            ))
-        })
+    let curve = super::cell_files::read_curve(&super::cell_files::dir_of(out, r))
+        .ok()?
+        .into_iter()
+        .map(|p| (p.epoch, p.train_loss, p.dev_error))
         .collect();
     Some(crate::pipeline::TrainingRecord {
         stop_reason: r.stop_reason.clone(),
@@ -238,12 +229,12 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
     std::fs::write(out.join("crossover.json"), json)
         .map_err(|e| Error::io(out.join("crossover.json"), e))?;
 
-    let kinds = pipeline_kinds(&spec);
-    let is_classical = |p: &str| kinds.get(p).is_some_and(|k| k.kind == "classical");
+    let kinds = pipeline_infos(&spec);
+    let hand_designed = |p: &str| kinds.get(p).is_some_and(|k| !k.traits.network);
     // Against the hand-designed pipeline first: the question the tool asks.
     let (vs_classical, other_pairs): (Vec<&PairStatement>, Vec<&PairStatement>) = stmts
         .iter()
-        .partition(|s| is_classical(&s.challenger) != is_classical(&s.incumbent));
+        .partition(|s| hand_designed(&s.challenger) != hand_designed(&s.incumbent));
     let mut md = String::new();
     let _ = writeln!(md, "# crossover report: {corpus}\n");
     let _ = writeln!(md, "## Where the curves cross\n");
@@ -333,8 +324,11 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
     let _ = writeln!(md, "- Pipelines:");
     let overlay = spec.overlay().unwrap_or_default();
     for p in &spec.pipelines {
-        let what =
-            crate::registry::describe(p, &overlay).unwrap_or_else(|e| format!("(unreadable: {e})"));
+        let what = match kinds.get(&super::pipeline_name(p)) {
+            Some(k) => k.description.clone(),
+            None => crate::registry::describe(p, &overlay)
+                .unwrap_or_else(|e| format!("(unreadable: {e})")),
+        };
         let _ = writeln!(
             md,
             "  - {} (`{}`): {what}",
@@ -507,23 +501,15 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// A pipeline of the sweep: its kind and whether it starts from an initial model.
-struct PipelineKind {
-    kind: String,
-    transferred: bool,
-}
-
-/// Each pipeline's kind and `[init]`, from its file (unreadable files are left out).
-fn pipeline_kinds(spec: &SweepSpec) -> BTreeMap<String, PipelineKind> {
+/// Each pipeline of the sweep, read once through the registry (unreadable
+/// files are left out; the pipeline list says why).
+fn pipeline_infos(spec: &SweepSpec) -> BTreeMap<String, PipelineInfo> {
+    let overlay = spec.overlay().unwrap_or_default();
     spec.pipelines
         .iter()
         .filter_map(|p| {
-            let (kind, table) = crate::pipeline::pipeline_kind(p).ok()?;
-            let transferred = table
-                .get("init")
-                .and_then(|i| i.as_table())
-                .is_some_and(|i| i.contains_key("model") || i.contains_key("pretrain"));
-            Some((super::pipeline_name(p), PipelineKind { kind, transferred }))
+            let info = crate::registry::info(p, &overlay).ok()?;
+            Some((super::pipeline_name(p), info))
         })
         .collect()
 }
@@ -535,32 +521,34 @@ fn transfer_section(
     out: &Path,
     title: &str,
     rows: &[CellResult],
-    kinds: &BTreeMap<String, PipelineKind>,
+    kinds: &BTreeMap<String, PipelineInfo>,
     replicates: usize,
     resampled: &str,
 ) -> Result<String> {
     let mut md = String::new();
     let curves = curves(out, rows);
     // Each transferred pipeline against the from-scratch one of the same kind.
+    let transferred = |k: &PipelineInfo| k.initial_model.is_some();
     let transfer_pairs: Vec<(&String, &String)> = kinds
         .iter()
-        .filter(|(_, k)| k.transferred)
+        .filter(|(_, k)| transferred(k))
         .filter_map(|(t, tk)| {
             kinds
                 .iter()
-                .find(|(_, k)| !k.transferred && k.kind == tk.kind)
+                .find(|(_, k)| !transferred(k) && k.kind == tk.kind)
                 .map(|(s, _)| (t, s))
         })
         .collect();
-    // Multi-task vs single-task: each mtl-ctc pipeline against the char-ctc
-    // pipeline with the same initialisation (both from scratch, or both transferred).
+    // Multi-task vs single-task: each multi-task pipeline against a pipeline
+    // of the kind it extends, with the same initialisation (both from
+    // scratch, or both transferred).
     let mtl_pairs: Vec<(&String, &String)> = kinds
         .iter()
-        .filter(|(_, k)| k.kind == "mtl-ctc")
         .filter_map(|(m, mk)| {
+            let single = mk.traits.multitask_of?;
             kinds
                 .iter()
-                .find(|(_, k)| k.kind == "char-ctc" && k.transferred == mk.transferred)
+                .find(|(_, k)| k.kind == single && transferred(k) == transferred(mk))
                 .map(|(c, _)| (m, c))
         })
         .collect();
@@ -630,7 +618,7 @@ fn transfer_section(
             }
         }
         for (p, k) in kinds {
-            if !k.transferred && k.kind != "classical" {
+            if k.traits.network && k.initial_model.is_none() {
                 let _ = writeln!(md, "- {p}: trained from scratch");
             }
         }

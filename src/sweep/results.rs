@@ -85,16 +85,14 @@ impl CellResult {
 }
 
 pub fn write_csv(path: &Path, rows: &[CellResult]) -> Result<()> {
-    let tmp = path.with_extension("csv.tmp");
-    {
-        let mut w = csv::Writer::from_path(&tmp).map_err(|e| Error::parse(&tmp, e.to_string()))?;
+    crate::atomic_file::write_with(path, |f| {
+        let mut w = csv::Writer::from_writer(f);
         for r in rows {
             w.serialize(r)
-                .map_err(|e| Error::parse(&tmp, e.to_string()))?;
+                .map_err(|e| Error::parse(path, e.to_string()))?;
         }
-        w.flush().map_err(|e| Error::io(&tmp, e))?;
-    }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+        w.flush().map_err(|e| Error::io(path, e))
+    })
 }
 
 pub fn read_csv(path: &Path) -> Result<Vec<CellResult>> {

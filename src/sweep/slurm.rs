@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::results::CellResult;
+use super::shell_quote as quote;
 use super::{cell_dir, cell_hash, read_result, Cell, SweepSpec};
 use crate::error::{Error, Result};
 
@@ -147,13 +148,10 @@ impl JobsFile {
         let dir = slurm_dir(out);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let p = dir.join("jobs.json");
-        let tmp = p.with_extension("json.tmp");
-        std::fs::write(
-            &tmp,
+        crate::atomic_file::write(
+            &p,
             serde_json::to_string_pretty(self).expect("serialisable"),
         )
-        .map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, &p).map_err(|e| Error::io(&p, e))
     }
 }
 
@@ -236,18 +234,6 @@ pub fn cell_finished(spec: &SweepSpec, out: &Path, cell: &Cell) -> bool {
         return false;
     };
     read_result(&cell_dir(out, cell)).is_some_and(|r| r.ok() && r.config_hash == hash)
-}
-
-/// The shell-quoted form of `s`.
-fn quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
 }
 
 /// The array script: each task finds its cell folder from its array index,
@@ -594,6 +580,114 @@ impl<'a> SlurmRun<'a> {
     }
 }
 
+/// The command every array task runs: the executable, the folder it runs
+/// in, and its `crossover sweep` arguments (the task adds `--cell K`).
+#[derive(Debug, Clone)]
+pub struct TaskCommand {
+    pub exe: PathBuf,
+    pub cwd: PathBuf,
+    pub args: Vec<String>,
+}
+
+/// How a sweep run on Slurm ended.
+#[derive(Debug, Clone)]
+pub struct SlurmOutcome {
+    pub report: PathBuf,
+    /// Cells whose task failed or left the queue without a result.
+    pub failed: usize,
+}
+
+/// `--executor slurm`: submit the unfinished cells of `cells` as array tasks
+/// (or re-attach to those already queued), follow them with `squeue` until
+/// none is left, then render the report as a local run does. The cells of
+/// kinds that declare themselves networks get `--neural-gres`.
+pub fn drive(
+    spec: &SweepSpec,
+    out: &Path,
+    cells: &[Cell],
+    opts: &SlurmOptions,
+    task: &TaskCommand,
+    show_progress: bool,
+    started: std::time::Instant,
+) -> Result<SlurmOutcome> {
+    let mut run = SlurmRun::new(spec, out, cells)?;
+    let queued = run.queued()?;
+    if !queued.is_empty() {
+        eprintln!(
+            "crossover: re-attaching to {} task(s) still queued (job ids in {})",
+            queued.len(),
+            slurm_dir(out).join("jobs.json").display()
+        );
+    }
+    // Which cells may ask for a GPU: each pipeline read once.
+    let overlay = spec.overlay()?;
+    let mut networks = BTreeMap::new();
+    for p in &spec.pipelines {
+        networks.insert(
+            p.clone(),
+            crate::registry::info(p, &overlay)?.traits.network,
+        );
+    }
+    let is_neural = |c: &Cell| networks.get(&c.pipeline).copied().unwrap_or(false);
+    let submitted = run.submit_unfinished(opts, &task.exe, &task.cwd, &task.args, &is_neural)?;
+    for (id, idx) in &submitted {
+        eprintln!(
+            "crossover: submitted Slurm array job {id} with {} task(s)",
+            idx.len()
+        );
+    }
+    let bar = if show_progress {
+        indicatif::ProgressBar::new(cells.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "slurm [{elapsed_precise}] [{bar:30}] {pos}/{len} {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    let mut last = None;
+    loop {
+        let (c, active) = run.poll()?;
+        bar.set_position(c.finished as u64);
+        bar.set_message(format!(
+            "finished {}, running {}, pending {}, failed {}",
+            c.finished, c.running, c.pending, c.failed
+        ));
+        if !show_progress && last != Some(c) {
+            eprintln!(
+                "crossover: slurm: finished {}, running {}, pending {}, failed {} of {}",
+                c.finished,
+                c.running,
+                c.pending,
+                c.failed,
+                cells.len()
+            );
+        }
+        last = Some(c);
+        if !active {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_secs_f64(opts.poll_seconds));
+    }
+    bar.finish_and_clear();
+    let ran = submitted.iter().map(|s| s.1.len()).sum::<usize>() + queued.len();
+    let report = super::report::render(
+        out,
+        Some(super::report::RunTiming {
+            seconds: started.elapsed().as_secs_f64(),
+            ran,
+            reused: cells.len() - ran,
+        }),
+    )?;
+    Ok(SlurmOutcome {
+        report,
+        failed: last.unwrap_or_default().failed,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -630,8 +724,11 @@ mod tests {
     fn array_spec_and_quoting() {
         assert_eq!(array_spec(&[1, 4, 7], Some(2)), "1,4,7%2");
         assert_eq!(array_spec(&[0], None), "0");
-        assert_eq!(quote("a b"), "'a b'");
-        assert_eq!(quote("pipelines/x.toml,y.toml"), "pipelines/x.toml,y.toml");
-        assert_eq!(quote("it's"), r"'it'\''s'");
+        assert_eq!(quote("pipelines/x.toml"), "pipelines/x.toml");
+        for word in ["a b", "it's", "0.1,0.3", "$HOME", "x\ty", ""] {
+            let q = quote(word);
+            assert_ne!(q, word);
+            assert_eq!(shlex::split(&q), Some(vec![word.to_string()]), "{q}");
+        }
     }
 }

@@ -26,16 +26,6 @@ const GROUPS: [Group; 4] = [
     ("male", |s| s.gender.as_deref() == Some("m")),
 ];
 
-/// `(utterance id, errors, reference words)` of a cell's test set.
-fn per_utt_with_ids(out: &Path, cell_id: &str) -> Option<Vec<(String, usize, usize)>> {
-    let p = out.join("cells").join(cell_id).join("per_utt.tsv");
-    let mut r = csv::ReaderBuilder::new()
-        .delimiter(b'\t')
-        .from_path(p)
-        .ok()?;
-    r.deserialize().collect::<Result<Vec<_>, _>>().ok()
-}
-
 /// The section's markdown, or `None` when the corpus records no speaker
 /// attributes (or no cell has finished).
 pub fn section(spec: &SweepSpec, out: &Path, rows: &[CellResult]) -> Option<String> {
@@ -73,19 +63,19 @@ pub fn section(spec: &SweepSpec, out: &Path, rows: &[CellResult]) -> Option<Stri
             .iter()
             .filter(|r| r.ok() && r.pipeline == *pipeline && r.target_hours == *hours)
         {
-            let id = format!("{}_h{}_s{}", r.pipeline, r.target_hours, r.seed);
-            let Some(utts) = per_utt_with_ids(out, &id) else {
+            let Ok(utts) = super::cell_files::read_per_utt(&super::cell_files::dir_of(out, r))
+            else {
                 continue;
             };
             seeds += 1;
-            for (utt, errors, words) in utts {
-                let Some(info) = speaker_of.get(utt.as_str()) else {
+            for u in utts {
+                let Some(info) = speaker_of.get(u.id.as_str()) else {
                     continue;
                 };
                 for (g, (_, member)) in GROUPS.iter().enumerate() {
                     if member(info) {
-                        sums[g].0 += errors;
-                        sums[g].1 += words;
+                        sums[g].0 += u.errors as usize;
+                        sums[g].1 += u.ref_words as usize;
                     }
                 }
             }

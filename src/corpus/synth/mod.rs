@@ -376,26 +376,26 @@ fn plan(
     })
 }
 
-/// Write 16-bit mono 16 kHz WAV atomically (temp file, then rename).
+/// Write 16-bit mono 16 kHz WAV atomically.
 fn write_wav(path: &Path, samples: &[f32]) -> Result<()> {
-    let tmp = path.with_extension("wav.tmp");
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: TARGET_RATE,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let werr = |e: hound::Error| Error::audio(&tmp, e.to_string());
-    let mut w = hound::WavWriter::create(&tmp, spec).map_err(werr)?;
-    {
-        let mut iw = w.get_i16_writer(samples.len() as u32);
-        for s in samples {
-            iw.write_sample(s.round().clamp(-32768.0, 32767.0) as i16);
+    let werr = |e: hound::Error| Error::audio(path, e.to_string());
+    crate::atomic_file::write_with(path, |f| {
+        let mut w = hound::WavWriter::new(std::io::BufWriter::new(f), spec).map_err(werr)?;
+        {
+            let mut iw = w.get_i16_writer(samples.len() as u32);
+            for s in samples {
+                iw.write_sample(s.round().clamp(-32768.0, 32767.0) as i16);
+            }
+            iw.flush().map_err(werr)?;
         }
-        iw.flush().map_err(werr)?;
-    }
-    w.finalize().map_err(werr)?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+        w.finalize().map_err(werr)
+    })
 }
 
 fn make_utterance(
@@ -530,20 +530,17 @@ fn read_journal(root: &Path, path: &Path) -> Option<Vec<Utterance>> {
 }
 
 fn write_journal(path: &Path, rows: &[Utterance]) -> Result<()> {
-    let tmp = path.with_extension("tsv.tmp");
-    {
+    crate::atomic_file::write_with(path, |f| {
         let mut w = csv::WriterBuilder::new()
             .delimiter(b'\t')
             .quote_style(csv::QuoteStyle::Never)
-            .from_path(&tmp)
-            .map_err(|e| Error::parse(&tmp, e.to_string()))?;
+            .from_writer(f);
         for u in rows {
             w.serialize(u)
-                .map_err(|e| Error::parse(&tmp, e.to_string()))?;
+                .map_err(|e| Error::parse(path, e.to_string()))?;
         }
-        w.flush().map_err(|e| Error::io(&tmp, e))?;
-    }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+        w.flush().map_err(|e| Error::io(path, e))
+    })
 }
 
 /// Generate (or resume, or extend) a synthetic corpus in `out`. Runs in the
