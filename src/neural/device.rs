@@ -1,5 +1,9 @@
 //! Where a network runs: `--device` resolved to a libtorch device.
-use super::*;
+use tch::Device;
+
+use crate::error::Error;
+use crate::error::Result;
+use crate::pipeline::DeviceChoice;
 
 /// Resolve `--device`: `auto` takes CUDA when libtorch sees it.
 pub fn resolve_device(choice: DeviceChoice) -> Result<Device> {

@@ -1,6 +1,13 @@
 //! Network inputs and targets of utterances, from the loader's feature
 //! cache (with the augmented copies training asks for).
-use super::*;
+use rayon::prelude::*;
+
+use super::config;
+use super::fbank;
+use super::train::Example;
+use crate::corpus::Utterance;
+use crate::error::Result;
+use crate::loader::Loader;
 
 /// The loader features of the augmented copies `[train]` asks for: each
 /// speed factor but 1.0 (the unperturbed input itself), then the babble copy.

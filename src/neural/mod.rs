@@ -35,35 +35,24 @@ mod train_ctc;
 mod train_set;
 
 use std::path::Path;
-use std::sync::Mutex;
 
-use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use tch::{nn, Device};
+use tch::Device;
 
 pub use config::{CtcConfig, DecodeMethod, EncoderKind, ModelConfig};
 pub use model::{AuxHead, CtcNet};
 pub use tokens::{TokenKind, TokenSet};
 
-use crate::corpus::Utterance;
-use crate::error::{Error, Result};
-use crate::loader::Loader;
-use crate::matrix::Matrix;
+use crate::error::Result;
 use crate::overlay::Overlay;
-use crate::pipeline::{DeviceChoice, ModelSummary, Recogniser, TrainContext, Transcript};
 use crate::pipeline::{KindTraits, RecogniserKind};
-use train::Example;
+use crate::pipeline::{Recogniser, TrainContext};
 
-pub(crate) use device::device_name;
 pub use device::resolve_device;
+pub(crate) use examples::perturbation_configs;
 pub use examples::{examples, examples_with_aux, TargetFn};
-pub(crate) use examples::{perturbation_configs, thread_pool};
 pub(crate) use recogniser::token_kind;
 pub use recogniser::{CtcModel, FusionSettings};
-pub(crate) use saved_model::{
-    SavedModel, AUX_TOKENS_FILE, MODEL_FILE, PIPELINE_FILE, TOKENS_FILE, WEIGHTS_FILE,
-};
+pub(crate) use saved_model::{SavedModel, MODEL_FILE, TOKENS_FILE, WEIGHTS_FILE};
 pub use train_ctc::{train_ctc, TRAINER_REVISION};
 
 /// A CTC pipeline in a phrase: the kind's own, or the end-to-end network

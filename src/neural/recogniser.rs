@@ -1,7 +1,41 @@
 //! A trained CTC network as a [`Recogniser`]: loading a model folder,
 //! decoding (greedy, prefix beam, fusion, external LM, the phone-ctc word
 //! search) and saving.
-use super::*;
+use std::path::Path;
+use std::sync::Mutex;
+
+use tch::nn;
+use tch::Device;
+
+use super::config::CtcConfig;
+use super::config::DecodeMethod;
+use super::config::ModelConfig;
+use super::ctc_decode;
+use super::examples::examples;
+use super::fusion;
+use super::lm_decode;
+use super::model::CtcNet;
+use super::phone_words;
+use super::saved_model::SavedModel;
+use super::saved_model::AUX_TOKENS_FILE;
+use super::saved_model::MODEL_FILE;
+use super::saved_model::PIPELINE_FILE;
+use super::saved_model::TOKENS_FILE;
+use super::saved_model::WEIGHTS_FILE;
+use super::tokens;
+use super::tokens::TokenKind;
+use super::tokens::TokenSet;
+use super::train;
+use super::CharCtc;
+use crate::corpus::Utterance;
+use crate::error::Error;
+use crate::error::Result;
+use crate::loader::Loader;
+use crate::matrix::Matrix;
+use crate::overlay::Overlay;
+use crate::pipeline::ModelSummary;
+use crate::pipeline::Recogniser;
+use crate::pipeline::Transcript;
 
 /// A trained char-ctc or phone-ctc recogniser.
 pub struct CtcModel {

@@ -1,7 +1,19 @@
 //! The saved-model format: `model.ot` (weights), `model.json` (config,
 //! summary, training record), `tokens.txt` (and `aux_tokens.txt` for a phone
 //! head), `pipeline.toml`.
-use super::*;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde::Serialize;
+
+use super::config::ModelConfig;
+use super::model::AuxHead;
+use super::tokens::TokenKind;
+use super::tokens::TokenSet;
+use super::train;
+use crate::error::Error;
+use crate::error::Result;
+use crate::pipeline::ModelSummary;
 
 pub(crate) const WEIGHTS_FILE: &str = "model.ot";
 pub(crate) const MODEL_FILE: &str = "model.json";

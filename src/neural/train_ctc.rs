@@ -1,7 +1,40 @@
 //! Training a CTC recogniser for a cell: targets, the fitting loop
 //! ([`super::train`]), then the decoding settings chosen on dev (the
 //! external LM, the phone-ctc word search).
-use super::*;
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use tch::nn;
+use tch::Device;
+
+use super::config::CtcConfig;
+use super::device::device_name;
+use super::device::resolve_device;
+use super::examples::examples_with_aux;
+use super::examples::perturbation_configs;
+use super::examples::thread_pool;
+use super::examples::TargetFn;
+use super::fbank;
+use super::init;
+use super::lm_decode;
+use super::model;
+use super::model::AuxHead;
+use super::model::CtcNet;
+use super::network_store;
+use super::phone_words;
+use super::recogniser::token_kind;
+use super::recogniser::CtcModel;
+use super::tokens::TokenKind;
+use super::tokens::TokenSet;
+use super::train;
+use super::train::Example;
+use crate::corpus::Utterance;
+use crate::error::Error;
+use crate::error::Result;
+use crate::matrix::Matrix;
+use crate::pipeline::ModelSummary;
+use crate::pipeline::TrainContext;
 
 /// Train a CTC recogniser on `ctx.train`, selecting the checkpoint by dev error.
 /// Checkpoints go to `ctx.out_dir/checkpoints`; an interrupted run resumes there.
