@@ -1,8 +1,7 @@
 //! Where a network runs: `--device` resolved to a libtorch device.
 use tch::Device;
 
-use crate::error::Error;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::pipeline::DeviceChoice;
 
 /// Resolve `--device`: `auto` takes CUDA when libtorch sees it.

@@ -2,9 +2,8 @@
 //! cache (with the augmented copies training asks for).
 use rayon::prelude::*;
 
-use super::config;
-use super::fbank;
 use super::train::Example;
+use super::{config, fbank};
 use crate::corpus::Utterance;
 use crate::error::Result;
 use crate::loader::Loader;

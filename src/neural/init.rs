@@ -20,7 +20,6 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 use tch::{nn, Tensor};
@@ -30,7 +29,6 @@ use super::model::AuxHead;
 use super::tokens::TokenSet;
 use super::{SavedModel, MODEL_FILE, TOKENS_FILE, WEIGHTS_FILE};
 use crate::error::{Error, Result};
-use crate::pipeline::{DeviceChoice, Recogniser};
 
 /// What a pre-training left beside its model (`pretrain.json`): its cost and provenance.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -64,8 +62,8 @@ pub struct InitialModel {
     pub fingerprint: String,
 }
 
-const PRETRAIN_RECORD: &str = "pretrain.json";
-const DONE_FILE: &str = "done";
+pub(crate) const PRETRAIN_RECORD: &str = "pretrain.json";
+pub(crate) const DONE_FILE: &str = "done";
 
 thread_local! {
     static DEPTH: Cell<usize> = const { Cell::new(0) };
@@ -130,7 +128,7 @@ pub fn pretrain_key(init: &InitConfig) -> Result<String> {
 /// The pre-training pipeline's config. It must be a network (its weights
 /// initialise one), so it is read here as a CTC config rather than through
 /// the registry, which depends on this module.
-fn pretrain_config(pipeline: &Path) -> Result<super::CtcConfig> {
+pub(crate) fn pretrain_config(pipeline: &Path) -> Result<super::CtcConfig> {
     let (_, table) = crate::pipeline::pipeline_kind(pipeline)?;
     // CtcConfig::validate names the CTC kinds when `kind` is another one.
     crate::pipeline::parse_config::<super::CharCtc>(table, pipeline)
@@ -149,9 +147,6 @@ impl Drop for DepthGuard {
     }
 }
 
-/// What names the initial model in a cell's cache key: the weights, model
-/// description and tokens of `model = DIR`, or the [`pretrain_key`];
-/// `None` without `[init]`.
 /// Where `[init]` starts training from, in a phrase; None from scratch.
 pub fn describe(init: &InitConfig) -> Option<String> {
     if let Some(dir) = &init.model {
@@ -167,6 +162,9 @@ pub fn describe(init: &InitConfig) -> Option<String> {
     ))
 }
 
+/// What names the initial model in a cell's cache key: the weights, model
+/// description and tokens of `model = DIR`, or the [`pretrain_key`];
+/// `None` without `[init]`.
 pub fn fingerprint(init: &InitConfig) -> Result<Option<String>> {
     if let Some(dir) = &init.model {
         let mut h = Sha256::new();
@@ -188,7 +186,7 @@ pub fn fingerprint(init: &InitConfig) -> Result<Option<String>> {
 }
 
 /// The folder of the corpus `init.corpus` names, built from its recipe if needed.
-fn pretrain_corpus_dir(init: &InitConfig, progress: bool) -> Result<PathBuf> {
+pub(crate) fn pretrain_corpus_dir(init: &InitConfig, progress: bool) -> Result<PathBuf> {
     let corpus = init
         .corpus
         .as_ref()
@@ -219,92 +217,21 @@ pub fn pretrained_dir(init: &InitConfig, corpus_dir: &Path) -> Result<PathBuf> {
         .join(format!("{stem}-{}", &key[..16])))
 }
 
-/// The pre-trained model folder of `init`, training it first when no
-/// finished one is cached. Safe to call from concurrent processes: the
-/// first takes an exclusive lock and trains, the others wait and reuse.
-pub fn ensure_pretrained(
-    init: &InitConfig,
-    threads: usize,
-    device: DeviceChoice,
-    progress: bool,
-) -> Result<PathBuf> {
-    let pipeline = init.pretrain.as_ref().expect("pretrain");
+/// The finished pre-trained model folder of `init`. Pre-training happens
+/// before any cell trains ([`super::pretrain::ensure_pretrained`], called by
+/// the kind's `prepare` and `train`), so a missing one is an error here.
+pub fn pretrained_model(init: &InitConfig, progress: bool) -> Result<PathBuf> {
     let corpus_dir = pretrain_corpus_dir(init, progress)?;
-    let dir = pretrained_dir(init, &corpus_dir)?;
-    let model_dir = dir.join("model");
+    let model_dir = pretrained_dir(init, &corpus_dir)?.join("model");
     if model_dir.join(DONE_FILE).exists() {
-        return Ok(model_dir);
+        Ok(model_dir)
+    } else {
+        Err(Error::Config(format!(
+            "[init] pretrain = {}: no finished pre-trained model in {} (it is trained before the cells that start from it)",
+            init.pretrain.as_ref().map_or(String::new(), |p| p.display().to_string()),
+            model_dir.display()
+        )))
     }
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let lock_path = dir.join("lock");
-    let lock = std::fs::File::create(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
-    lock.lock().map_err(|e| Error::io(&lock_path, e))?;
-    if model_dir.join(DONE_FILE).exists() {
-        return Ok(model_dir);
-    }
-    let corpus = crate::corpus::Corpus::load(&corpus_dir)?;
-    let loader = crate::loader::Loader::new(&corpus);
-    let run = crate::pipeline::RunSettings {
-        threads,
-        device,
-        out_dir: model_dir.clone(),
-        progress,
-        shared_networks: None,
-    };
-    let (ctx, data) =
-        crate::pipeline::TrainContext::for_subset(&loader, init.hours, init.seed, false, run)?;
-    eprintln!(
-        "crossover: pre-training {} on {} ({:.3} h, {} utterances, seed {}) into {}",
-        pipeline.display(),
-        corpus_dir.display(),
-        data.hours,
-        data.utterances,
-        init.seed,
-        model_dir.display()
-    );
-    let record_path = dir.join(PRETRAIN_RECORD);
-    // Wall time of earlier, interrupted runs of this pre-training.
-    let earlier = std::fs::read_to_string(dir.join("wall_seconds.txt"))
-        .ok()
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .unwrap_or(0.0);
-    let t0 = Instant::now();
-    let trained = pretrain_config(pipeline).and_then(|cfg| super::train_ctc(&cfg, &ctx));
-    let wall = earlier + t0.elapsed().as_secs_f64();
-    let _ = std::fs::write(dir.join("wall_seconds.txt"), format!("{wall:.1}\n"));
-    let model = trained.map_err(|e| {
-        Error::Invalid(format!(
-            "pre-training {} on {}: {e}",
-            pipeline.display(),
-            corpus_dir.display()
-        ))
-    })?;
-    model.save(&model_dir)?;
-    let tr = model.summary().training.unwrap_or_default();
-    let record = PretrainRecord {
-        pipeline: pipeline.clone(),
-        corpus: init.corpus.clone().unwrap_or_default(),
-        corpus_dir: corpus_dir.clone(),
-        target_hours: init.hours,
-        hours: data.hours,
-        utterances: data.utterances,
-        seed: init.seed,
-        key: pretrain_key(init)?,
-        wall_seconds: wall,
-        epochs: tr.epochs,
-        updates: tr.updates,
-        stop_reason: tr.stop_reason,
-        best_dev_error: tr.best_dev_error,
-    };
-    std::fs::write(
-        &record_path,
-        serde_json::to_string_pretty(&record).expect("serialisable"),
-    )
-    .map_err(|e| Error::io(&record_path, e))?;
-    // Checkpoints are only for resuming; the finished model is all that is reused.
-    let _ = std::fs::remove_dir_all(model_dir.join("checkpoints"));
-    std::fs::write(model_dir.join(DONE_FILE), b"").map_err(|e| Error::io(&model_dir, e))?;
-    Ok(model_dir)
 }
 
 /// The pre-training record of a cached pre-trained model folder, if any.
@@ -315,18 +242,13 @@ pub fn pretrain_record(model_dir: &Path) -> Option<PretrainRecord> {
 
 /// Resolve `[init]` to an initial model (pre-training it if needed);
 /// `None` when the pipeline trains from scratch.
-pub fn resolve(
-    init: &InitConfig,
-    threads: usize,
-    device: DeviceChoice,
-    progress: bool,
-) -> Result<Option<InitialModel>> {
+pub fn resolve(init: &InitConfig, progress: bool) -> Result<Option<InitialModel>> {
     let Some(fp) = fingerprint(init)? else {
         return Ok(None);
     };
     let dir = match &init.model {
         Some(d) => d.clone(),
-        None => ensure_pretrained(init, threads, device, progress)?,
+        None => pretrained_model(init, progress)?,
     };
     let saved = SavedModel::read(&dir)?;
     let kind = super::token_kind(&saved.summary.kind);

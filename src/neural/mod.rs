@@ -27,6 +27,7 @@ pub mod model;
 pub mod network_store;
 mod optimizer;
 pub mod phone_words;
+mod pretrain;
 mod recogniser;
 mod saved_model;
 pub mod tokens;
@@ -120,7 +121,7 @@ macro_rules! ctc_kind {
                 if cfg.init.pretrain.is_none() {
                     return Ok(None);
                 }
-                let dir = init::ensure_pretrained(&cfg.init, run.threads, run.device, run.progress)?;
+                let dir = pretrain::ensure_pretrained(&cfg.init, run.threads, run.device, run.progress)?;
                 Ok(Some(format!("pre-trained model ready in {}", dir.display())))
             }
             fn feature_configs(cfg: &CtcConfig) -> Vec<crate::features::FeatureConfig> {
@@ -132,6 +133,10 @@ macro_rules! ctc_kind {
                 v
             }
             fn train(cfg: &CtcConfig, ctx: &TrainContext) -> Result<Box<dyn Recogniser>> {
+                // The initial model first (cached after the sweep's `prepare`).
+                if cfg.init.pretrain.is_some() {
+                    pretrain::ensure_pretrained(&cfg.init, ctx.threads, ctx.device, ctx.progress)?;
+                }
                 Ok(Box::new(train_ctc(cfg, ctx)?))
             }
             fn load(dir: &Path, overlay: &Overlay) -> Result<Box<dyn Recogniser>> {

@@ -4,38 +4,22 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use tch::nn;
-use tch::Device;
+use tch::{nn, Device};
 
-use super::config::CtcConfig;
-use super::config::DecodeMethod;
-use super::config::ModelConfig;
-use super::ctc_decode;
+use super::config::{CtcConfig, DecodeMethod, ModelConfig};
 use super::examples::examples;
-use super::fusion;
-use super::lm_decode;
 use super::model::CtcNet;
-use super::phone_words;
-use super::saved_model::SavedModel;
-use super::saved_model::AUX_TOKENS_FILE;
-use super::saved_model::MODEL_FILE;
-use super::saved_model::PIPELINE_FILE;
-use super::saved_model::TOKENS_FILE;
-use super::saved_model::WEIGHTS_FILE;
-use super::tokens;
-use super::tokens::TokenKind;
-use super::tokens::TokenSet;
-use super::train;
-use super::CharCtc;
+use super::saved_model::{
+    SavedModel, AUX_TOKENS_FILE, MODEL_FILE, PIPELINE_FILE, TOKENS_FILE, WEIGHTS_FILE,
+};
+use super::tokens::{TokenKind, TokenSet};
+use super::{ctc_decode, fusion, lm_decode, phone_words, tokens, train, CharCtc};
 use crate::corpus::Utterance;
-use crate::error::Error;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::loader::Loader;
 use crate::matrix::Matrix;
 use crate::overlay::Overlay;
-use crate::pipeline::ModelSummary;
-use crate::pipeline::Recogniser;
-use crate::pipeline::Transcript;
+use crate::pipeline::{ModelSummary, Recogniser, Transcript};
 
 /// A trained char-ctc or phone-ctc recogniser.
 pub struct CtcModel {

@@ -3,16 +3,13 @@
 //! head), `pipeline.toml`.
 use std::path::Path;
 
-use serde::Deserialize;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::ModelConfig;
 use super::model::AuxHead;
-use super::tokens::TokenKind;
-use super::tokens::TokenSet;
+use super::tokens::{TokenKind, TokenSet};
 use super::train;
-use crate::error::Error;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::pipeline::ModelSummary;
 
 pub(crate) const WEIGHTS_FILE: &str = "model.ot";

@@ -5,36 +5,20 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
-use tch::nn;
-use tch::Device;
+use tch::{nn, Device};
 
-use super::config::CtcConfig;
-use super::device::device_name;
-use super::device::resolve_device;
-use super::examples::examples_with_aux;
-use super::examples::perturbation_configs;
-use super::examples::thread_pool;
-use super::examples::TargetFn;
-use super::fbank;
-use super::init;
-use super::lm_decode;
-use super::model;
-use super::model::AuxHead;
-use super::model::CtcNet;
-use super::network_store;
-use super::phone_words;
-use super::recogniser::token_kind;
-use super::recogniser::CtcModel;
-use super::tokens::TokenKind;
-use super::tokens::TokenSet;
-use super::train;
+use super::config::{CtcConfig, ModelConfig, TrainConfig};
+use super::device::{device_name, resolve_device};
+use super::examples::{examples_with_aux, perturbation_configs, thread_pool, TargetFn};
+use super::model::{AuxHead, CtcNet};
+use super::recogniser::{token_kind, CtcModel};
+use super::tokens::{TokenKind, TokenSet};
 use super::train::Example;
+use super::{fbank, init, lm_decode, model, network_store, phone_words, train};
 use crate::corpus::Utterance;
-use crate::error::Error;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::matrix::Matrix;
-use crate::pipeline::ModelSummary;
-use crate::pipeline::TrainContext;
+use crate::pipeline::{ModelSummary, TrainContext};
 
 /// Train a CTC recogniser on `ctx.train`, selecting the checkpoint by dev error.
 /// Checkpoints go to `ctx.out_dir/checkpoints`; an interrupted run resumes there.
@@ -45,8 +29,8 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     }
     let device = resolve_device(ctx.device)?;
     tch::set_num_threads(ctx.threads.max(1) as i32);
-    // Before anything else: a pre-training this pipeline starts from (trained now if not cached).
-    let initial = init::resolve(&cfg.init, ctx.threads, ctx.device, ctx.progress)?;
+    // The model this pipeline starts from, if any (pre-trained beforehand: `pretrain`).
+    let initial = init::resolve(&cfg.init, ctx.progress)?;
     let phone_tokens = || TokenSet::phones(&crate::lang::phones::PhoneSet::standard());
     // phone-ctc decodes words with the lexicon and LM; mtl-ctc takes only its phone targets from the lexicon.
     let lexicon = match cfg.kind.as_str() {
@@ -98,48 +82,8 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     let time_cap = cfg.train.time_cap(hours);
     let mel = model_cfg.num_mel_bins as usize;
 
-    // Targets now; features are read from the cache one batch at a time.
-    let train_targets: Vec<Vec<i64>> = thread_pool(ctx.threads)?.install(|| {
-        train_utts
-            .par_iter()
-            .map(|u| targets(u))
-            .collect::<Result<_>>()
-    })?;
-    let cache = ctx.loader.cache(&fbank::input_features(mel))?;
-    let mut train = thread_pool(ctx.threads)?
-        .install(|| train::TrainSet::new(train_utts.clone(), train_targets, cache))?;
-    let perturbed = perturbation_configs(&cfg.train, mel);
-    if !perturbed.is_empty() {
-        if ctx.progress {
-            eprintln!(
-                "augmentation: speed perturbation {:?}, babble {:?} ({:?}): features of the augmented copies from the loader's cache (computed once per corpus)",
-                cfg.train.speed_perturb, cfg.train.babble, cfg.train.speed_perturb_mode
-            );
-        }
-        let caches = perturbed
-            .iter()
-            .map(|f| ctx.loader.cache(f))
-            .collect::<Result<Vec<_>>>()?;
-        let mode = cfg.train.speed_perturb_mode;
-        train = thread_pool(ctx.threads)?.install(|| train.with_perturbed(caches, mode))?;
-    }
-    if let Some(aux) = aux_targets {
-        let phones: Vec<Vec<i64>> = thread_pool(ctx.threads)?
-            .install(|| train_utts.par_iter().map(|u| aux(u)).collect::<Result<_>>())?;
-        train = train.with_aux_targets(phones);
-    }
-    // CTC needs at least as many output frames as targets (plus blanks between repeats).
-    let before = train.len();
-    train.retain(|frames, target| {
-        let repeats = target.windows(2).filter(|w| w[0] == w[1]).count() as i64;
-        model::subsampled_len(frames as i64, model_cfg.subsampling) >= target.len() as i64 + repeats
-    });
-    let skipped_short = before - train.len();
-    if train.is_empty() {
-        return Err(Error::Invalid(
-            "every training utterance is too short for its transcript at this subsampling".into(),
-        ));
-    }
+    let (train, skipped_short) =
+        training_set(cfg, ctx, &train_utts, targets, aux_targets, &model_cfg)?;
     let dev_utts: Vec<&Utterance> = ctx.dev.to_vec();
     let dev = if dev_utts.is_empty() {
         Vec::new()
@@ -162,67 +106,18 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     });
     let net = CtcNet::with_aux(&vs.root(), &model_cfg, tokens.len() as i64, aux_head);
     let params = model::parameter_count(&vs);
-    let mut train_cfg = cfg.train.clone();
-    let mut freeze = Vec::new();
-    let mut init_note = String::new();
-    if let Some(i) = &initial {
-        let fresh = init::copy_weights(&vs, i, &tokens, aux_tokens.as_ref())?;
-        let fresh_heads: std::collections::BTreeSet<&str> = fresh
-            .iter()
-            .map(|n| n.split('.').next().unwrap_or(n))
-            .collect();
-        init_note = format!(
-            "; weights from {}{}",
-            i.dir.display(),
-            if fresh_heads.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " ({} re-initialised: its token set differs or the initial model lacks it)",
-                    fresh_heads.into_iter().collect::<Vec<_>>().join(", ")
-                )
-            }
-        );
-        if let Some(lr) = cfg.init.lr {
-            train_cfg.lr = lr;
-        }
-        if let Some(w) = cfg.init.warmup_steps {
-            train_cfg.warmup_steps = w;
-        }
-        let layers = model::layer_prefixes(&model_cfg);
-        freeze = layers
-            .into_iter()
-            .take(cfg.init.freeze_layers)
-            .flatten()
-            .collect();
-    }
+    let FineTuning {
+        train_cfg,
+        freeze,
+        note: init_note,
+    } = fine_tuning(cfg, &vs, &initial, &model_cfg, &tokens, aux_tokens.as_ref())?;
     if ctx.progress {
         eprintln!(
             "{}: {:?} encoder, {} layers x {}, x{} subsampling, {} parameters ({preset_note}); {} training utterances ({hours:.3} h), {} dev, device {}",
             cfg.kind, model_cfg.encoder, model_cfg.layers, model_cfg.hidden, model_cfg.subsampling, params, train.len(), dev.len(), device_name(device)
         );
     }
-    // Settings that only say when to stop may change between a run and its resumption.
-    let mut fp_cfg = cfg.clone();
-    fp_cfg.train.max_train_seconds = 0.0;
-    fp_cfg.train.train_seconds_per_hour = 0.0;
-    fp_cfg.train.patience = 0;
-    fp_cfg.train.stop_after_epochs = 0;
-    fp_cfg.decode = Default::default();
-    let mut h = Sha256::new();
-    h.update(fp_cfg.to_toml());
-    h.update(serde_json::to_string(&model_cfg).expect("serialisable"));
-    h.update(tokens.symbols.join("\n"));
-    for id in &train.ids {
-        h.update(id);
-        h.update(b"\n");
-    }
-    h.update(ctx.seed.to_le_bytes());
-    h.update(TRAINER_REVISION.to_le_bytes());
-    if let Some(i) = &initial {
-        h.update(&i.fingerprint);
-    }
-    let fingerprint = hex::encode(h.finalize());
+    let fingerprint = training_fingerprint(cfg, &model_cfg, &tokens, &train, ctx.seed, &initial);
     let checkpoint_dir = ctx.out_dir.join("checkpoints");
     // In a sweep, the same network (a decoding variant's) is trained once.
     let slot = match &ctx.shared_networks {
@@ -282,49 +177,12 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
             "; network reused from the sweep's store (trained once by a pipeline that differs only in decoding)",
         );
     }
-    let mut choices = String::new();
-    if mtl && !dev.is_empty() {
-        // The phone head's dev PER at the kept checkpoint (it is never decoded for words).
-        let per = train::head_error_rate(&net, &dev, vs.device(), true);
-        notes.push_str(&format!("; phone head dev PER {:.2}%", 100.0 * per));
-        choices = format!("phone_head_dev_per={:.2}", 100.0 * per);
-    }
-    if let Some(w) = &words {
-        let refs: std::collections::BTreeMap<String, String> = ctx
-            .dev
-            .iter()
-            .map(|u| (u.id.clone(), u.norm_text.clone()))
-            .collect();
-        if let Some((dc, line)) = tune_word_search(&cfg, w, &net, vs.device(), &dev, &refs)? {
-            notes.push_str(&format!("; {line}"));
-            choices = format!(
-                "lm_weight={} word_penalty={}",
-                dc.lm_weight, dc.word_penalty
-            );
-            if ctx.progress {
-                eprintln!("{line}");
-            }
-            cfg.word_decode = dc;
-        }
-    }
-    let external = match cfg.decode.external_lm.clone() {
-        Some(x) => {
-            let (lm, tuned) = external_lm(&cfg, &x, ctx, &tokens, &net, vs.device(), &dev)?;
-            if let Some(t) = tuned {
-                notes.push_str(&format!("; {}", t.line));
-                if !choices.is_empty() {
-                    choices.push(' ');
-                }
-                choices.push_str(&t.chosen.to_string());
-                if ctx.progress {
-                    eprintln!("{}", t.line);
-                }
-                cfg.decode.external_lm = Some(x.fixed(t.chosen));
-            }
-            Some(lm)
-        }
-        None => None,
+    let on_dev = DevChosen {
+        cfg: &mut cfg,
+        notes: &mut notes,
+        choices: String::new(),
     };
+    let (choices, external) = on_dev.choose(ctx, &tokens, words, &net, vs.device(), &dev, mtl)?;
     let mut record = st.record();
     if adopted {
         // Another cell's network: all its training counts as reused, none
@@ -361,6 +219,225 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         fusion: None,
         external,
     })
+}
+
+/// The decoding settings chosen on dev for a trained network, written into
+/// the config it is saved with, with a line each for the summary's notes and
+/// results.csv's `dev_choices`.
+struct DevChosen<'a> {
+    cfg: &'a mut CtcConfig,
+    notes: &'a mut String,
+    choices: String,
+}
+
+impl DevChosen<'_> {
+    /// mtl-ctc's phone-head PER (never decoded for words); phone-ctc's word
+    /// search LM weight and penalty; the external LM's kind, weight and
+    /// bonus. Returns the dev choices and the external LM.
+    #[allow(clippy::too_many_arguments)]
+    fn choose(
+        mut self,
+        ctx: &TrainContext,
+        tokens: &TokenSet,
+        words: Option<&phone_words::WordDecoder>,
+        net: &CtcNet,
+        device: Device,
+        dev: &[Example],
+        mtl: bool,
+    ) -> Result<(String, Option<lm_decode::ExternalLm>)> {
+        if mtl && !dev.is_empty() {
+            let per = train::head_error_rate(net, dev, device, true);
+            self.notes
+                .push_str(&format!("; phone head dev PER {:.2}%", 100.0 * per));
+            self.choices = format!("phone_head_dev_per={:.2}", 100.0 * per);
+        }
+        if let Some(w) = words {
+            let refs: std::collections::BTreeMap<String, String> = ctx
+                .dev
+                .iter()
+                .map(|u| (u.id.clone(), u.norm_text.clone()))
+                .collect();
+            if let Some((dc, line)) = tune_word_search(self.cfg, w, net, device, dev, &refs)? {
+                self.notes.push_str(&format!("; {line}"));
+                self.choices = format!(
+                    "lm_weight={} word_penalty={}",
+                    dc.lm_weight, dc.word_penalty
+                );
+                if ctx.progress {
+                    eprintln!("{line}");
+                }
+                self.cfg.word_decode = dc;
+            }
+        }
+        let Some(x) = self.cfg.decode.external_lm.clone() else {
+            return Ok((self.choices, None));
+        };
+        let (lm, tuned) = external_lm(self.cfg, &x, ctx, tokens, net, device, dev)?;
+        if let Some(t) = tuned {
+            self.notes.push_str(&format!("; {}", t.line));
+            if !self.choices.is_empty() {
+                self.choices.push(' ');
+            }
+            self.choices.push_str(&t.chosen.to_string());
+            if ctx.progress {
+                eprintln!("{}", t.line);
+            }
+            self.cfg.decode.external_lm = Some(x.fixed(t.chosen));
+        }
+        Ok((self.choices, Some(lm)))
+    }
+}
+
+/// The training utterances with their targets (and the augmented copies
+/// `[train]` asks for), features left in the loader's cache; utterances too
+/// short for their transcript at the network's subsampling are dropped
+/// (how many is the second value).
+fn training_set<'a>(
+    cfg: &CtcConfig,
+    ctx: &'a TrainContext,
+    train_utts: &[&'a Utterance],
+    targets: &TargetFn,
+    aux_targets: Option<&TargetFn>,
+    model_cfg: &ModelConfig,
+) -> Result<(train::TrainSet<'a>, usize)> {
+    let mel = model_cfg.num_mel_bins as usize;
+    // Targets now; features are read from the cache one batch at a time.
+    let train_targets: Vec<Vec<i64>> = thread_pool(ctx.threads)?.install(|| {
+        train_utts
+            .par_iter()
+            .map(|u| targets(u))
+            .collect::<Result<_>>()
+    })?;
+    let cache = ctx.loader.cache(&fbank::input_features(mel))?;
+    let mut train = thread_pool(ctx.threads)?
+        .install(|| train::TrainSet::new(train_utts.to_vec(), train_targets, cache))?;
+    let perturbed = perturbation_configs(&cfg.train, mel);
+    if !perturbed.is_empty() {
+        if ctx.progress {
+            eprintln!(
+                "augmentation: speed perturbation {:?}, babble {:?} ({:?}): features of the augmented copies from the loader's cache (computed once per corpus)",
+                cfg.train.speed_perturb, cfg.train.babble, cfg.train.speed_perturb_mode
+            );
+        }
+        let caches = perturbed
+            .iter()
+            .map(|f| ctx.loader.cache(f))
+            .collect::<Result<Vec<_>>>()?;
+        let mode = cfg.train.speed_perturb_mode;
+        train = thread_pool(ctx.threads)?.install(|| train.with_perturbed(caches, mode))?;
+    }
+    if let Some(aux) = aux_targets {
+        let phones: Vec<Vec<i64>> = thread_pool(ctx.threads)?
+            .install(|| train_utts.par_iter().map(|u| aux(u)).collect::<Result<_>>())?;
+        train = train.with_aux_targets(phones);
+    }
+    // CTC needs at least as many output frames as targets (plus blanks between repeats).
+    let before = train.len();
+    train.retain(|frames, target| {
+        let repeats = target.windows(2).filter(|w| w[0] == w[1]).count() as i64;
+        model::subsampled_len(frames as i64, model_cfg.subsampling) >= target.len() as i64 + repeats
+    });
+    let skipped_short = before - train.len();
+    if train.is_empty() {
+        return Err(Error::Invalid(
+            "every training utterance is too short for its transcript at this subsampling".into(),
+        ));
+    }
+    Ok((train, skipped_short))
+}
+
+/// How training starts from an initial model, when there is one.
+struct FineTuning {
+    /// `[train]` with `[init]`'s fine-tuning rate and warm-up.
+    train_cfg: TrainConfig,
+    /// Variable-name prefixes frozen for `[init] freeze_updates` updates.
+    freeze: Vec<String>,
+    /// What was copied, for the summary's notes (empty from scratch).
+    note: String,
+}
+
+/// Copy the initial model's weights into `vs` (heads whose token set differs
+/// start from random) and settle the fine-tuning rate and frozen layers.
+fn fine_tuning(
+    cfg: &CtcConfig,
+    vs: &nn::VarStore,
+    initial: &Option<init::InitialModel>,
+    model_cfg: &ModelConfig,
+    tokens: &TokenSet,
+    aux_tokens: Option<&TokenSet>,
+) -> Result<FineTuning> {
+    let mut ft = FineTuning {
+        train_cfg: cfg.train.clone(),
+        freeze: Vec::new(),
+        note: String::new(),
+    };
+    let Some(i) = initial else {
+        return Ok(ft);
+    };
+    let fresh = init::copy_weights(vs, i, tokens, aux_tokens)?;
+    let fresh_heads: std::collections::BTreeSet<&str> = fresh
+        .iter()
+        .map(|n| n.split('.').next().unwrap_or(n))
+        .collect();
+    ft.note = format!(
+        "; weights from {}{}",
+        i.dir.display(),
+        if fresh_heads.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({} re-initialised: its token set differs or the initial model lacks it)",
+                fresh_heads.into_iter().collect::<Vec<_>>().join(", ")
+            )
+        }
+    );
+    if let Some(lr) = cfg.init.lr {
+        ft.train_cfg.lr = lr;
+    }
+    if let Some(w) = cfg.init.warmup_steps {
+        ft.train_cfg.warmup_steps = w;
+    }
+    ft.freeze = model::layer_prefixes(model_cfg)
+        .into_iter()
+        .take(cfg.init.freeze_layers)
+        .flatten()
+        .collect();
+    Ok(ft)
+}
+
+/// What decides the trained network (config, architecture, tokens, training
+/// utterances, seed, trainer revision, initial model): checkpoints and the
+/// sweep's network store are only reused by the same job. Settings that
+/// only say when to stop, and decoding, may change between a run and its
+/// resumption.
+fn training_fingerprint(
+    cfg: &CtcConfig,
+    model_cfg: &ModelConfig,
+    tokens: &TokenSet,
+    train: &train::TrainSet,
+    seed: u64,
+    initial: &Option<init::InitialModel>,
+) -> String {
+    let mut fp_cfg = cfg.clone();
+    fp_cfg.train.max_train_seconds = 0.0;
+    fp_cfg.train.train_seconds_per_hour = 0.0;
+    fp_cfg.train.patience = 0;
+    fp_cfg.train.stop_after_epochs = 0;
+    fp_cfg.decode = Default::default();
+    let mut h = Sha256::new();
+    h.update(fp_cfg.to_toml());
+    h.update(serde_json::to_string(model_cfg).expect("serialisable"));
+    h.update(tokens.symbols.join("\n"));
+    for id in &train.ids {
+        h.update(id);
+        h.update(b"\n");
+    }
+    h.update(seed.to_le_bytes());
+    h.update(TRAINER_REVISION.to_le_bytes());
+    if let Some(i) = initial {
+        h.update(&i.fingerprint);
+    }
+    hex::encode(h.finalize())
 }
 
 /// The end-to-end network + external LM: both LMs estimated from the
