@@ -474,9 +474,62 @@ impl Default for CtcConfig {
     }
 }
 
-pub const KINDS: [&str; 3] = ["char-ctc", "phone-ctc", "mtl-ctc"];
+/// What a CTC kind trains and decodes. The CTC kinds are told apart here
+/// only: everything else asks [`CtcConfig::task`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CtcTask {
+    /// The output layer emits phones, decoded into words with the lexicon
+    /// and word LM (else characters, end to end).
+    pub phone_output: bool,
+    /// A second CTC head over phones, trained beside the character head and
+    /// never decoded for words (multi-task).
+    pub phone_head: bool,
+}
+
+impl CtcTask {
+    /// Whether training reads the lexicon (phone targets).
+    pub fn needs_lexicon(self) -> bool {
+        self.phone_output || self.phone_head
+    }
+}
+
+/// The CTC kinds: one row each (with its `ctc_kind!` line in `neural/mod.rs`).
+pub const CTC_KINDS: [(&str, CtcTask); 3] = [
+    (
+        "char-ctc",
+        CtcTask {
+            phone_output: false,
+            phone_head: false,
+        },
+    ),
+    (
+        "phone-ctc",
+        CtcTask {
+            phone_output: true,
+            phone_head: false,
+        },
+    ),
+    (
+        "mtl-ctc",
+        CtcTask {
+            phone_output: false,
+            phone_head: true,
+        },
+    ),
+];
+
+/// The task of the CTC kind named `kind`, if it is one.
+pub fn task_of(kind: &str) -> Option<CtcTask> {
+    CTC_KINDS.iter().find(|(k, _)| *k == kind).map(|(_, t)| *t)
+}
 
 impl CtcConfig {
+    /// What this pipeline's kind trains and decodes (validated configs
+    /// always name a CTC kind; anything else reads as char-ctc's task).
+    pub fn task(&self) -> CtcTask {
+        task_of(&self.kind).unwrap_or(CTC_KINDS[0].1)
+    }
+
     /// Parse and validate a pipeline file; errors name the file.
     /// A file with `base = "..."` takes that file's settings first.
     pub fn load(path: &Path) -> Result<Self> {
@@ -504,14 +557,19 @@ impl CtcConfig {
     // `!(x > 0.0)` on purpose: it also rejects NaN.
     #[allow(clippy::neg_cmp_op_on_partial_ord)]
     pub fn validate(&self) -> Result<()> {
-        if !KINDS.contains(&self.kind.as_str()) {
+        let Some(task) = task_of(&self.kind) else {
             return Err(Error::Config(format!(
-                "kind = {:?}: a CTC pipeline is \"char-ctc\", \"phone-ctc\" or \"mtl-ctc\"",
-                self.kind
+                "kind = {:?}: a CTC pipeline is one of {}",
+                self.kind,
+                CTC_KINDS
+                    .iter()
+                    .map(|(k, _)| format!("{k:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
-        }
+        };
         self.model.validate()?;
-        if self.decode.fusion_lm.is_some() && self.kind != "char-ctc" {
+        if self.decode.fusion_lm.is_some() && (task.phone_output || task.phone_head) {
             return Err(Error::Config(
                 "decode.fusion_lm: shallow fusion applies to char-ctc only (phone-ctc already decodes words with the lexicon and LM)".into(),
             ));
@@ -596,7 +654,7 @@ impl CtcConfig {
                 self.mtl.phone_weight
             )));
         }
-        if self.kind != "mtl-ctc" && !self.mtl.is_default() {
+        if !task.phone_head && !self.mtl.is_default() {
             return Err(Error::Config(
                 "[mtl] applies to kind = \"mtl-ctc\" only".into(),
             ));

@@ -49,8 +49,9 @@ pub struct FusionSettings {
     pub word_bonus: f32,
 }
 
+/// The output tokens of a model of CTC kind `kind`.
 pub(crate) fn token_kind(kind: &str) -> TokenKind {
-    if kind == "phone-ctc" {
+    if super::config::task_of(kind).is_some_and(|t| t.phone_output) {
         TokenKind::Phones
     } else {
         TokenKind::Chars

@@ -33,16 +33,17 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     let initial = init::resolve(&cfg.init, ctx.progress)?;
     let phone_tokens = || TokenSet::phones(&crate::lang::phones::PhoneSet::standard());
     // phone-ctc decodes words with the lexicon and LM; mtl-ctc takes only its phone targets from the lexicon.
-    let lexicon = match cfg.kind.as_str() {
-        "char-ctc" => None,
-        _ => Some(phone_words::WordDecoder::train(
+    let task = cfg.task();
+    let lexicon = match task.needs_lexicon() {
+        false => None,
+        true => Some(phone_words::WordDecoder::train(
             &cfg.lexicon,
             &cfg.lm,
             ctx,
             phone_tokens().len(),
         )?),
     };
-    let mtl = cfg.kind == "mtl-ctc";
+    let mtl = task.phone_head;
     let (tokens, words, aux_tokens) = match token_kind(&cfg.kind) {
         TokenKind::Phones => (phone_tokens(), lexicon.as_ref(), None),
         TokenKind::Chars => (TokenSet::chars(), None, mtl.then(phone_tokens)),
@@ -203,10 +204,7 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
             .map(|i| i.description.clone())
             .unwrap_or_default(),
     };
-    let words = match cfg.kind.as_str() {
-        "phone-ctc" => lexicon,
-        _ => None,
-    };
+    let words = if task.phone_output { lexicon } else { None };
     Ok(CtcModel {
         cfg,
         model_cfg,
