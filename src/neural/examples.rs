@@ -28,10 +28,6 @@ pub(crate) fn perturbation_configs(
         .collect()
 }
 
-pub(crate) fn thread_pool(threads: usize) -> Result<std::sync::Arc<rayon::ThreadPool>> {
-    crate::threads::pool(threads)
-}
-
 /// How an utterance becomes token ids for training.
 pub type TargetFn<'a> = dyn Fn(&Utterance) -> Result<Vec<i64>> + Sync + 'a;
 
@@ -57,7 +53,7 @@ pub fn examples_with_aux(
     threads: usize,
 ) -> Result<Vec<Example>> {
     let cfg = fbank::input_features(num_mel_bins);
-    thread_pool(threads)?.install(|| {
+    crate::threads::pool(threads)?.install(|| {
         let feats = loader.features(&cfg, utts)?;
         utts.par_iter()
             .zip(feats.into_par_iter())

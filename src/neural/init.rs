@@ -240,7 +240,8 @@ pub fn pretrain_record(model_dir: &Path) -> Option<PretrainRecord> {
     serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()
 }
 
-/// Resolve `[init]` to an initial model (pre-training it if needed);
+/// Resolve `[init]` to its initial model (a given folder, or the finished
+/// pre-training: [`super::pretrain::ensure_pretrained`] runs first);
 /// `None` when the pipeline trains from scratch.
 pub fn resolve(init: &InitConfig, progress: bool) -> Result<Option<InitialModel>> {
     let Some(fp) = fingerprint(init)? else {

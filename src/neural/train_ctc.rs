@@ -9,7 +9,7 @@ use tch::{nn, Device};
 
 use super::config::{CtcConfig, ModelConfig, TrainConfig};
 use super::device::{device_name, resolve_device};
-use super::examples::{examples_with_aux, perturbation_configs, thread_pool, TargetFn};
+use super::examples::{examples_with_aux, perturbation_configs, TargetFn};
 use super::model::{AuxHead, CtcNet};
 use super::recogniser::{token_kind, CtcModel};
 use super::tokens::{TokenKind, TokenSet};
@@ -178,12 +178,16 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
             "; network reused from the sweep's store (trained once by a pipeline that differs only in decoding)",
         );
     }
-    let on_dev = DevChosen {
-        cfg: &mut cfg,
-        notes: &mut notes,
-        choices: String::new(),
-    };
-    let (choices, external) = on_dev.choose(ctx, &tokens, words, &net, vs.device(), &dev, mtl)?;
+    let (choices, external) = choose_on_dev(
+        &mut cfg,
+        &mut notes,
+        ctx,
+        &tokens,
+        words,
+        &net,
+        vs.device(),
+        &dev,
+    )?;
     let mut record = st.record();
     if adopted {
         // Another cell's network: all its training counts as reused, none
@@ -220,70 +224,61 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
 }
 
 /// The decoding settings chosen on dev for a trained network, written into
-/// the config it is saved with, with a line each for the summary's notes and
-/// results.csv's `dev_choices`.
-struct DevChosen<'a> {
-    cfg: &'a mut CtcConfig,
-    notes: &'a mut String,
-    choices: String,
-}
-
-impl DevChosen<'_> {
-    /// mtl-ctc's phone-head PER (never decoded for words); phone-ctc's word
-    /// search LM weight and penalty; the external LM's kind, weight and
-    /// bonus. Returns the dev choices and the external LM.
-    #[allow(clippy::too_many_arguments)]
-    fn choose(
-        mut self,
-        ctx: &TrainContext,
-        tokens: &TokenSet,
-        words: Option<&phone_words::WordDecoder>,
-        net: &CtcNet,
-        device: Device,
-        dev: &[Example],
-        mtl: bool,
-    ) -> Result<(String, Option<lm_decode::ExternalLm>)> {
-        if mtl && !dev.is_empty() {
-            let per = train::head_error_rate(net, dev, device, true);
-            self.notes
-                .push_str(&format!("; phone head dev PER {:.2}%", 100.0 * per));
-            self.choices = format!("phone_head_dev_per={:.2}", 100.0 * per);
-        }
-        if let Some(w) = words {
-            let refs: std::collections::BTreeMap<String, String> = ctx
-                .dev
-                .iter()
-                .map(|u| (u.id.clone(), u.norm_text.clone()))
-                .collect();
-            if let Some((dc, line)) = tune_word_search(self.cfg, w, net, device, dev, &refs)? {
-                self.notes.push_str(&format!("; {line}"));
-                self.choices = format!(
-                    "lm_weight={} word_penalty={}",
-                    dc.lm_weight, dc.word_penalty
-                );
-                if ctx.progress {
-                    eprintln!("{line}");
-                }
-                self.cfg.word_decode = dc;
-            }
-        }
-        let Some(x) = self.cfg.decode.external_lm.clone() else {
-            return Ok((self.choices, None));
-        };
-        let (lm, tuned) = external_lm(self.cfg, &x, ctx, tokens, net, device, dev)?;
-        if let Some(t) = tuned {
-            self.notes.push_str(&format!("; {}", t.line));
-            if !self.choices.is_empty() {
-                self.choices.push(' ');
-            }
-            self.choices.push_str(&t.chosen.to_string());
-            if ctx.progress {
-                eprintln!("{}", t.line);
-            }
-            self.cfg.decode.external_lm = Some(x.fixed(t.chosen));
-        }
-        Ok((self.choices, Some(lm)))
+/// `cfg` (the config it is saved with), with a line each appended to
+/// `notes`: mtl-ctc's phone-head PER (never decoded for words), phone-ctc's
+/// word-search LM weight and penalty, the external LM's kind, weight and
+/// bonus. Returns results.csv's `dev_choices` and the external LM.
+#[allow(clippy::too_many_arguments)]
+fn choose_on_dev(
+    cfg: &mut CtcConfig,
+    notes: &mut String,
+    ctx: &TrainContext,
+    tokens: &TokenSet,
+    words: Option<&phone_words::WordDecoder>,
+    net: &CtcNet,
+    device: Device,
+    dev: &[Example],
+) -> Result<(String, Option<lm_decode::ExternalLm>)> {
+    let mut choices = String::new();
+    if cfg.task().phone_head && !dev.is_empty() {
+        let per = train::head_error_rate(net, dev, device, true);
+        notes.push_str(&format!("; phone head dev PER {:.2}%", 100.0 * per));
+        choices = format!("phone_head_dev_per={:.2}", 100.0 * per);
     }
+    if let Some(w) = words {
+        let refs: std::collections::BTreeMap<String, String> = ctx
+            .dev
+            .iter()
+            .map(|u| (u.id.clone(), u.norm_text.clone()))
+            .collect();
+        if let Some((dc, line)) = tune_word_search(cfg, w, net, device, dev, &refs)? {
+            notes.push_str(&format!("; {line}"));
+            choices = format!(
+                "lm_weight={} word_penalty={}",
+                dc.lm_weight, dc.word_penalty
+            );
+            if ctx.progress {
+                eprintln!("{line}");
+            }
+            cfg.word_decode = dc;
+        }
+    }
+    let Some(x) = cfg.decode.external_lm.clone() else {
+        return Ok((choices, None));
+    };
+    let (lm, tuned) = external_lm(cfg, &x, ctx, tokens, net, device, dev)?;
+    if let Some(t) = tuned {
+        notes.push_str(&format!("; {}", t.line));
+        if !choices.is_empty() {
+            choices.push(' ');
+        }
+        choices.push_str(&t.chosen.to_string());
+        if ctx.progress {
+            eprintln!("{}", t.line);
+        }
+        cfg.decode.external_lm = Some(x.fixed(t.chosen));
+    }
+    Ok((choices, Some(lm)))
 }
 
 /// The training utterances with their targets (and the augmented copies
@@ -300,14 +295,14 @@ fn training_set<'a>(
 ) -> Result<(train::TrainSet<'a>, usize)> {
     let mel = model_cfg.num_mel_bins as usize;
     // Targets now; features are read from the cache one batch at a time.
-    let train_targets: Vec<Vec<i64>> = thread_pool(ctx.threads)?.install(|| {
+    let train_targets: Vec<Vec<i64>> = crate::threads::pool(ctx.threads)?.install(|| {
         train_utts
             .par_iter()
             .map(|u| targets(u))
             .collect::<Result<_>>()
     })?;
     let cache = ctx.loader.cache(&fbank::input_features(mel))?;
-    let mut train = thread_pool(ctx.threads)?
+    let mut train = crate::threads::pool(ctx.threads)?
         .install(|| train::TrainSet::new(train_utts.to_vec(), train_targets, cache))?;
     let perturbed = perturbation_configs(&cfg.train, mel);
     if !perturbed.is_empty() {
@@ -322,10 +317,11 @@ fn training_set<'a>(
             .map(|f| ctx.loader.cache(f))
             .collect::<Result<Vec<_>>>()?;
         let mode = cfg.train.speed_perturb_mode;
-        train = thread_pool(ctx.threads)?.install(|| train.with_perturbed(caches, mode))?;
+        train =
+            crate::threads::pool(ctx.threads)?.install(|| train.with_perturbed(caches, mode))?;
     }
     if let Some(aux) = aux_targets {
-        let phones: Vec<Vec<i64>> = thread_pool(ctx.threads)?
+        let phones: Vec<Vec<i64>> = crate::threads::pool(ctx.threads)?
             .install(|| train_utts.par_iter().map(|u| aux(u)).collect::<Result<_>>())?;
         train = train.with_aux_targets(phones);
     }
@@ -478,7 +474,7 @@ fn external_lm(
         .iter()
         .filter_map(|(id, _)| Some((id.clone(), refs.get(id)?.clone())))
         .collect();
-    let tuned = thread_pool(ctx.threads)?.install(|| {
+    let tuned = crate::threads::pool(ctx.threads)?.install(|| {
         lm_decode::tune(
             &lm,
             x,

@@ -18,7 +18,7 @@ pub const CURVE_FILE: &str = "curve.tsv";
 /// A finished cell's folder, from its row of results.
 pub fn dir_of(out: &Path, r: &CellResult) -> PathBuf {
     out.join("cells")
-        .join(format!("{}_h{}_s{}", r.pipeline, r.target_hours, r.seed))
+        .join(super::cell_id(&r.pipeline, r.target_hours, r.seed))
 }
 
 /// One test utterance of a cell: its word errors against its reference length.

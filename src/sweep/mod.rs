@@ -62,6 +62,11 @@ pub struct SweepSpec {
 #[derive(Debug, Clone, Default)]
 pub struct KeysOnce(std::sync::OnceLock<std::sync::Arc<CellKeys>>);
 
+/// A cell's id and folder name: `PIPELINE_hHOURS_sSEED`.
+pub fn cell_id(pipeline: &str, hours: f64, seed: u64) -> String {
+    format!("{pipeline}_h{hours}_s{seed}")
+}
+
 /// One (pipeline, hours, seed) job.
 #[derive(Debug, Clone)]
 pub struct Cell {
@@ -74,7 +79,7 @@ pub struct Cell {
 
 impl Cell {
     pub fn id(&self) -> String {
-        format!("{}_h{}_s{}", self.pipeline_name, self.hours, self.seed)
+        cell_id(&self.pipeline_name, self.hours, self.seed)
     }
 }
 

@@ -472,7 +472,7 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
         let _ = writeln!(md, "| pipeline | target h | seed | epochs | updates | best epoch | stop reason | final train loss | best dev error % | converged | curve |");
         let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|");
         for r in &nets {
-            let id = format!("{}_h{}_s{}", r.pipeline, r.target_hours, r.seed);
+            let id = super::cell_id(&r.pipeline, r.target_hours, r.seed);
             let _ = writeln!(
                 md,
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | [png](cells/{id}/training_curve.png) |",
