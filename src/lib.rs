@@ -12,6 +12,7 @@ pub mod neural;
 pub mod numeric;
 pub mod overlay;
 pub mod pipeline;
+pub mod process_usage;
 pub mod registry;
 pub mod score;
 pub mod shared;

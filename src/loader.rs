@@ -570,6 +570,41 @@ impl<'c> Loader<'c> {
         self.cache(cfg)?.lengths(utts)
     }
 
+    /// Computed + read counts per cache this loader opened, to tell later
+    /// which caches a piece of work used ([`Self::cache_bytes_used_since`]).
+    pub fn use_counts(&self) -> BTreeMap<String, usize> {
+        let caches = self.caches.lock().expect("loader lock");
+        caches
+            .iter()
+            .map(|(k, c)| (k.clone(), c.computed() + c.read()))
+            .collect()
+    }
+
+    /// Bytes on disk of the cached features of `utts` in every cache used
+    /// since `before` (a [`Self::use_counts`]): a sweep cell's feature
+    /// cache, speed-perturbed copies included (each speed is a cache).
+    pub fn cache_bytes_used_since(
+        &self,
+        before: &BTreeMap<String, usize>,
+        utts: &[&Utterance],
+    ) -> Result<u64> {
+        let used: Vec<Arc<FeatureCache>> = {
+            let caches = self.caches.lock().expect("loader lock");
+            caches
+                .iter()
+                .filter(|(k, c)| before.get(*k) != Some(&(c.computed() + c.read())))
+                .map(|(_, c)| c.clone())
+                .collect()
+        };
+        let mut bytes = 0;
+        for cache in used {
+            for u in utts {
+                bytes += std::fs::metadata(cache.cache_file(u)?).map_or(0, |m| m.len());
+            }
+        }
+        Ok(bytes)
+    }
+
     /// Computed / read counts over every cache this loader opened.
     pub fn counts(&self) -> LoaderCounts {
         let caches = self.caches.lock().expect("loader lock");

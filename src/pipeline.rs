@@ -124,6 +124,13 @@ pub struct TrainingRecord {
     /// pipeline); the sweep adds them to the cell's train_seconds.
     #[serde(default)]
     pub reused_network_seconds: f64,
+    /// The same three, in process CPU seconds (every thread).
+    #[serde(default)]
+    pub cpu_seconds: f64,
+    #[serde(default)]
+    pub resumed_cpu_seconds: f64,
+    #[serde(default)]
+    pub reused_network_cpu_seconds: f64,
 }
 
 impl TrainingRecord {

@@ -41,6 +41,18 @@ fn shipped_recipes_parse_and_the_sweep_defaults_are_its_demo_corpus() {
         "synth-default.toml drifted from the sweep's corpus"
     );
     assert_eq!(d.build_dir(), dir.join("build").join("synth-default"));
+    // The long sweep's corpus is the default's task with 8 h of training
+    // audio and nothing else changed, so its dev and test sets are the
+    // default's (the generator's prefix property) and the reports compare.
+    let long = load("synth-long.toml");
+    assert_eq!(
+        long.synth.as_ref(),
+        Some(&SynthConfig {
+            hours: 8.0,
+            ..want.clone()
+        }),
+        "synth-long.toml differs from synth-default.toml in more than its hours"
+    );
     let q = load("synth-quick.toml");
     let want = SynthConfig {
         hours: 0.2,

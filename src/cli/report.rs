@@ -8,8 +8,9 @@ pub struct Args {
     pub dir: PathBuf,
     /// Check the projections: fit each curve on the sizes at or below this
     /// many hours, project to the larger sizes the sweep measured and
-    /// compare (section "How well the projection predicted"). Recorded in
-    /// sweep.json, so later renders keep the section.
+    /// compare (section "How well the projection predicted"; default 1, the
+    /// default grid's largest size). Recorded in sweep.json, so later
+    /// renders keep it.
     #[arg(long)]
     pub fit_upto: Option<f64>,
 }

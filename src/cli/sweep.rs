@@ -74,7 +74,8 @@ pub struct Args {
     pub bootstrap: usize,
     /// Check the report's projections: fit each curve on the sizes at or
     /// below this many hours and compare its projections with the larger
-    /// sizes measured (report section "How well the projection predicted").
+    /// sizes measured (report section "How well the projection predicted";
+    /// default 1, the default grid's largest size).
     #[arg(long)]
     pub fit_upto: Option<f64>,
     /// Print the cells as a job list (index, cell id, command) and exit.

@@ -1,13 +1,14 @@
 //! What a training run leaves in `checkpoints/` after each epoch (the
 //! state, weights and optimizer moments it resumes from exactly) and why it
 //! stopped.
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tch::nn;
 
 use super::device::torch_err;
-use crate::error::Result;
+use super::optimizer::AdamW;
+use crate::error::{Error, Result};
 
 /// Why training ended (results.csv `stop_reason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +53,10 @@ pub struct TrainState {
     /// Epochs since dev error last fell by more than `min_improvement`.
     pub epochs_since_best: usize,
     pub train_seconds: f64,
+    /// Process CPU seconds (every thread) spent in the training loop, summed
+    /// over resumed runs like `train_seconds`.
+    #[serde(default)]
+    pub cpu_seconds: f64,
     pub audio_seconds_trained: f64,
     pub history: Vec<EpochLog>,
     /// Why training ended; None while it may go on (or paused by `stop_after_epochs`).
@@ -68,6 +73,9 @@ pub struct TrainState {
     /// it is what the earlier runs spent, as seen by this one).
     #[serde(skip)]
     pub resumed_seconds: f64,
+    /// `cpu_seconds` when this run picked the checkpoint up (not saved).
+    #[serde(skip)]
+    pub resumed_cpu_seconds: f64,
 }
 
 impl TrainState {
@@ -102,6 +110,9 @@ impl TrainState {
             train_seconds: self.train_seconds,
             resumed_seconds: self.resumed_seconds,
             reused_network_seconds: 0.0,
+            cpu_seconds: self.cpu_seconds,
+            resumed_cpu_seconds: self.resumed_cpu_seconds,
+            reused_network_cpu_seconds: 0.0,
         }
     }
 
@@ -121,6 +132,81 @@ pub struct EpochLog {
     /// Updates done by the end of this epoch.
     #[serde(default)]
     pub updates: usize,
+}
+
+/// The files of a training's checkpoint folder: the state, the last
+/// epoch's weights and AdamW moments (what a resumed run continues from),
+/// and the best epoch's weights (what training keeps).
+pub struct CheckpointFiles {
+    dir: PathBuf,
+    pub state: PathBuf,
+    last: PathBuf,
+    moments: PathBuf,
+    pub best: PathBuf,
+}
+
+impl CheckpointFiles {
+    pub fn in_dir(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        Ok(CheckpointFiles {
+            dir: dir.to_path_buf(),
+            state: dir.join("state.json"),
+            last: dir.join("last.ot"),
+            moments: dir.join("last.adamw.ot"),
+            best: dir.join("best.ot"),
+        })
+    }
+
+    /// The job's training state: a fresh one, or the saved one with the
+    /// last weights and moments loaded into `vs` and `opt` (only a
+    /// checkpoint of the same job, `fingerprint`, is resumed).
+    pub fn resume(
+        &self,
+        fingerprint: &str,
+        vs: &mut nn::VarStore,
+        opt: &mut AdamW,
+    ) -> Result<TrainState> {
+        if !self.state.exists() {
+            return Ok(TrainState::new(fingerprint.to_string()));
+        }
+        let path = &self.state;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let mut st: TrainState =
+            serde_json::from_str(&text).map_err(|e| Error::parse(path, e.to_string()))?;
+        if st.fingerprint != fingerprint {
+            return Err(Error::Invalid(format!(
+                "{} holds checkpoints of a different training job (config, tokens or training set differ): remove the folder or train into another --out",
+                self.dir.display()
+            )));
+        }
+        vs.load(&self.last).map_err(torch_err(format!(
+            "loading checkpoint {}",
+            self.last.display()
+        )))?;
+        opt.load(&self.moments)?;
+        st.resumed_seconds = st.train_seconds;
+        st.resumed_cpu_seconds = st.cpu_seconds;
+        Ok(st)
+    }
+
+    /// After an epoch: the last weights, the moments, then the state (last,
+    /// so a state on disk always has its weights).
+    pub fn save(&self, vs: &nn::VarStore, opt: &AdamW, st: &TrainState) -> Result<()> {
+        save_vs(vs, &self.last)?;
+        opt.save(&self.moments)?;
+        write_json(&self.state, st)
+    }
+
+    /// Leave the best epoch's weights in `vs`, where an epoch was kept.
+    pub fn load_best(&self, vs: &mut nn::VarStore) -> Result<()> {
+        if self.best.exists() {
+            vs.load(&self.best).map_err(torch_err(format!(
+                "loading best checkpoint {}",
+                self.best.display()
+            )))?;
+        }
+        Ok(())
+    }
 }
 
 pub(crate) fn write_json(path: &Path, v: &impl Serialize) -> Result<()> {

@@ -474,7 +474,8 @@ impl Default for CtcConfig {
     }
 }
 
-/// What a CTC kind trains and decodes. The CTC kinds are told apart here
+/// What a CTC kind trains and decodes (each kind's row in the table of
+/// `neural/mod.rs`, `ctc_kinds!`). The CTC kinds are told apart by it
 /// only: everything else asks [`CtcConfig::task`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CtcTask {
@@ -493,41 +494,19 @@ impl CtcTask {
     }
 }
 
-/// The CTC kinds: one row each (with its `ctc_kind!` line in `neural/mod.rs`).
-pub const CTC_KINDS: [(&str, CtcTask); 3] = [
-    (
-        "char-ctc",
-        CtcTask {
-            phone_output: false,
-            phone_head: false,
-        },
-    ),
-    (
-        "phone-ctc",
-        CtcTask {
-            phone_output: true,
-            phone_head: false,
-        },
-    ),
-    (
-        "mtl-ctc",
-        CtcTask {
-            phone_output: false,
-            phone_head: true,
-        },
-    ),
-];
-
 /// The task of the CTC kind named `kind`, if it is one.
 pub fn task_of(kind: &str) -> Option<CtcTask> {
-    CTC_KINDS.iter().find(|(k, _)| *k == kind).map(|(_, t)| *t)
+    super::CTC_KINDS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, t)| *t)
 }
 
 impl CtcConfig {
     /// What this pipeline's kind trains and decodes (validated configs
     /// always name a CTC kind; anything else reads as char-ctc's task).
     pub fn task(&self) -> CtcTask {
-        task_of(&self.kind).unwrap_or(CTC_KINDS[0].1)
+        task_of(&self.kind).unwrap_or(super::CTC_KINDS[0].1)
     }
 
     /// Parse and validate a pipeline file; errors name the file.
@@ -561,7 +540,7 @@ impl CtcConfig {
             return Err(Error::Config(format!(
                 "kind = {:?}: a CTC pipeline is one of {}",
                 self.kind,
-                CTC_KINDS
+                super::CTC_KINDS
                     .iter()
                     .map(|(k, _)| format!("{k:?}"))
                     .collect::<Vec<_>>()

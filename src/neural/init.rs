@@ -17,7 +17,6 @@
 //! (so a char-ctc model transfers its output layer to char-ctc, and a
 //! phone-ctc model's to mtl-ctc's phone head); the others keep their random
 //! initialisation. [`fingerprint`] names the initial model for cache keys.
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -65,13 +64,6 @@ pub struct InitialModel {
 pub(crate) const PRETRAIN_RECORD: &str = "pretrain.json";
 pub(crate) const DONE_FILE: &str = "done";
 
-thread_local! {
-    static DEPTH: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Nested `[init]` chains deeper than this are taken for a cycle.
-const MAX_DEPTH: usize = 8;
-
 fn sha_file(h: &mut Sha256, p: &Path) -> Result<()> {
     let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
     h.update((bytes.len() as u64).to_le_bytes());
@@ -100,17 +92,10 @@ pub fn pretrain_key(init: &InitConfig) -> Result<String> {
             "[init]: `pretrain` and `corpus` go together".into(),
         ));
     };
-    let depth = DEPTH.with(|d| {
-        d.set(d.get() + 1);
-        d.get()
-    });
-    let _guard = DepthGuard;
-    if depth > MAX_DEPTH {
-        return Err(Error::Config(format!(
-            "[init] pretrain = {}: pre-training pipelines name each other in a cycle",
-            pipeline.display()
-        )));
-    }
+    // The key hashes the pre-training pipeline's effective config, which
+    // holds its own `[init]`'s key: a chain of pipeline files, checked for a
+    // cycle before it is followed.
+    check_pretrain_chain(pipeline)?;
     let effective = pretrain_effective(pipeline)?;
     let mut h = Sha256::new();
     h.update(b"crossover pretrain 1\n");
@@ -140,11 +125,27 @@ fn pretrain_effective(pipeline: &Path) -> Result<String> {
     crate::pipeline::effective_json::<super::CharCtc>(&pretrain_config(pipeline)?, pipeline)
 }
 
-struct DepthGuard;
-impl Drop for DepthGuard {
-    fn drop(&mut self) {
-        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+/// Follow `[init] pretrain` from `first` through each pre-training
+/// pipeline's own `[init]`: an error naming the files when they come back
+/// round to one already seen.
+fn check_pretrain_chain(first: &Path) -> Result<()> {
+    let mut seen: Vec<PathBuf> = Vec::new();
+    let mut next = Some(first.to_path_buf());
+    while let Some(p) = next {
+        let id = p.canonicalize().unwrap_or_else(|_| p.clone());
+        if seen.contains(&id) {
+            let chain: Vec<String> = seen.iter().map(|s| s.display().to_string()).collect();
+            return Err(Error::Config(format!(
+                "[init] pretrain = {}: pre-training pipelines name each other in a cycle ({} -> {})",
+                first.display(),
+                chain.join(" -> "),
+                id.display()
+            )));
+        }
+        seen.push(id);
+        next = pretrain_config(&p)?.init.pretrain;
     }
+    Ok(())
 }
 
 /// Where `[init]` starts training from, in a phrase; None from scratch.
@@ -353,4 +354,51 @@ pub fn copy_weights(
         Ok(())
     })?;
     Ok(fresh)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pretraining_pipelines_that_name_each_other_are_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            dir.path().join("a.toml"),
+            dir.path().join("b.toml"),
+            dir.path().join("c.toml"),
+        );
+        let corpus = dir.path().join("corpus");
+        std::fs::create_dir_all(&corpus).unwrap();
+        std::fs::write(corpus.join(crate::corpus::MANIFEST_FILE), "id\n").unwrap();
+        let pipeline = |pretrain: &Path| {
+            format!(
+                "kind = \"char-ctc\"\n[init]\npretrain = {:?}\ncorpus = {:?}\n",
+                pretrain.display().to_string(),
+                corpus.display().to_string()
+            )
+        };
+        std::fs::write(&a, pipeline(&b)).unwrap();
+        std::fs::write(&b, pipeline(&a)).unwrap();
+        std::fs::write(&c, "kind = \"char-ctc\"\n").unwrap();
+        let init_of = |p: &Path| InitConfig {
+            pretrain: Some(p.to_path_buf()),
+            corpus: Some(corpus.clone()),
+            ..Default::default()
+        };
+        let e = pretrain_key(&init_of(&a)).unwrap_err().to_string();
+        assert!(
+            e.contains("cycle") && e.contains("a.toml") && e.contains("b.toml"),
+            "{e}"
+        );
+        // A chain that ends (c.toml trains from scratch) has a key.
+        std::fs::write(&b, pipeline(&c)).unwrap();
+        let k = pretrain_key(&init_of(&a)).unwrap();
+        assert_eq!(k, pretrain_key(&init_of(&a)).unwrap(), "the key is stable");
+        assert_ne!(
+            k,
+            pretrain_key(&init_of(&b)).unwrap(),
+            "each link is keyed apart"
+        );
+    }
 }

@@ -85,10 +85,19 @@ fn describe_ctc(cfg: &CtcConfig, about: &str) -> String {
     d
 }
 
-/// The registry's handles on the two CTC kinds: one config type, one
-/// trainer and loader, two `kind` names.
-macro_rules! ctc_kind {
-    ($(#[$doc:meta])* $handle:ident, $name:literal, $traits:expr, $about:literal) => {
+/// The table of CTC kinds: each row is a kind's whole description (its
+/// registry handle, `kind` name, task, traits and one-line summary); every
+/// CTC kind shares one config type, trainer and loader, and the code asks a
+/// kind's [`CtcTask`](config::CtcTask) (through [`CtcConfig::task`]) instead
+/// of matching its name. A new CTC variant is a row here, a line in the
+/// registry's `KINDS` and a pipeline file.
+macro_rules! ctc_kinds {
+    ($($(#[$doc:meta])* $handle:ident = $name:literal, $task:expr, $traits:expr, $about:literal;)*) => {
+        $(ctc_kinds!(@kind $(#[$doc])* $handle, $name, $traits, $about);)*
+        /// Every CTC kind's name and task, in the table's order.
+        pub const CTC_KINDS: &[(&str, config::CtcTask)] = &[$(($name, $task)),*];
+    };
+    (@kind $(#[$doc:meta])* $handle:ident, $name:literal, $traits:expr, $about:literal) => {
         $(#[$doc])*
         pub struct $handle;
 
@@ -146,27 +155,22 @@ macro_rules! ctc_kind {
     };
 }
 
-ctc_kind!(
+ctc_kinds! {
     /// `kind = "char-ctc"`.
-    CharCtc,
-    "char-ctc",
+    CharCtc = "char-ctc",
+    config::CtcTask { phone_output: false, phone_head: false },
     KindTraits::NETWORK,
-    "log-mel -> CTC network -> characters (end to end, no lexicon, no LM)"
-);
-ctc_kind!(
+    "log-mel -> CTC network -> characters (end to end, no lexicon, no LM)";
+
     /// `kind = "phone-ctc"`.
-    PhoneCtc,
-    "phone-ctc",
+    PhoneCtc = "phone-ctc",
+    config::CtcTask { phone_output: true, phone_head: false },
     KindTraits::NETWORK,
-    "log-mel -> CTC network -> phones -> lexicon + n-gram LM -> words"
-);
-ctc_kind!(
+    "log-mel -> CTC network -> phones -> lexicon + n-gram LM -> words";
+
     /// `kind = "mtl-ctc"`.
-    MtlCtc,
-    "mtl-ctc",
-    KindTraits {
-        network: true,
-        multitask_of: Some(CharCtc::NAME),
-    },
-    "log-mel -> CTC network with character and phone heads -> characters (end to end; the phone head only trains)"
-);
+    MtlCtc = "mtl-ctc",
+    config::CtcTask { phone_output: false, phone_head: true },
+    KindTraits { network: true, multitask_of: Some(CharCtc::NAME) },
+    "log-mel -> CTC network with character and phone heads -> characters (end to end; the phone head only trains)";
+}

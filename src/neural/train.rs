@@ -25,9 +25,8 @@ use super::tokens::TokenSet;
 use crate::error::{Error, Result};
 
 pub use super::batch::{ctc_loss, make_batch, mtl_ctc_loss, spec_augment, Batch};
-use super::checkpoint::{save_vs, write_json};
+use super::checkpoint::{save_vs, write_json, CheckpointFiles};
 pub use super::checkpoint::{EpochLog, StopReason, TrainState};
-use super::device::torch_err;
 pub use super::evaluate::{head_error_rate, posteriors, posteriors_heads, token_error_rate};
 pub use super::optimizer::{learning_rate, AdamW};
 pub use super::train_set::{Example, TrainSet};
@@ -96,54 +95,103 @@ const ALL_BLANK_ERROR: f64 = 0.999;
 /// the same job.
 pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result<TrainState> {
     let c = job.cfg;
-    let dir = &job.checkpoint_dir;
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let (state_path, last_path, opt_path, best_path) = (
-        dir.join("state.json"),
-        dir.join("last.ot"),
-        dir.join("last.adamw.ot"),
-        dir.join("best.ot"),
-    );
+    let files = CheckpointFiles::in_dir(&job.checkpoint_dir)?;
     let mut opt = AdamW::new(vs, c);
-    let mut st = TrainState::new(job.fingerprint.clone());
-    if state_path.exists() {
-        let text = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
-        let prev: TrainState =
-            serde_json::from_str(&text).map_err(|e| Error::parse(&state_path, e.to_string()))?;
-        if prev.fingerprint != job.fingerprint {
-            return Err(Error::Invalid(format!(
-                "{} holds checkpoints of a different training job (config, tokens or training set differ): remove the folder or train into another --out",
-                dir.display()
-            )));
+    let mut st = files.resume(&job.fingerprint, vs, &mut opt)?;
+    let plan = EpochPlan::new(job);
+    let bar = progress_bar(job.progress, plan.planned_steps, st.step);
+    let clock = Clock::start(&st);
+    let stop_at = if c.stop_after_epochs > 0 {
+        c.stop_after_epochs.min(c.max_epochs)
+    } else {
+        c.max_epochs
+    };
+    reopen_if_cap_raised(&mut st, job);
+    let mut last_msg = String::new();
+    while st.epochs_done < stop_at && st.stop_reason.is_none() {
+        let epoch = st.epochs_done;
+        let epoch_start = Instant::now();
+        let fitted = fit_epoch(
+            job, vs, net, &mut opt, &mut st, &plan, &clock, &bar, &last_msg,
+        )?;
+        if fitted.updates == 0 {
+            // A cap fired before this epoch's first update: nothing to log.
+            stop(&mut st, fitted.cap_hit.unwrap_or(StopReason::EpochCap), job);
+            write_json(&files.state, &st)?;
+            break;
         }
-        vs.load(&last_path).map_err(torch_err(format!(
-            "loading checkpoint {}",
-            last_path.display()
-        )))?;
-        opt.load(&opt_path)?;
-        st = prev;
-        st.resumed_seconds = st.train_seconds;
+        let dev_error = (!job.dev.is_empty()).then(|| token_error_rate(net, job.dev, job.device));
+        st.epochs_done += 1;
+        clock.stamp(&mut st);
+        st.history.push(EpochLog {
+            epoch: epoch + 1,
+            train_loss: fitted.mean_loss,
+            dev_error,
+            lr: fitted.lr,
+            seconds: epoch_start.elapsed().as_secs_f64(),
+            updates: st.step,
+        });
+        if track_dev_error(&mut st, dev_error, c) {
+            save_vs(vs, &files.best)?;
+        }
+        if let Some(e) = dev_error {
+            last_msg = format!(
+                ", dev err {:.1}% (best {:.1}% @{})",
+                100.0 * e,
+                100.0 * st.best_dev_error.unwrap_or(e),
+                st.best_epoch
+            );
+        }
+        if let Some(r) = stop_reason(&st, dev_error, fitted.cap_hit, job) {
+            stop(&mut st, r, job);
+        }
+        files.save(vs, &opt, &st)?;
+    }
+    bar.finish_and_clear();
+    set_frozen(vs, &job.freeze, false);
+    files.load_best(vs)?;
+    Ok(st)
+}
+
+/// The batches of each epoch and how many updates the run plans.
+struct EpochPlan<'j> {
+    job: &'j TrainJob<'j>,
+    max_frames: usize,
+    /// Whole shuffled passes per epoch (`min_updates_per_epoch`).
+    passes: usize,
+    /// The planned length: what the cosine schedule decays over and the bar shows.
+    planned_steps: usize,
+}
+
+impl<'j> EpochPlan<'j> {
+    fn new(job: &'j TrainJob<'j>) -> Self {
+        let c = job.cfg;
+        let mut plan = EpochPlan {
+            job,
+            max_frames: (c.batch_seconds * 100.0) as usize,
+            passes: 1,
+            planned_steps: 1,
+        };
+        let batches = plan.epoch(0).1.len();
+        plan.passes = c.min_updates_per_epoch.div_ceil(batches.max(1)).max(1);
+        plan.planned_steps = (c.max_epochs * plan.passes * batches)
+            .min(job.update_cap.unwrap_or(usize::MAX))
+            .max(1);
+        plan
     }
 
-    let max_frames = (c.batch_seconds * 100.0) as usize;
-    // An epoch's items and their length-bucketed batches (the same every
-    // epoch unless perturbation factors are drawn per epoch).
-    let plan = |epoch: usize| {
-        let items = job.train.epoch_items(job.seed, epoch);
-        let lens = job.train.item_frames(&items);
-        let batches = crate::loader::length_buckets_sorted(&lens, max_frames, usize::MAX);
+    /// An epoch's items and their length-bucketed batches (the same every
+    /// epoch unless perturbation factors are drawn per epoch).
+    fn epoch(&self, epoch: usize) -> (Vec<(usize, usize)>, Vec<Vec<usize>>) {
+        let items = self.job.train.epoch_items(self.job.seed, epoch);
+        let lens = self.job.train.item_frames(&items);
+        let batches = crate::loader::length_buckets_sorted(&lens, self.max_frames, usize::MAX);
         (items, batches)
-    };
-    let (_, batches) = plan(0);
-    let passes = c
-        .min_updates_per_epoch
-        .div_ceil(batches.len().max(1))
-        .max(1);
-    // The planned length: what the cosine schedule decays over and the bar shows.
-    let planned_steps = (c.max_epochs * passes * batches.len())
-        .min(job.update_cap.unwrap_or(usize::MAX))
-        .max(1);
-    let bar = if job.progress {
+    }
+}
+
+fn progress_bar(show: bool, planned_steps: usize, step: usize) -> indicatif::ProgressBar {
+    let bar = if show {
         indicatif::ProgressBar::new(planned_steps as u64)
     } else {
         indicatif::ProgressBar::hidden()
@@ -155,185 +203,206 @@ pub fn train_loop(job: &TrainJob, vs: &mut nn::VarStore, net: &CtcNet) -> Result
         .expect("valid template"),
     );
     bar.set_prefix("train");
-    bar.set_position(st.step as u64);
-    let started = Instant::now();
-    let base_seconds = st.train_seconds;
-    let mut last_msg = String::new();
+    bar.set_position(step as u64);
+    bar
+}
 
-    let stop_at = if c.stop_after_epochs > 0 {
-        c.stop_after_epochs.min(c.max_epochs)
-    } else {
-        c.max_epochs
-    };
-    // A cap raised since the run stopped lets it go on; convergence is final.
+/// This run's clock, on top of what earlier (interrupted) runs spent.
+struct Clock {
+    started: Instant,
+    base_seconds: f64,
+    base_cpu: f64,
+    cpu_started: f64,
+}
+
+impl Clock {
+    fn start(st: &TrainState) -> Self {
+        Clock {
+            started: Instant::now(),
+            base_seconds: st.train_seconds,
+            base_cpu: st.cpu_seconds,
+            cpu_started: crate::process_usage::cpu_seconds(),
+        }
+    }
+
+    /// Training seconds so far, over every run.
+    fn seconds(&self) -> f64 {
+        self.base_seconds + self.started.elapsed().as_secs_f64()
+    }
+
+    fn stamp(&self, st: &mut TrainState) {
+        st.train_seconds = self.seconds();
+        st.cpu_seconds = self.base_cpu + (crate::process_usage::cpu_seconds() - self.cpu_started);
+    }
+}
+
+/// A cap raised since the run stopped lets it go on; convergence is final.
+fn reopen_if_cap_raised(st: &mut TrainState, job: &TrainJob) {
     let raised = match st.stop_reason {
         Some(StopReason::TimeCapped) => job.time_cap.is_none_or(|t| t > st.train_seconds),
         Some(StopReason::UpdateCap) => job.update_cap.is_none_or(|u| u > st.step),
-        Some(StopReason::EpochCap) => c.max_epochs > st.epochs_done,
+        Some(StopReason::EpochCap) => job.cfg.max_epochs > st.epochs_done,
         _ => false,
     };
     if raised {
         st.stop_reason = None;
         st.stopped = None;
     }
-    while st.epochs_done < stop_at && st.stop_reason.is_none() {
-        let epoch = st.epochs_done;
-        let epoch_start = Instant::now();
-        tch::manual_seed(
-            (job.seed as i64)
-                .wrapping_mul(1_000_003)
-                .wrapping_add(epoch as i64 + 1),
-        );
-        let mut rng = ChaCha8Rng::seed_from_u64(
-            job.seed ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(epoch as u64 + 1)),
-        );
-        // An epoch is at least `min_updates_per_epoch` updates: whole
-        // shuffled passes over the data, as many as that takes, so a tiny
-        // subset is not judged (and stopped) after a handful of updates.
-        let (items, batches) = plan(epoch);
-        let mut order: Vec<usize> = Vec::with_capacity(passes * batches.len());
-        for _ in 0..passes {
-            let mut pass: Vec<usize> = (0..batches.len()).collect();
-            pass.shuffle(&mut rng);
-            order.extend(pass);
-        }
-        let (mut loss_sum, mut loss_n) = (0.0, 0usize);
-        let mut lr = 0.0;
-        let mut cap_hit = None;
-        for &bi in &order {
-            if job.update_cap.is_some_and(|u| st.step >= u) {
-                cap_hit = Some(StopReason::UpdateCap);
-                break;
-            }
-            if job
-                .time_cap
-                .is_some_and(|t| base_seconds + started.elapsed().as_secs_f64() >= t)
-            {
-                cap_hit = Some(StopReason::TimeCapped);
-                break;
-            }
-            set_frozen(vs, &job.freeze, st.step < job.freeze_updates);
-            let batch_items: Vec<(usize, usize)> = batches[bi].iter().map(|&k| items[k]).collect();
-            let loaded = job.train.examples(&batch_items)?;
-            let exs: Vec<&Example> = loaded.iter().collect();
-            let batch = make_batch(&exs, Some((&c.spec_augment, &mut rng)), job.device);
-            let progress = st.step.saturating_sub(c.warmup_steps) as f64
-                / (planned_steps.saturating_sub(c.warmup_steps)).max(1) as f64;
-            lr = learning_rate(c, st.step, progress, st.lr_scale);
-            opt.zero_grad();
-            let loss = mtl_ctc_loss(net, &batch, job.aux_weight, true);
-            let lv = loss.double_value(&[]);
-            if !lv.is_finite() {
-                return Err(Error::Invalid(format!(
-                    "training diverged at epoch {} step {}: loss {lv}",
-                    epoch + 1,
-                    st.step
-                )));
-            }
-            loss.backward();
-            opt.clip_grad_norm(c.grad_clip);
-            opt.step(lr);
-            st.step += 1;
-            st.audio_seconds_trained += batch.frames as f64 / 100.0;
-            loss_sum += lv;
-            loss_n += 1;
-            bar.set_position(st.step as u64);
-            bar.set_message(format!(
-                "epoch {} loss {:.3}{}",
-                epoch + 1,
-                loss_sum / loss_n as f64,
-                last_msg
-            ));
-        }
-        if loss_n == 0 {
-            // A cap fired before this epoch's first update: nothing to log.
-            let reason = cap_hit.unwrap_or(StopReason::EpochCap);
-            st.stop_reason = Some(reason);
-            st.stopped = Some(describe_stop(reason, c, job));
-            write_json(&state_path, &st)?;
+}
+
+/// What an epoch of updates did.
+struct EpochFit {
+    mean_loss: f64,
+    updates: usize,
+    /// The learning rate of its last update.
+    lr: f64,
+    /// The cap that ended it early, if one did.
+    cap_hit: Option<StopReason>,
+}
+
+/// One epoch of updates: at least `min_updates_per_epoch`, as whole
+/// shuffled passes over the batches, until a cap fires.
+#[allow(clippy::too_many_arguments)]
+fn fit_epoch(
+    job: &TrainJob,
+    vs: &nn::VarStore,
+    net: &CtcNet,
+    opt: &mut AdamW,
+    st: &mut TrainState,
+    plan: &EpochPlan,
+    clock: &Clock,
+    bar: &indicatif::ProgressBar,
+    last_msg: &str,
+) -> Result<EpochFit> {
+    let c = job.cfg;
+    let epoch = st.epochs_done;
+    tch::manual_seed(
+        (job.seed as i64)
+            .wrapping_mul(1_000_003)
+            .wrapping_add(epoch as i64 + 1),
+    );
+    let mut rng = ChaCha8Rng::seed_from_u64(
+        job.seed ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(epoch as u64 + 1)),
+    );
+    // An epoch is at least `min_updates_per_epoch` updates: whole shuffled
+    // passes over the data, as many as that takes, so a tiny subset is not
+    // judged (and stopped) after a handful of updates.
+    let (items, batches) = plan.epoch(epoch);
+    let mut order: Vec<usize> = Vec::with_capacity(plan.passes * batches.len());
+    for _ in 0..plan.passes {
+        let mut pass: Vec<usize> = (0..batches.len()).collect();
+        pass.shuffle(&mut rng);
+        order.extend(pass);
+    }
+    let mut fit = EpochFit {
+        mean_loss: 0.0,
+        updates: 0,
+        lr: 0.0,
+        cap_hit: None,
+    };
+    let mut loss_sum = 0.0;
+    for &bi in &order {
+        if job.update_cap.is_some_and(|u| st.step >= u) {
+            fit.cap_hit = Some(StopReason::UpdateCap);
             break;
         }
-        let dev_error = if job.dev.is_empty() {
-            None
-        } else {
-            Some(token_error_rate(net, job.dev, job.device))
-        };
-        st.epochs_done += 1;
-        st.train_seconds = base_seconds + started.elapsed().as_secs_f64();
-        st.history.push(EpochLog {
-            epoch: epoch + 1,
-            train_loss: loss_sum / loss_n as f64,
-            dev_error,
-            lr,
-            seconds: epoch_start.elapsed().as_secs_f64(),
-            updates: st.step,
-        });
-        // Checkpoint selection: the lowest dev error; without a dev set, the latest epoch.
-        let (best, significant) = match (dev_error, st.best_dev_error) {
-            (Some(e), Some(b)) => (e < b, e < b - c.min_improvement),
-            _ => (true, true),
-        };
-        if best {
-            st.best_dev_error = dev_error;
-            st.best_epoch = epoch + 1;
-            save_vs(vs, &best_path)?;
+        if job.time_cap.is_some_and(|t| clock.seconds() >= t) {
+            fit.cap_hit = Some(StopReason::TimeCapped);
+            break;
         }
-        // CTC's all-blank phase: the network first outputs nothing (dev
-        // error exactly 100 %), for a number of updates that depends on the
-        // encoder (a BiLSTM needs several hundred, a BiGRU far fewer). Until
-        // it has left that phase, and before min_epochs, nothing counts
-        // against the run: a run that never leaves it ends at a cap, never as
-        // "converged".
-        let still_blank = st.best_dev_error.is_some_and(|b| b >= ALL_BLANK_ERROR);
-        if significant || st.epochs_done <= c.min_epochs || still_blank {
-            st.epochs_since_best = 0;
+        set_frozen(vs, &job.freeze, st.step < job.freeze_updates);
+        let batch_items: Vec<(usize, usize)> = batches[bi].iter().map(|&k| items[k]).collect();
+        let loaded = job.train.examples(&batch_items)?;
+        let exs: Vec<&Example> = loaded.iter().collect();
+        let batch = make_batch(&exs, Some((&c.spec_augment, &mut rng)), job.device);
+        let progress = st.step.saturating_sub(c.warmup_steps) as f64
+            / (plan.planned_steps.saturating_sub(c.warmup_steps)).max(1) as f64;
+        fit.lr = learning_rate(c, st.step, progress, st.lr_scale);
+        opt.zero_grad();
+        let loss = mtl_ctc_loss(net, &batch, job.aux_weight, true);
+        let lv = loss.double_value(&[]);
+        if !lv.is_finite() {
+            return Err(Error::Invalid(format!(
+                "training diverged at epoch {} step {}: loss {lv}",
+                epoch + 1,
+                st.step
+            )));
+        }
+        loss.backward();
+        opt.clip_grad_norm(c.grad_clip);
+        opt.step(fit.lr);
+        st.step += 1;
+        st.audio_seconds_trained += batch.frames as f64 / 100.0;
+        loss_sum += lv;
+        fit.updates += 1;
+        bar.set_position(st.step as u64);
+        bar.set_message(format!(
+            "epoch {} loss {:.3}{last_msg}",
+            epoch + 1,
+            loss_sum / fit.updates as f64,
+        ));
+    }
+    fit.mean_loss = loss_sum / fit.updates.max(1) as f64;
+    Ok(fit)
+}
+
+/// Checkpoint selection and patience after an epoch: whether this epoch's
+/// weights are the best so far (the lowest dev error; without a dev set,
+/// the latest epoch), and the patience and plateau counters.
+fn track_dev_error(st: &mut TrainState, dev_error: Option<f64>, c: &TrainConfig) -> bool {
+    let (best, significant) = match (dev_error, st.best_dev_error) {
+        (Some(e), Some(b)) => (e < b, e < b - c.min_improvement),
+        _ => (true, true),
+    };
+    if best {
+        st.best_dev_error = dev_error;
+        st.best_epoch = st.epochs_done;
+    }
+    // CTC's all-blank phase: the network first outputs nothing (dev error
+    // exactly 100 %), for a number of updates that depends on the encoder (a
+    // BiLSTM needs several hundred, a BiGRU far fewer). Until it has left
+    // that phase, and before min_epochs, nothing counts against the run: a
+    // run that never leaves it ends at a cap, never as "converged".
+    let still_blank = st.best_dev_error.is_some_and(|b| b >= ALL_BLANK_ERROR);
+    if significant || st.epochs_done <= c.min_epochs || still_blank {
+        st.epochs_since_best = 0;
+        st.epochs_since_cut = 0;
+    } else {
+        st.epochs_since_best += 1;
+        st.epochs_since_cut += 1;
+        if c.schedule == LrSchedule::Plateau && st.epochs_since_cut >= c.plateau_patience.max(1) {
+            st.lr_scale = (st.lr_scale * c.plateau_factor).max(c.final_lr_ratio);
             st.epochs_since_cut = 0;
-        } else {
-            st.epochs_since_best += 1;
-            st.epochs_since_cut += 1;
-            if c.schedule == LrSchedule::Plateau && st.epochs_since_cut >= c.plateau_patience.max(1)
-            {
-                st.lr_scale = (st.lr_scale * c.plateau_factor).max(c.final_lr_ratio);
-                st.epochs_since_cut = 0;
-            }
         }
-        if let Some(e) = dev_error {
-            last_msg = format!(
-                ", dev err {:.1}% (best {:.1}% @{})",
-                100.0 * e,
-                100.0 * st.best_dev_error.unwrap_or(e),
-                st.best_epoch
-            );
-        }
-        let reason =
-            if dev_error == Some(0.0) || (c.patience > 0 && st.epochs_since_best >= c.patience) {
-                Some(StopReason::Converged)
-            } else if cap_hit.is_some() {
-                cap_hit
-            } else if job.update_cap.is_some_and(|u| st.step >= u) {
-                Some(StopReason::UpdateCap)
-            } else if st.epochs_done >= c.max_epochs {
-                Some(StopReason::EpochCap)
-            } else {
-                None
-            };
-        if let Some(r) = reason {
-            st.stop_reason = Some(r);
-            st.stopped = Some(describe_stop(r, c, job));
-        }
-        save_vs(vs, &last_path)?;
-        opt.save(&opt_path)?;
-        write_json(&state_path, &st)?;
     }
-    bar.finish_and_clear();
-    set_frozen(vs, &job.freeze, false);
-    if best_path.exists() {
-        vs.load(&best_path).map_err(torch_err(format!(
-            "loading best checkpoint {}",
-            best_path.display()
-        )))?;
+    best
+}
+
+/// Why training ends after this epoch, if it does: convergence (patience
+/// on dev error, or a perfect dev set) before any cap.
+fn stop_reason(
+    st: &TrainState,
+    dev_error: Option<f64>,
+    cap_hit: Option<StopReason>,
+    job: &TrainJob,
+) -> Option<StopReason> {
+    let c = job.cfg;
+    if dev_error == Some(0.0) || (c.patience > 0 && st.epochs_since_best >= c.patience) {
+        Some(StopReason::Converged)
+    } else if cap_hit.is_some() {
+        cap_hit
+    } else if job.update_cap.is_some_and(|u| st.step >= u) {
+        Some(StopReason::UpdateCap)
+    } else if st.epochs_done >= c.max_epochs {
+        Some(StopReason::EpochCap)
+    } else {
+        None
     }
-    Ok(st)
+}
+
+fn stop(st: &mut TrainState, reason: StopReason, job: &TrainJob) {
+    st.stop_reason = Some(reason);
+    st.stopped = Some(describe_stop(reason, job.cfg, job));
 }
 
 #[cfg(test)]

@@ -7,12 +7,13 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use tch::{nn, Device};
 
-use super::config::{CtcConfig, ModelConfig, TrainConfig};
+use super::checkpoint::TrainState;
+use super::config::{CtcConfig, CtcTask, ModelConfig, TrainConfig};
 use super::device::{device_name, resolve_device};
 use super::examples::{examples_with_aux, perturbation_configs, TargetFn};
 use super::model::{AuxHead, CtcNet};
-use super::recogniser::{token_kind, CtcModel};
-use super::tokens::{TokenKind, TokenSet};
+use super::recogniser::CtcModel;
+use super::tokens::TokenSet;
 use super::train::Example;
 use super::{fbank, init, lm_decode, model, network_store, phone_words, train};
 use crate::corpus::Utterance;
@@ -31,170 +32,30 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
     tch::set_num_threads(ctx.threads.max(1) as i32);
     // The model this pipeline starts from, if any (pre-trained beforehand: `pretrain`).
     let initial = init::resolve(&cfg.init, ctx.progress)?;
-    let phone_tokens = || TokenSet::phones(&crate::lang::phones::PhoneSet::standard());
-    // phone-ctc decodes words with the lexicon and LM; mtl-ctc takes only its phone targets from the lexicon.
-    let task = cfg.task();
-    let lexicon = match task.needs_lexicon() {
-        false => None,
-        true => Some(phone_words::WordDecoder::train(
-            &cfg.lexicon,
-            &cfg.lm,
-            ctx,
-            phone_tokens().len(),
-        )?),
-    };
-    let mtl = task.phone_head;
-    let (tokens, words, aux_tokens) = match token_kind(&cfg.kind) {
-        TokenKind::Phones => (phone_tokens(), lexicon.as_ref(), None),
-        TokenKind::Chars => (TokenSet::chars(), None, mtl.then(phone_tokens)),
-    };
-    let char_targets = |u: &Utterance| tokens.encode(u);
-    let phone_targets = |u: &Utterance| lexicon.as_ref().expect("a lexicon").targets(u);
-    let targets: &TargetFn = if words.is_some() {
-        &phone_targets
-    } else {
-        &char_targets
-    };
-    let aux_targets: Option<&TargetFn> = if mtl { Some(&phone_targets) } else { None };
-    let max_dur = cfg.train.max_utterance_seconds;
-    let train_utts: Vec<&Utterance> = ctx
-        .train
-        .iter()
-        .copied()
-        .filter(|u| u.duration <= max_dur || u.duration <= 0.0)
-        .collect();
-    let skipped_long = ctx.train.len() - train_utts.len();
-    let hours = train_utts.iter().map(|u| u.duration).sum::<f64>() / 3600.0;
-    let (model_cfg, preset_note) = match &initial {
-        Some(i) => (
-            i.model_cfg.clone(),
-            format!("initialised from {}", i.description),
-        ),
-        None => cfg.model_for_hours(hours),
-    };
-    if mtl && cfg.mtl.phone_layer as i64 > model_cfg.layers {
-        return Err(Error::Config(format!(
-            "mtl.phone_layer = {}: the encoder has {} layers",
-            cfg.mtl.phone_layer, model_cfg.layers
-        )));
-    }
-    // Caps that may grow with the data: resolved once here.
-    let update_cap = cfg.train.update_cap(hours);
-    let time_cap = cfg.train.time_cap(hours);
-    let mel = model_cfg.num_mel_bins as usize;
-
-    let (train, skipped_short) =
-        training_set(cfg, ctx, &train_utts, targets, aux_targets, &model_cfg)?;
-    let dev_utts: Vec<&Utterance> = ctx.dev.to_vec();
-    let dev = if dev_utts.is_empty() {
-        Vec::new()
-    } else {
-        examples_with_aux(
-            ctx.loader,
-            &dev_utts,
-            Some(targets),
-            aux_targets,
-            mel,
-            ctx.threads,
-        )?
-    };
-
-    tch::manual_seed(ctx.seed as i64);
-    let mut vs = nn::VarStore::new(device);
-    let aux_head = aux_tokens.as_ref().map(|t| AuxHead {
-        vocab: t.len() as i64,
-        layer: cfg.mtl.phone_layer,
-    });
-    let net = CtcNet::with_aux(&vs.root(), &model_cfg, tokens.len() as i64, aux_head);
+    let outputs = Outputs::new(cfg, ctx)?;
+    let data = prepare_data(cfg, ctx, &outputs, &initial)?;
+    let (mut vs, net, tuning) = network(cfg, device, ctx.seed, &outputs, &data, &initial)?;
     let params = model::parameter_count(&vs);
-    let FineTuning {
-        train_cfg,
-        freeze,
-        note: init_note,
-    } = fine_tuning(cfg, &vs, &initial, &model_cfg, &tokens, aux_tokens.as_ref())?;
     if ctx.progress {
+        let m = &data.model_cfg;
         eprintln!(
-            "{}: {:?} encoder, {} layers x {}, x{} subsampling, {} parameters ({preset_note}); {} training utterances ({hours:.3} h), {} dev, device {}",
-            cfg.kind, model_cfg.encoder, model_cfg.layers, model_cfg.hidden, model_cfg.subsampling, params, train.len(), dev.len(), device_name(device)
+            "{}: {:?} encoder, {} layers x {}, x{} subsampling, {} parameters ({}); {} training utterances ({:.3} h), {} dev, device {}",
+            cfg.kind, m.encoder, m.layers, m.hidden, m.subsampling, params, data.preset_note, data.train.len(), data.hours, data.dev.len(), device_name(device)
         );
     }
-    let fingerprint = training_fingerprint(cfg, &model_cfg, &tokens, &train, ctx.seed, &initial);
-    let checkpoint_dir = ctx.out_dir.join("checkpoints");
-    // In a sweep, the same network (a decoding variant's) is trained once.
-    let slot = match &ctx.shared_networks {
-        Some(store) => Some(network_store::adopt(store, &fingerprint, &checkpoint_dir)?),
-        None => None,
-    };
-    let job = train::TrainJob {
-        cfg: &train_cfg,
-        tokens: &tokens,
-        train: &train,
-        dev: &dev,
-        seed: ctx.seed,
-        device,
-        checkpoint_dir: checkpoint_dir.clone(),
-        fingerprint,
-        progress: ctx.progress,
-        update_cap,
-        time_cap,
-        aux_weight: if mtl { cfg.mtl.phone_weight } else { 0.0 },
-        freeze,
-        freeze_updates: cfg.init.freeze_updates,
-    };
-    let st = train::train_loop(&job, &mut vs, &net)?;
-    let adopted = slot.as_ref().is_some_and(|(_, adopted)| *adopted);
-    if let Some((slot, _)) = &slot {
-        if st.stop_reason.is_some() {
-            slot.publish(&checkpoint_dir)?;
-        }
-    }
-    drop(slot);
-    let speed = if st.train_seconds > 0.0 {
-        st.audio_seconds_trained / st.train_seconds
-    } else {
-        0.0
-    };
-    let notes = format!(
-        "{preset_note}; encoder {:?} {}x{}, x{} subsampling; {} epochs ({}), best epoch {} dev {} {}; {:.0} s training, {:.0} audio-s/s; skipped {} over {} s and {} too short for their transcript",
-        model_cfg.encoder,
-        model_cfg.layers,
-        model_cfg.hidden,
-        model_cfg.subsampling,
-        st.epochs_done,
-        st.stopped.clone().unwrap_or_else(|| "paused by stop_after_epochs".into()),
-        st.best_epoch,
-        if tokens.kind == TokenKind::Chars { "CER" } else { "PER" },
-        st.best_dev_error.map_or("n/a".to_string(), |e| format!("{:.2}%", 100.0 * e)),
-        st.train_seconds,
-        speed,
-        skipped_long,
-        max_dur,
-        skipped_short,
-    );
+    let (st, adopted) = fit(cfg, ctx, &outputs, &data, &tuning, &initial, &mut vs, &net)?;
+    let mut notes = training_notes(cfg, &data, &st, &tuning, adopted);
     let mut cfg = cfg.clone();
-    let mut notes = notes + &init_note;
-    if adopted {
-        notes.push_str(
-            "; network reused from the sweep's store (trained once by a pipeline that differs only in decoding)",
-        );
-    }
     let (choices, external) = choose_on_dev(
         &mut cfg,
         &mut notes,
         ctx,
-        &tokens,
-        words,
+        &outputs.tokens,
+        outputs.words(),
         &net,
         vs.device(),
-        &dev,
+        &data.dev,
     )?;
-    let mut record = st.record();
-    if adopted {
-        // Another cell's network: all its training counts as reused, none
-        // as this cell's own earlier runs.
-        record.reused_network_seconds = record.train_seconds;
-        record.resumed_seconds = 0.0;
-    }
     let summary = ModelSummary {
         kind: cfg.kind.clone(),
         size: params,
@@ -202,18 +63,22 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         device: device_name(device),
         notes,
         choices,
-        training: Some(record),
+        training: Some(training_record(&st, adopted)),
         init: initial
             .as_ref()
             .map(|i| i.description.clone())
             .unwrap_or_default(),
     };
-    let words = if task.phone_output { lexicon } else { None };
+    let words = outputs
+        .task
+        .phone_output
+        .then_some(outputs.lexicon)
+        .flatten();
     Ok(CtcModel {
         cfg,
-        model_cfg,
-        tokens,
-        aux_tokens,
+        model_cfg: data.model_cfg,
+        tokens: outputs.tokens,
+        aux_tokens: outputs.aux_tokens,
         summary,
         training: Some(st),
         words,
@@ -221,6 +86,276 @@ pub fn train_ctc(cfg: &CtcConfig, ctx: &TrainContext) -> Result<CtcModel> {
         fusion: None,
         external,
     })
+}
+
+/// What the network predicts: its output tokens, the phone head's tokens
+/// (multi-task), and the lexicon + LM (phone-ctc decodes words with them;
+/// mtl-ctc takes its phone targets from the lexicon).
+struct Outputs {
+    task: CtcTask,
+    tokens: TokenSet,
+    aux_tokens: Option<TokenSet>,
+    lexicon: Option<phone_words::WordDecoder>,
+}
+
+impl Outputs {
+    fn new(cfg: &CtcConfig, ctx: &TrainContext) -> Result<Self> {
+        let task = cfg.task();
+        let phones = || TokenSet::phones(&crate::lang::phones::PhoneSet::standard());
+        let lexicon = match task.needs_lexicon() {
+            false => None,
+            true => Some(phone_words::WordDecoder::train(
+                &cfg.lexicon,
+                &cfg.lm,
+                ctx,
+                phones().len(),
+            )?),
+        };
+        let (tokens, aux_tokens) = match task.phone_output {
+            true => (phones(), None),
+            false => (TokenSet::chars(), task.phone_head.then(phones)),
+        };
+        Ok(Outputs {
+            task,
+            tokens,
+            aux_tokens,
+            lexicon,
+        })
+    }
+
+    /// The word search, where the output phones are decoded into words.
+    fn words(&self) -> Option<&phone_words::WordDecoder> {
+        self.lexicon.as_ref().filter(|_| self.task.phone_output)
+    }
+
+    /// Targets of the output layer: phones from the lexicon, or characters.
+    fn targets(&self, u: &Utterance) -> Result<Vec<i64>> {
+        match self.words() {
+            Some(w) => w.targets(u),
+            None => self.tokens.encode(u),
+        }
+    }
+
+    /// Targets of the phone head (from the lexicon).
+    fn phone_targets(&self, u: &Utterance) -> Result<Vec<i64>> {
+        self.lexicon.as_ref().expect("a lexicon").targets(u)
+    }
+}
+
+/// A cell's training and dev examples and the network's shape.
+struct CellData<'a> {
+    train: train::TrainSet<'a>,
+    dev: Vec<Example>,
+    model_cfg: ModelConfig,
+    /// How the shape was chosen (the preset for these hours, or the initial model).
+    preset_note: String,
+    /// Hours of the utterances kept (not over `max_utterance_seconds`).
+    hours: f64,
+    skipped_long: usize,
+    skipped_short: usize,
+}
+
+/// The examples of `ctx.train` (utterances over `[train]
+/// max_utterance_seconds` left out) and `ctx.dev`, and the network's shape:
+/// the initial model's, or the preset for the hours kept.
+fn prepare_data<'a>(
+    cfg: &CtcConfig,
+    ctx: &'a TrainContext,
+    outputs: &Outputs,
+    initial: &Option<init::InitialModel>,
+) -> Result<CellData<'a>> {
+    let max_dur = cfg.train.max_utterance_seconds;
+    let train_utts: Vec<&Utterance> = ctx
+        .train
+        .iter()
+        .copied()
+        .filter(|u| u.duration <= max_dur || u.duration <= 0.0)
+        .collect();
+    let hours = train_utts.iter().map(|u| u.duration).sum::<f64>() / 3600.0;
+    let (model_cfg, preset_note) = match initial {
+        Some(i) => (
+            i.model_cfg.clone(),
+            format!("initialised from {}", i.description),
+        ),
+        None => cfg.model_for_hours(hours),
+    };
+    if outputs.task.phone_head && cfg.mtl.phone_layer as i64 > model_cfg.layers {
+        return Err(Error::Config(format!(
+            "mtl.phone_layer = {}: the encoder has {} layers",
+            cfg.mtl.phone_layer, model_cfg.layers
+        )));
+    }
+    let targets = |u: &Utterance| outputs.targets(u);
+    let phone_targets = |u: &Utterance| outputs.phone_targets(u);
+    let aux: Option<&TargetFn> = outputs.task.phone_head.then_some(&phone_targets);
+    let (train, skipped_short) = training_set(cfg, ctx, &train_utts, &targets, aux, &model_cfg)?;
+    let dev = match ctx.dev.is_empty() {
+        true => Vec::new(),
+        false => examples_with_aux(
+            ctx.loader,
+            &ctx.dev,
+            Some(&targets),
+            aux,
+            model_cfg.num_mel_bins as usize,
+            ctx.threads,
+        )?,
+    };
+    Ok(CellData {
+        train,
+        dev,
+        model_cfg,
+        preset_note,
+        hours,
+        skipped_long: ctx.train.len() - train_utts.len(),
+        skipped_short,
+    })
+}
+
+/// A fresh network of the cell's shape (seeded) and how it starts: the
+/// initial model's weights copied in where there is one.
+fn network(
+    cfg: &CtcConfig,
+    device: Device,
+    seed: u64,
+    outputs: &Outputs,
+    data: &CellData,
+    initial: &Option<init::InitialModel>,
+) -> Result<(nn::VarStore, CtcNet, FineTuning)> {
+    tch::manual_seed(seed as i64);
+    let vs = nn::VarStore::new(device);
+    let aux_head = outputs.aux_tokens.as_ref().map(|t| AuxHead {
+        vocab: t.len() as i64,
+        layer: cfg.mtl.phone_layer,
+    });
+    let net = CtcNet::with_aux(
+        &vs.root(),
+        &data.model_cfg,
+        outputs.tokens.len() as i64,
+        aux_head,
+    );
+    let tuning = fine_tuning(
+        cfg,
+        &vs,
+        initial,
+        &data.model_cfg,
+        &outputs.tokens,
+        outputs.aux_tokens.as_ref(),
+    )?;
+    Ok((vs, net, tuning))
+}
+
+/// Fit the network ([`train::train_loop`]: resuming this job's checkpoints,
+/// or adopting the network the sweep's store holds for the same job); the
+/// final training state, and whether the network was adopted.
+#[allow(clippy::too_many_arguments)]
+fn fit(
+    cfg: &CtcConfig,
+    ctx: &TrainContext,
+    outputs: &Outputs,
+    data: &CellData,
+    tuning: &FineTuning,
+    initial: &Option<init::InitialModel>,
+    vs: &mut nn::VarStore,
+    net: &CtcNet,
+) -> Result<(TrainState, bool)> {
+    let fingerprint = training_fingerprint(
+        cfg,
+        &data.model_cfg,
+        &outputs.tokens,
+        &data.train,
+        ctx.seed,
+        initial,
+    );
+    let checkpoint_dir = ctx.out_dir.join("checkpoints");
+    // In a sweep, the same network (a decoding variant's) is trained once.
+    let slot = match &ctx.shared_networks {
+        Some(store) => Some(network_store::adopt(store, &fingerprint, &checkpoint_dir)?),
+        None => None,
+    };
+    let job = train::TrainJob {
+        cfg: &tuning.train_cfg,
+        tokens: &outputs.tokens,
+        train: &data.train,
+        dev: &data.dev,
+        seed: ctx.seed,
+        device: vs.device(),
+        checkpoint_dir: checkpoint_dir.clone(),
+        fingerprint,
+        progress: ctx.progress,
+        // Caps that may grow with the data: resolved once here.
+        update_cap: cfg.train.update_cap(data.hours),
+        time_cap: cfg.train.time_cap(data.hours),
+        aux_weight: if outputs.task.phone_head {
+            cfg.mtl.phone_weight
+        } else {
+            0.0
+        },
+        freeze: tuning.freeze.clone(),
+        freeze_updates: cfg.init.freeze_updates,
+    };
+    let st = train::train_loop(&job, vs, net)?;
+    let adopted = slot.as_ref().is_some_and(|(_, adopted)| *adopted);
+    if let Some((slot, _)) = &slot {
+        if st.stop_reason.is_some() {
+            slot.publish(&checkpoint_dir)?;
+        }
+    }
+    Ok((st, adopted))
+}
+
+/// The summary's notes on training: the shape, how and why it stopped, its
+/// speed, what was skipped, and where the weights came from.
+fn training_notes(
+    cfg: &CtcConfig,
+    data: &CellData,
+    st: &TrainState,
+    tuning: &FineTuning,
+    adopted: bool,
+) -> String {
+    let m = &data.model_cfg;
+    let speed = if st.train_seconds > 0.0 {
+        st.audio_seconds_trained / st.train_seconds
+    } else {
+        0.0
+    };
+    let mut notes = format!(
+        "{}; encoder {:?} {}x{}, x{} subsampling; {} epochs ({}), best epoch {} dev {} {}; {:.0} s training, {:.0} audio-s/s; skipped {} over {} s and {} too short for their transcript{}",
+        data.preset_note,
+        m.encoder,
+        m.layers,
+        m.hidden,
+        m.subsampling,
+        st.epochs_done,
+        st.stopped.clone().unwrap_or_else(|| "paused by stop_after_epochs".into()),
+        st.best_epoch,
+        if cfg.task().phone_output { "PER" } else { "CER" },
+        st.best_dev_error.map_or("n/a".to_string(), |e| format!("{:.2}%", 100.0 * e)),
+        st.train_seconds,
+        speed,
+        data.skipped_long,
+        cfg.train.max_utterance_seconds,
+        data.skipped_short,
+        tuning.note,
+    );
+    if adopted {
+        notes.push_str(
+            "; network reused from the sweep's store (trained once by a pipeline that differs only in decoding)",
+        );
+    }
+    notes
+}
+
+/// results.csv's training columns; an adopted network's training counts as
+/// reused, none of it as this cell's own earlier runs.
+fn training_record(st: &TrainState, adopted: bool) -> crate::pipeline::TrainingRecord {
+    let mut record = st.record();
+    if adopted {
+        record.reused_network_seconds = record.train_seconds;
+        record.resumed_seconds = 0.0;
+        record.reused_network_cpu_seconds = record.cpu_seconds;
+        record.resumed_cpu_seconds = 0.0;
+    }
+    record
 }
 
 /// The decoding settings chosen on dev for a trained network, written into

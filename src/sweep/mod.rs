@@ -5,6 +5,7 @@
 //! so a killed sweep resumes where it stopped. After every cell `results.csv`,
 //! the plots and `report.md` are rewritten, so nothing finished is lost.
 pub mod cell_files;
+pub mod cost;
 pub mod crossover;
 pub mod local;
 pub mod plots;
@@ -484,9 +485,13 @@ fn train_and_score(
         "training on {:.3} h ({} utterances)",
         sub.hours, sub.utterances
     ));
+    let caches_before = loader.use_counts();
+    crate::process_usage::reset_peak_rss();
+    let cpu0 = crate::process_usage::cpu_seconds();
     let t0 = Instant::now();
     let overlay = spec.overlay()?;
     let model = crate::registry::train(&cell.pipeline, &overlay, &ctx)?;
+    let cpu_this_run = crate::process_usage::cpu_seconds() - cpu0;
     // This run's clock sees only itself: a network resumed from its
     // checkpoints adds its earlier, interrupted runs, and a cell that reused
     // another cell's network adds that network's training (train_seconds is
@@ -495,6 +500,9 @@ fn train_and_score(
         (t.resumed_seconds, t.reused_network_seconds)
     });
     let train_seconds = resumed + t0.elapsed().as_secs_f64() + reused;
+    let train_cpu_seconds = model.summary().training.map_or(cpu_this_run, |t| {
+        t.resumed_cpu_seconds + cpu_this_run + t.reused_network_cpu_seconds
+    });
     model.save(&model_dir)?;
 
     progress.stage("decoding test");
@@ -540,6 +548,11 @@ fn train_and_score(
                 .collect::<Vec<_>>(),
         )?;
     }
+
+    let peak_rss = crate::process_usage::peak_rss_bytes();
+    let cell_utts: Vec<&Utterance> = ctx.train.iter().chain(&dev).chain(&test).copied().collect();
+    let cache_bytes = loader.cache_bytes_used_since(&caches_before, &cell_utts)?;
+    let model_bytes = crate::process_usage::top_level_file_bytes(&model_dir);
 
     progress.stage("scoring");
     let (w, c) = score_split(&test, &hyp_test)?;
@@ -606,6 +619,10 @@ fn train_and_score(
         version: env!("CARGO_PKG_VERSION").into(),
         status: "ok".into(),
         error: String::new(),
+        train_cpu_seconds: Some(train_cpu_seconds),
+        peak_rss_mb: peak_rss.map(|b| b as f64 / 1e6),
+        feature_cache_mb: Some(cache_bytes as f64 / 1e6),
+        model_disk_mb: Some(model_bytes as f64 / 1e6),
     })
 }
 

@@ -3,7 +3,9 @@
 //! compare. The report's projections beyond the grid are fits to a few
 //! points; this is the check of such a fit against what training on more
 //! data then measured (`crossover report OUT --fit-upto H`, or `sweep
-//! --fit-upto H`, recorded in sweep.json).
+//! --fit-upto H`, recorded in sweep.json; without either, the cut-off is
+//! [`DEFAULT_FIT_UPTO`], the default grid's largest size, so a longer sweep
+//! checks the projections the default report makes).
 //!
 //! Two curve forms are checked, as the scaling-law literature fits them:
 //! - [`Form::PowerLawFloor`]: WER = a h^-b + c (the report's projection form,
@@ -21,6 +23,10 @@ use super::crossover::{
     fit_crossing, fit_power_law, fmt_h, mean_curves, percentile, replicate_curves, Curve, PowerLaw,
     PROJECTION_FACTOR,
 };
+
+/// The cut-off when the sweep names none: the largest size of the default
+/// grid (0.1, 0.3, 1 h), where the default report's projections start.
+pub const DEFAULT_FIT_UPTO: f64 = 1.0;
 
 /// A curve form fitted to the sizes at or below the cut-off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]

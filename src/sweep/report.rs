@@ -268,7 +268,10 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
         }
         let _ = writeln!(md, "\nThe fits are drawn dashed beyond the grid on the WER plot. A power law fitted to {} sizes says what the curves would do if they kept their shape; it is no substitute for training on more data.\n", spec.hours.len());
     }
-    if let Some(h) = spec.fit_upto {
+    {
+        let h = spec
+            .fit_upto
+            .unwrap_or(super::projection_check::DEFAULT_FIT_UPTO);
         let pairs: Vec<(String, String)> = stmts
             .iter()
             .map(|s| (s.challenger.clone(), s.incumbent.clone()))
@@ -280,8 +283,14 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
             spec.bootstrap.max(100),
         );
         md.push_str(&check.unwrap_or_else(|| format!(
-            "## How well the projection predicted\n\nNo curve has three sizes at or below {} h and one above it: nothing to check.\n\n",
-            super::crossover::fmt_h(h)
+            "## How well the projection predicted\n\nNo curve has three sizes at or below {} h (the cut-off{}) and one above it: nothing measured to check a projection against.{}\n\n",
+            super::crossover::fmt_h(h),
+            if spec.fit_upto.is_some() { "" } else { ", the default grid's largest size; `crossover report OUT --fit-upto H` sets another" },
+            if spec.hours.iter().all(|&x| x <= h) {
+                " The grid stops at the cut-off: a sweep with larger sizes on the same task (reports/example-long for the default corpus) measures what a projection from this grid only guesses."
+            } else {
+                ""
+            }
         )));
     }
     let n_test = rows
@@ -488,6 +497,11 @@ pub fn render(out: &Path, run: Option<RunTiming>) -> Result<PathBuf> {
                 if cell_converged(out, r) { "yes" } else { "**not converged**" },
             );
         }
+    }
+    let cost = super::cost::section(&rows, spec.threads);
+    if !cost.is_empty() {
+        md.push('\n');
+        md.push_str(&cost);
     }
     if failed > 0 {
         let _ = writeln!(md, "\n## Failed cells\n");

@@ -76,6 +76,22 @@ pub struct CellResult {
     pub status: String,
     /// The error, for failed cells.
     pub error: String,
+    /// What the cell cost, read from the OS (empty in sweeps made before
+    /// these columns): process CPU seconds of training, every thread, over
+    /// resumed runs and any reused network as `train_seconds` counts them;
+    /// peak resident memory of the cell (training and decoding; this run
+    /// only); bytes of cached features of its train, dev and test
+    /// utterances in every feature cache it used; the saved model folder
+    /// (its files, not the trainer's working subfolders such as
+    /// checkpoints). MB = 10^6 bytes.
+    #[serde(default)]
+    pub train_cpu_seconds: Option<f64>,
+    #[serde(default)]
+    pub peak_rss_mb: Option<f64>,
+    #[serde(default)]
+    pub feature_cache_mb: Option<f64>,
+    #[serde(default)]
+    pub model_disk_mb: Option<f64>,
 }
 
 impl CellResult {

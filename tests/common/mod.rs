@@ -122,9 +122,19 @@ pub fn read_rows(path: &Path) -> Vec<csv::StringRecord> {
 }
 
 /// Columns that must be identical across runs: all but those that say when
-/// and where (timings and the node), not what.
+/// and where (timings and the node) and what it cost (CPU time, memory,
+/// disk: a resumed cell reads less, a model's notes hold its timings), not
+/// what was learnt.
 pub fn stable(rows: &[csv::StringRecord], header: &csv::StringRecord) -> Vec<Vec<String>> {
-    let skip = ["train_seconds", "decode_rtf", "node"];
+    let skip = [
+        "train_seconds",
+        "decode_rtf",
+        "node",
+        "train_cpu_seconds",
+        "peak_rss_mb",
+        "feature_cache_mb",
+        "model_disk_mb",
+    ];
     rows.iter()
         .map(|r| {
             header
