@@ -322,6 +322,14 @@ mod tests {
     }
 
     #[test]
+    fn every_ctc_kind_of_the_neural_table_is_registered_once() {
+        for (name, _) in crate::neural::CTC_KINDS {
+            let n = KINDS.iter().filter(|k| k.name == *name).count();
+            assert_eq!(n, 1, "CTC kind {name}: {n} lines in KINDS");
+        }
+    }
+
+    #[test]
     fn a_new_kind_needs_only_a_module_and_a_line() {
         let dir = tempfile::tempdir().unwrap();
         let corpus = Corpus {

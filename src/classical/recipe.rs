@@ -26,6 +26,10 @@ use crate::pipeline::TrainContext;
 pub struct StageLog {
     progress: bool,
     text: String,
+    /// The stage running: its number, wall clock and process CPU seconds at its start.
+    current: Option<(usize, Instant, f64)>,
+    /// (stage, wall seconds, CPU seconds) of the stages finished.
+    times: Vec<(usize, f64, f64)>,
 }
 
 impl StageLog {
@@ -33,12 +37,48 @@ impl StageLog {
         StageLog {
             progress,
             text: String::new(),
+            current: None,
+            times: Vec::new(),
         }
     }
 
-    /// A stage's heading, as Kaldi's recipes echo `stage N: ...`.
+    /// A stage's heading, as Kaldi's recipes echo `stage N: ...`; the stage
+    /// before it ends here.
     fn stage(&mut self, n: usize, name: &str) {
+        self.end_stage();
         self.line(format!("== stage {n}: {name}"));
+        self.current = Some((n, Instant::now(), crate::process_usage::cpu_seconds()));
+    }
+
+    /// Close the running stage: its wall and CPU time (CPU / wall is how
+    /// many threads it kept busy: near 1 is a serial stage).
+    fn end_stage(&mut self) {
+        if let Some((n, t, cpu)) = self.current.take() {
+            let (wall, cpu) = (
+                t.elapsed().as_secs_f64(),
+                crate::process_usage::cpu_seconds() - cpu,
+            );
+            self.times.push((n, wall, cpu));
+            self.line(format!(
+                "stage {n}: {wall:.1} s wall, {cpu:.1} s CPU ({:.2} threads busy)",
+                cpu / wall.max(1e-9)
+            ));
+        }
+    }
+
+    /// Every stage's wall and CPU seconds in one line (the profile the
+    /// thread-scaling measurement reads).
+    fn profile(&mut self) {
+        self.end_stage();
+        let parts: Vec<String> = self
+            .times
+            .iter()
+            .map(|(n, w, c)| format!("{n}: {w:.1}/{c:.1}"))
+            .collect();
+        self.line(format!(
+            "stage times (stage: wall s / CPU s): {}",
+            parts.join(", ")
+        ));
     }
 
     pub fn line(&mut self, line: String) {
@@ -188,6 +228,7 @@ fn run(cfg: &ClassicalConfig, ctx: &TrainContext) -> Result<ClassicalModel> {
         .find(|m| m.rung == chosen)
         .expect("the chosen rung was trained");
     model.ladder = ladder;
+    log.profile();
     log.line(format!(
         "total training time {:.1} s",
         t0.elapsed().as_secs_f64()

@@ -2,7 +2,8 @@
 //! - `wer`: test WER against training hours (log axis), one line per pipeline
 //!   (seed mean), a band for the 95% bootstrap CI, crossovers marked;
 //! - `cer_per`: CER and PER panels;
-//! - `cost`: training time and decoding real-time factor against hours;
+//! - `cost`: training time, peak memory and decoding real-time factor against
+//!   hours (log-log; the report fits their exponents, `cost`);
 //! - `errors`: substitutions / deletions / insertions per pipeline and size.
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,8 @@ pub struct PointMean {
     pub per: Option<f64>,
     pub train_seconds: f64,
     pub decode_rtf: f64,
+    /// Peak resident memory (MB), where every seed's cell measured it.
+    pub peak_rss_mb: Option<f64>,
     pub sub: f64,
     pub del: f64,
     pub ins: f64,
@@ -61,6 +64,11 @@ pub fn means(rows: &[CellResult]) -> BTreeMap<String, Vec<PointMean>> {
             },
             train_seconds: avg(&|c| c.train_seconds),
             decode_rtf: avg(&|c| c.decode_rtf),
+            peak_rss_mb: cells
+                .iter()
+                .map(|c| c.peak_rss_mb)
+                .sum::<Option<f64>>()
+                .map(|s| s / n),
             sub: 100.0 * avg(&|c| c.sub as f64) / refw,
             del: 100.0 * avg(&|c| c.del as f64) / refw,
             ins: 100.0 * avg(&|c| c.ins as f64) / refw,
@@ -374,7 +382,7 @@ fn draw_cost<DB: DrawingBackend>(
     data: &BTreeMap<String, Vec<PointMean>>,
 ) -> DrawResult {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let panels = root.split_evenly((1, 2));
+    let panels = root.split_evenly((1, 3));
     draw_panel(
         &panels[0],
         "Training time",
@@ -385,6 +393,14 @@ fn draw_cost<DB: DrawingBackend>(
     )?;
     draw_panel(
         &panels[1],
+        "Peak memory",
+        "peak resident memory (MB, log scale)",
+        data,
+        &|p| p.peak_rss_mb,
+        true,
+    )?;
+    draw_panel(
+        &panels[2],
         "Decoding speed",
         "real-time factor (log scale, lower is faster)",
         data,
@@ -500,7 +516,7 @@ pub fn render_all(
         ),
         (
             "cost",
-            (1400, 550),
+            (1800, 550),
             Box::new(|r| draw_cost(r, &data)),
             Box::new(|r| draw_cost(r, &data)),
         ),
