@@ -382,7 +382,9 @@ fn draw_cost<DB: DrawingBackend>(
     data: &BTreeMap<String, Vec<PointMean>>,
 ) -> DrawResult {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let panels = root.split_evenly((1, 3));
+    // Sweeps made before cells measured their memory have no such panel.
+    let memory = data.values().flatten().any(|p| p.peak_rss_mb.is_some());
+    let panels = root.split_evenly((1, if memory { 3 } else { 2 }));
     draw_panel(
         &panels[0],
         "Training time",
@@ -391,16 +393,18 @@ fn draw_cost<DB: DrawingBackend>(
         &|p| Some(p.train_seconds),
         true,
     )?;
+    if memory {
+        draw_panel(
+            &panels[1],
+            "Peak memory",
+            "peak resident memory (MB, log scale)",
+            data,
+            &|p| p.peak_rss_mb,
+            true,
+        )?;
+    }
     draw_panel(
-        &panels[1],
-        "Peak memory",
-        "peak resident memory (MB, log scale)",
-        data,
-        &|p| p.peak_rss_mb,
-        true,
-    )?;
-    draw_panel(
-        &panels[2],
+        panels.last().expect("two or three panels"),
         "Decoding speed",
         "real-time factor (log scale, lower is faster)",
         data,
@@ -516,7 +520,7 @@ pub fn render_all(
         ),
         (
             "cost",
-            (1800, 550),
+            (1400, 550),
             Box::new(|r| draw_cost(r, &data)),
             Box::new(|r| draw_cost(r, &data)),
         ),

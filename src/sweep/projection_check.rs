@@ -239,6 +239,7 @@ pub fn section(
             fit.c
         );
     }
+    let _ = writeln!(md, "\n{}", better_form(&rmse));
     // The crossings: fitted on the cut-off sizes vs measured on the grid.
     let mut lines = Vec::new();
     for (a, b) in pairs {
@@ -277,6 +278,56 @@ pub fn section(
     }
     md.push('\n');
     Some(md)
+}
+
+/// Which form predicted the larger sizes better, by held-out error only
+/// (never by the crossing it gives): per pipeline, and over every pipeline
+/// (root mean square of the per-pipeline errors).
+fn better_form(rmse: &[(String, Form, f64, PowerLaw)]) -> String {
+    let mut per_pipeline: BTreeMap<&str, Vec<(Form, f64)>> = BTreeMap::new();
+    for (p, form, e, _) in rmse {
+        per_pipeline.entry(p).or_default().push((*form, *e));
+    }
+    let best = |v: &[(Form, f64)]| {
+        v.iter()
+            .filter(|(_, e)| e.is_finite())
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(f, _)| *f)
+    };
+    let mut overall: BTreeMap<Form, Vec<f64>> = BTreeMap::new();
+    for (_, form, e, _) in rmse.iter().filter(|r| r.2.is_finite()) {
+        overall.entry(*form).or_default().push(*e);
+    }
+    // Only pipelines every form was fitted to take part in the overall comparison.
+    let both: Vec<(Form, f64)> = overall
+        .iter()
+        .filter(|(_, es)| es.len() == per_pipeline.len())
+        .map(|(f, es)| {
+            let ms = es.iter().map(|e| e * e).sum::<f64>() / es.len() as f64;
+            (*f, ms.sqrt())
+        })
+        .collect();
+    let mut s = String::from("Which form predicted better (lower held-out error): ");
+    match best(&both) {
+        Some(f) if both.len() > 1 => s.push_str(&format!(
+            "over every pipeline, {} ({})",
+            short(f),
+            both.iter()
+                .map(|(f, e)| format!("{} {e:.1}", short(*f)))
+                .collect::<Vec<_>>()
+                .join(" vs ")
+        )),
+        _ => s.push_str("no comparison over every pipeline"),
+    }
+    let each: Vec<String> = per_pipeline
+        .iter()
+        .filter_map(|(p, v)| best(v).map(|f| format!("{p} {}", short(f))))
+        .collect();
+    if !each.is_empty() {
+        s.push_str(&format!("; per pipeline: {}", each.join(", ")));
+    }
+    s.push('.');
+    s
 }
 
 fn short(f: Form) -> &'static str {
@@ -340,6 +391,25 @@ mod tests {
     }
 
     const GRID: [f64; 6] = [0.1, 0.3, 1.0, 2.0, 4.0, 8.0];
+
+    #[test]
+    fn the_better_form_is_chosen_by_held_out_error() {
+        let fit = PowerLaw { a: 1.0, b: 0.5, c: 0.0 };
+        let r = |p: &str, f: Form, e: f64| (p.to_string(), f, e, fit);
+        let rmse = [
+            r("a", Form::PowerLawFloor, 1.0),
+            r("a", Form::LogLog, 3.0),
+            r("b", Form::PowerLawFloor, 2.0),
+            r("b", Form::LogLog, 0.5),
+        ];
+        let s = better_form(&rmse);
+        // Overall: sqrt((1 + 4) / 2) = 1.58 vs sqrt((9 + 0.25) / 2) = 2.15.
+        assert!(s.contains("over every pipeline, power law + floor (power law + floor 1.6 vs log-log 2.2)"), "{s}");
+        assert!(s.contains("per pipeline: a power law + floor, b log-log"), "{s}");
+        // A form missing for one pipeline leaves the overall comparison out.
+        let s = better_form(&rmse[..3]);
+        assert!(s.contains("no comparison over every pipeline"), "{s}");
+    }
 
     #[test]
     fn a_true_power_law_is_projected_within_its_interval() {
