@@ -18,6 +18,23 @@ OUT="${1:-reports/example-long}"
 shift || true
 cargo build --bin crossover
 BIN=target/debug/crossover
+# synth-long differs from synth-default only in its hours, and the generator
+# makes a longer corpus by extending a shorter one (the same first 2 h, the
+# same dev and test): start from a copy of a built synth-default and
+# `corpus build` generates the other 6 h. The audio and the feature cache
+# are hard-linked (files there are written once, or replaced by a rename,
+# never rewritten in place); everything else is copied.
+SRC=corpora/build/synth-default DST=corpora/build/synth-long
+if [ ! -e "$DST" ] && [ -f "$SRC/recipe.sha256" ]; then
+  mkdir -p "$DST.partial"
+  for f in "$SRC"/* "$SRC"/.[!.]*; do
+    case "$(basename "$f")" in
+      wav|.cache) cp -al "$f" "$DST.partial/" ;;
+      *) cp -a "$f" "$DST.partial/" ;;
+    esac
+  done
+  mv "$DST.partial" "$DST"
+fi
 "$BIN" corpus build corpora/synth-long.toml
 exec "$BIN" sweep --corpus corpora/synth-long.toml \
   --pipelines pipelines/classical.toml,pipelines/phone-ctc.toml,pipelines/char-ctc.toml,pipelines/char-ctc-lm.toml \

@@ -139,6 +139,31 @@ fn trains_decodes_and_round_trips() {
     assert_eq!(loaded.summary().kind, "classical");
 }
 
+/// The dev tuning's shared-scorer decoding gives exactly what one decode
+/// per grid point gives (words, scores) and the phone loop's phones.
+#[test]
+fn a_tuning_grid_decoded_with_one_scorer_matches_one_decode_per_point() {
+    let t = trained();
+    let loader = Loader::new(&t.corpus);
+    let test = t.corpus.split(Split::Test);
+    let feats = t.model.features(&loader, &test[..6]).unwrap();
+    let grid: Vec<_> = [(4.0, 0.0), (10.0, 0.0), (10.0, -2.0), (18.0, 1.5)]
+        .iter()
+        .map(|&(lm_weight, word_penalty)| crossover::lang::decoder::DecodeConfig {
+            lm_weight,
+            word_penalty,
+            ..t.model.decode.clone()
+        })
+        .collect();
+    for f in &feats {
+        let (words, phones) = t.model.recognise_grid(f, &grid);
+        for (got, dc) in words.iter().zip(&grid) {
+            assert_eq!(got, &t.model.recognise(f, dc), "lm_weight {}", dc.lm_weight);
+        }
+        assert_eq!(phones, t.model.recognise_phones(f));
+    }
+}
+
 fn read_wav(p: &Path) -> Vec<i16> {
     hound::WavReader::open(p)
         .unwrap()

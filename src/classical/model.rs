@@ -295,15 +295,37 @@ impl ClassicalModel {
         decode(&self.tree, &self.lm, &mut sc, cfg)
     }
 
+    /// Word recognition of one feature matrix under each of `configs` (a
+    /// tuning grid of LM weights and word penalties), then its phone
+    /// recognition, with one GMM scorer: the acoustic scores depend on
+    /// neither, so each (frame, pdf) is scored once for all of them. The
+    /// results are those of [`Self::recognise`] with each config and of
+    /// [`Self::recognise_phones`].
+    pub fn recognise_grid(
+        &self,
+        feats: &Matrix,
+        configs: &[DecodeConfig],
+    ) -> (Vec<decoder::DecodeResult>, Vec<String>) {
+        let mut sc = GmmScorer::new(&self.am, feats);
+        let words = configs
+            .iter()
+            .map(|c| decode(&self.tree, &self.lm, &mut sc, c))
+            .collect();
+        (words, self.phones_with(&mut sc))
+    }
+
     /// Phone recognition (phone loop with the phone bigram).
     pub fn recognise_phones(&self, feats: &Matrix) -> Vec<String> {
-        let mut sc = GmmScorer::new(&self.am, feats);
+        self.phones_with(&mut GmmScorer::new(&self.am, feats))
+    }
+
+    fn phones_with(&self, sc: &mut GmmScorer) -> Vec<String> {
         let cfg = DecodeConfig {
             lm_weight: self.decode.lm_weight.min(5.0),
             word_penalty: 0.0,
             ..self.decode.clone()
         };
-        decode(&self.phone_tree, &self.phone_lm, &mut sc, &cfg)
+        decode(&self.phone_tree, &self.phone_lm, sc, &cfg)
             .words
             .into_iter()
             .map(|w| w.word)

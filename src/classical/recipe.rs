@@ -553,11 +553,29 @@ fn stage_tune(
     let dev_feats = model.features(ctx.loader, &dev)?;
     let ids: Vec<&str> = dev.iter().map(|u| u.id.as_str()).collect();
     let refs: Vec<String> = dev.iter().map(|u| u.norm_text.clone()).collect();
-    // PER on dev (reference phones from the lexicon, silence excluded).
-    let ph_hyps: Vec<String> = dev_feats
+    // Every grid point and the phone loop decode each utterance with one
+    // GMM scorer (`recognise_grid`): the same hypotheses as one decode per
+    // grid point, each frame's acoustic scores computed once.
+    let grid: Vec<DecodeConfig> = cfg.tune.candidates(&cfg.decode);
+    let decoded: Vec<(Vec<String>, String)> = dev_feats
         .par_iter()
-        .map(|f| model.recognise_phones(f).join(" "))
+        .map(|f| {
+            let (words, phones) = model.recognise_grid(f, &grid);
+            let words = words
+                .into_iter()
+                .map(|r| {
+                    r.words
+                        .into_iter()
+                        .map(|w| w.word)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect();
+            (words, phones.join(" "))
+        })
         .collect();
+    // PER on dev (reference phones from the lexicon, silence excluded).
+    let ph_hyps: Vec<String> = decoded.iter().map(|d| d.1.clone()).collect();
     let ph_refs: Vec<String> = dev
         .iter()
         .map(|u| {
@@ -582,20 +600,9 @@ fn stage_tune(
     ));
     let mut best: Option<(usize, DecodeConfig)> = None;
     let mut words = 0usize;
-    for dc in cfg.tune.candidates(&cfg.decode) {
+    for (k, dc) in grid.into_iter().enumerate() {
         let (lw, wp) = (dc.lm_weight, dc.word_penalty);
-        let hyps: Vec<String> = dev_feats
-            .par_iter()
-            .map(|f| {
-                model
-                    .recognise(f, &dc)
-                    .words
-                    .into_iter()
-                    .map(|w| w.word)
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect();
+        let hyps: Vec<String> = decoded.iter().map(|d| d.0[k].clone()).collect();
         let (e, n) = shared_errors(&ids, &refs, &hyps, crate::score::Level::Word)?;
         words = n;
         log.line(format!(
