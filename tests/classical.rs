@@ -149,11 +149,13 @@ fn a_tuning_grid_decoded_with_one_scorer_matches_one_decode_per_point() {
     let feats = t.model.features(&loader, &test[..6]).unwrap();
     let grid: Vec<_> = [(4.0, 0.0), (10.0, 0.0), (10.0, -2.0), (18.0, 1.5)]
         .iter()
-        .map(|&(lm_weight, word_penalty)| crossover::lang::decoder::DecodeConfig {
-            lm_weight,
-            word_penalty,
-            ..t.model.decode.clone()
-        })
+        .map(
+            |&(lm_weight, word_penalty)| crossover::lang::decoder::DecodeConfig {
+                lm_weight,
+                word_penalty,
+                ..t.model.decode.clone()
+            },
+        )
         .collect();
     for f in &feats {
         let (words, phones) = t.model.recognise_grid(f, &grid);

@@ -394,7 +394,11 @@ mod tests {
 
     #[test]
     fn the_better_form_is_chosen_by_held_out_error() {
-        let fit = PowerLaw { a: 1.0, b: 0.5, c: 0.0 };
+        let fit = PowerLaw {
+            a: 1.0,
+            b: 0.5,
+            c: 0.0,
+        };
         let r = |p: &str, f: Form, e: f64| (p.to_string(), f, e, fit);
         let rmse = [
             r("a", Form::PowerLawFloor, 1.0),
@@ -404,8 +408,16 @@ mod tests {
         ];
         let s = better_form(&rmse);
         // Overall: sqrt((1 + 4) / 2) = 1.58 vs sqrt((9 + 0.25) / 2) = 2.15.
-        assert!(s.contains("over every pipeline, power law + floor (power law + floor 1.6 vs log-log 2.2)"), "{s}");
-        assert!(s.contains("per pipeline: a power law + floor, b log-log"), "{s}");
+        assert!(
+            s.contains(
+                "over every pipeline, power law + floor (power law + floor 1.6 vs log-log 2.2)"
+            ),
+            "{s}"
+        );
+        assert!(
+            s.contains("per pipeline: a power law + floor, b log-log"),
+            "{s}"
+        );
         // A form missing for one pipeline leaves the overall comparison out.
         let s = better_form(&rmse[..3]);
         assert!(s.contains("no comparison over every pipeline"), "{s}");
