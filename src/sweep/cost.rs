@@ -4,57 +4,10 @@
 //! results.csv, seed means), and how each grows with hours: the exponent k
 //! of cost ∝ hours^k fitted by least squares in log-log space, with what
 //! that exponent projects for 100 h (a projection, labelled as one).
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use super::plots::{means, PointMean};
 use super::results::CellResult;
-
-/// Seed means of one pipeline at one size.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CostPoint {
-    pub hours: f64,
-    pub seeds: usize,
-    pub train_seconds: f64,
-    pub train_cpu_seconds: Option<f64>,
-    pub peak_rss_mb: Option<f64>,
-    pub feature_cache_mb: Option<f64>,
-    pub model_disk_mb: Option<f64>,
-    pub decode_rtf: f64,
-}
-
-/// Pipeline -> cost points sorted by hours, over the successful cells.
-pub fn cost_points(rows: &[CellResult]) -> BTreeMap<String, Vec<CostPoint>> {
-    let mut groups: BTreeMap<(String, u64), Vec<&CellResult>> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.ok()) {
-        groups
-            .entry((r.pipeline.clone(), r.target_hours.to_bits()))
-            .or_default()
-            .push(r);
-    }
-    let mut out: BTreeMap<String, Vec<CostPoint>> = BTreeMap::new();
-    for ((p, h), cells) in groups {
-        let n = cells.len() as f64;
-        // A column is averaged only where every seed has it (older cells lack the cost columns).
-        let mean_opt = |f: &dyn Fn(&CellResult) -> Option<f64>| {
-            let v: Option<Vec<f64>> = cells.iter().map(|c| f(c)).collect();
-            v.map(|v| v.iter().sum::<f64>() / n)
-        };
-        out.entry(p).or_default().push(CostPoint {
-            hours: f64::from_bits(h),
-            seeds: cells.len(),
-            train_seconds: cells.iter().map(|c| c.train_seconds).sum::<f64>() / n,
-            train_cpu_seconds: mean_opt(&|c| c.train_cpu_seconds),
-            peak_rss_mb: mean_opt(&|c| c.peak_rss_mb),
-            feature_cache_mb: mean_opt(&|c| c.feature_cache_mb),
-            model_disk_mb: mean_opt(&|c| c.model_disk_mb),
-            decode_rtf: cells.iter().map(|c| c.decode_rtf).sum::<f64>() / n,
-        });
-    }
-    for v in out.values_mut() {
-        v.sort_by(|a, b| a.hours.total_cmp(&b.hours));
-    }
-    out
-}
 
 /// Least-squares line through (ln x, ln y): (exponent k, prefactor a) of
 /// y = a·x^k. None with fewer than two distinct positive x or any y <= 0.
@@ -81,8 +34,8 @@ pub fn log_log_fit(points: &[(f64, f64)]) -> Option<(f64, f64)> {
 
 /// The exponent of `f` against hours over `points`, and its value at `at` hours.
 fn growth(
-    points: &[CostPoint],
-    f: &dyn Fn(&CostPoint) -> Option<f64>,
+    points: &[PointMean],
+    f: &dyn Fn(&PointMean) -> Option<f64>,
     at: f64,
 ) -> Option<(f64, f64)> {
     let xy: Option<Vec<(f64, f64)>> = points.iter().map(|p| f(p).map(|y| (p.hours, y))).collect();
@@ -95,7 +48,7 @@ pub const PROJECT_TO_HOURS: f64 = 100.0;
 
 /// The "What it cost" section (empty when no cell has the cost columns).
 pub fn section(rows: &[CellResult], threads: usize) -> String {
-    let points = cost_points(rows);
+    let points = means(rows);
     if !points
         .values()
         .flatten()
@@ -200,7 +153,7 @@ mod tests {
             cell("classical", 1.0, 2, 300.0, Some(250.0)),
             cell("classical", 4.0, 1, 800.0, Some(1600.0)),
         ];
-        let pts = &cost_points(&rows)["classical"];
+        let pts = &means(&rows)["classical"];
         assert_eq!(pts[0].train_seconds, 200.0);
         assert_eq!(pts[0].train_cpu_seconds, Some(200.0));
         let md = section(&rows, 2);

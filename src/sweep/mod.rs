@@ -495,14 +495,12 @@ fn train_and_score(
     // This run's clock sees only itself: a network resumed from its
     // checkpoints adds its earlier, interrupted runs, and a cell that reused
     // another cell's network adds that network's training (train_seconds is
-    // what it costs to make this system).
-    let (resumed, reused) = model.summary().training.map_or((0.0, 0.0), |t| {
-        (t.resumed_seconds, t.reused_network_seconds)
-    });
-    let train_seconds = resumed + t0.elapsed().as_secs_f64() + reused;
-    let train_cpu_seconds = model.summary().training.map_or(cpu_this_run, |t| {
-        t.resumed_cpu_seconds + cpu_this_run + t.reused_network_cpu_seconds
-    });
+    // what it costs to make this system); CPU time is counted the same way.
+    let earlier = model.summary().training.unwrap_or_default();
+    let train_seconds =
+        earlier.resumed_seconds + t0.elapsed().as_secs_f64() + earlier.reused_network_seconds;
+    let train_cpu_seconds =
+        earlier.resumed_cpu_seconds + cpu_this_run + earlier.reused_network_cpu_seconds;
     model.save(&model_dir)?;
 
     progress.stage("decoding test");

@@ -27,8 +27,12 @@ pub struct PointMean {
     pub per: Option<f64>,
     pub train_seconds: f64,
     pub decode_rtf: f64,
-    /// Peak resident memory (MB), where every seed's cell measured it.
+    /// The cost columns (train CPU seconds, peak resident memory, feature
+    /// cache and model MB), where every seed's cell measured them.
+    pub train_cpu_seconds: Option<f64>,
     pub peak_rss_mb: Option<f64>,
+    pub feature_cache_mb: Option<f64>,
+    pub model_disk_mb: Option<f64>,
     pub sub: f64,
     pub del: f64,
     pub ins: f64,
@@ -48,7 +52,14 @@ pub fn means(rows: &[CellResult]) -> BTreeMap<String, Vec<PointMean>> {
     for ((p, hbits), cells) in groups {
         let n = cells.len() as f64;
         let avg = |f: &dyn Fn(&CellResult) -> f64| cells.iter().map(|c| f(c)).sum::<f64>() / n;
-        let pers: Vec<f64> = cells.iter().filter_map(|c| c.per).collect();
+        // A mean only where every seed has the value (older cells lack the cost columns).
+        let avg_all = |f: &dyn Fn(&CellResult) -> Option<f64>| {
+            cells
+                .iter()
+                .map(|c| f(c))
+                .sum::<Option<f64>>()
+                .map(|s| s / n)
+        };
         let refw = avg(&|c| c.ref_words as f64).max(1.0);
         out.entry(p).or_default().push(PointMean {
             hours: f64::from_bits(hbits),
@@ -57,18 +68,13 @@ pub fn means(rows: &[CellResult]) -> BTreeMap<String, Vec<PointMean>> {
             wer_lo: avg(&|c| c.wer_lo),
             wer_hi: avg(&|c| c.wer_hi),
             cer: avg(&|c| c.cer),
-            per: if pers.len() == cells.len() {
-                Some(pers.iter().sum::<f64>() / n)
-            } else {
-                None
-            },
+            per: avg_all(&|c| c.per),
             train_seconds: avg(&|c| c.train_seconds),
             decode_rtf: avg(&|c| c.decode_rtf),
-            peak_rss_mb: cells
-                .iter()
-                .map(|c| c.peak_rss_mb)
-                .sum::<Option<f64>>()
-                .map(|s| s / n),
+            train_cpu_seconds: avg_all(&|c| c.train_cpu_seconds),
+            peak_rss_mb: avg_all(&|c| c.peak_rss_mb),
+            feature_cache_mb: avg_all(&|c| c.feature_cache_mb),
+            model_disk_mb: avg_all(&|c| c.model_disk_mb),
             sub: 100.0 * avg(&|c| c.sub as f64) / refw,
             del: 100.0 * avg(&|c| c.del as f64) / refw,
             ins: 100.0 * avg(&|c| c.ins as f64) / refw,
