@@ -152,26 +152,31 @@ fn posteriors(
 }
 
 /// Stage of tri2b: LDA from the pdf classes of `alis` (`acc-lda` + `est-lda`).
+///
+/// Each utterance is spliced as its statistics are accumulated and then
+/// dropped: the spliced copy is `2 * splice + 1` times the base features,
+/// the largest thing the ladder would otherwise hold for the whole corpus.
 fn estimate_lda(
-    spliced: &[Matrix],
+    base: &[Matrix],
     alis: &[Option<Alignment>],
     am: &AcousticModel,
     cfg: &LdaMlltConfig,
 ) -> Result<(AffineTransform, Vec<f64>)> {
-    let dim = spliced
+    let dim = base
         .iter()
         .find(|m| m.rows > 0)
-        .map(|m| m.cols)
+        .map(|m| m.cols * (2 * cfg.splice + 1))
         .ok_or_else(|| Error::Invalid("LDA: no training frames".into()))?;
     let sil = silence_pdfs(am);
     let n = am.pdfs.len();
-    let accs = (0..spliced.len())
+    let accs = (0..base.len())
         .into_par_iter()
         .fold(
             || LdaAccs::new(dim, n),
             |mut acc, i| {
                 if let Some(a) = &alis[i] {
-                    weighted_frames(a, &spliced[i], &sil, cfg.silence_weight, |p, x, w| {
+                    let spliced = splice(&base[i], cfg.splice);
+                    weighted_frames(a, &spliced, &sil, cfg.silence_weight, |p, x, w| {
                         acc.add(p as usize, x, w)
                     });
                 }
@@ -307,12 +312,7 @@ pub fn train_tri2b(
     TrainData,
     Vec<Option<Alignment>>,
 )> {
-    let spliced: Vec<Matrix> = base
-        .feats
-        .par_iter()
-        .map(|f| splice(f, lcfg.splice))
-        .collect();
-    let (lda, eig) = estimate_lda(&spliced, tri1_alis, tri1, lcfg)?;
+    let (lda, eig) = estimate_lda(&base.feats, tri1_alis, tri1, lcfg)?;
     log(format!(
         "LDA: {} spliced dims -> {}, leading eigenvalues {}",
         lda.in_dim,
@@ -323,8 +323,11 @@ pub fn train_tri2b(
             .collect::<Vec<_>>()
             .join(" ")
     ));
-    let feats: Vec<Matrix> = spliced.par_iter().map(|f| lda.apply(f)).collect();
-    drop(spliced);
+    let feats: Vec<Matrix> = base
+        .feats
+        .par_iter()
+        .map(|f| lda.apply(&splice(f, lcfg.splice)))
+        .collect();
     let data = TrainData {
         ids: base.ids.clone(),
         feats,
