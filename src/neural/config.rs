@@ -786,6 +786,16 @@ mod tests {
                 ..lm
             }
         );
+        // So do a corpus's own pair (`pipelines/speechocean762/` sets the
+        // learning rate in both), or the sweep would train two networks.
+        let so762 = dir.join("speechocean762");
+        let load = |f: &str| CtcConfig {
+            decode: Default::default(),
+            ..CtcConfig::load(&so762.join(f)).unwrap()
+        };
+        let (plain, lm) = (load("char-ctc.toml"), load("char-ctc-lm.toml"));
+        assert_eq!(plain, lm);
+        assert_eq!(plain.train.lr, 1e-3);
         let c = CtcConfig::default();
         assert_eq!(c.model_for_hours(0.1).0.hidden, 128);
         assert_eq!(c.model_for_hours(0.4).0.hidden, 192);
